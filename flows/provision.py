@@ -1,0 +1,98 @@
+"""Find, or install, the Chromium this tool drives. Run by ``make`` before tests and rehearsals.
+
+Order: ``IHUB_BROWSER`` if set; else a system Chromium (``/usr/bin/chromium``); else
+Playwright's own Chromium (``python -m playwright install chromium``); else, as root on a
+Debian-like system, ``apt-get install -y chromium``; otherwise a message saying what to install.
+Fast when a browser is already there: no network, no subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+# Without these, Chromium reaches for Google's hosts at start-up (refused on closed networks).
+CHROMIUM_ARGS = [
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class NoBrowser(Exception):
+    pass
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def playwright_chromium() -> Path | None:
+    """Playwright's own Chromium, when ``playwright install chromium`` put it there."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        path = Path(p.chromium.executable_path)
+    return path if _executable(path) else None
+
+
+def find_browser() -> Path | None:
+    """The Chromium to launch: ``None`` means Playwright's own (already installed)."""
+    configured = os.environ.get("IHUB_BROWSER")
+    if configured:
+        path = Path(configured).expanduser()
+        if not _executable(path):
+            raise NoBrowser(f"IHUB_BROWSER={configured} is not an executable file")
+        return path
+    if _executable(SYSTEM_CHROMIUM):
+        return SYSTEM_CHROMIUM
+    if playwright_chromium() is not None:
+        return None
+    raise NoBrowser("no Chromium found")
+
+
+def _run(cmd: list[str]) -> bool:
+    print(f"provision: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    return subprocess.run(cmd, check=False).returncode == 0
+
+
+def provision() -> str:
+    try:
+        found = find_browser()
+        return str(found) if found else "Playwright's Chromium"
+    except NoBrowser as exc:
+        if os.environ.get("IHUB_BROWSER"):
+            raise
+        print(f"provision: {exc}; installing one", file=sys.stderr)
+    if _run([sys.executable, "-m", "playwright", "install", "chromium"]) and playwright_chromium():
+        return "Playwright's Chromium"
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run([apt, "update", "-qq"], check=False, env=env)
+        if subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=False, env=env).returncode == 0:
+            if _executable(SYSTEM_CHROMIUM):
+                return str(SYSTEM_CHROMIUM)
+    raise NoBrowser(
+        "could not install a Chromium. Install one of: Debian/Ubuntu `sudo apt-get install chromium`; "
+        "or `.venv/bin/python -m playwright install chromium` (needs internet); "
+        "or point IHUB_BROWSER at a Chromium/Chrome executable."
+    )
+
+
+def main() -> int:
+    try:
+        print(f"browser: {provision()}")
+    except NoBrowser as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
