@@ -1,0 +1,114 @@
+"""Sandbox options. Each has a command-line flag and a ``SANDBOX_*`` environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Literal
+
+Gate = Literal["closed", "open"]
+Submit = Literal["js", "native"]
+
+DEFAULT_ADMIN_EMAIL = "admin@sandbox.local"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass
+class Faults:
+    """Fault injection, for the fault-matrix tests. Counters start at 1; 0 means off.
+
+    Mutable on purpose: tests running the sandbox in-process change it between runs.
+    """
+
+    fail_mutation: int = 0  # answer 500 to the Nth mutating (POST) request, after it was handled
+    drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
+    latency_ms: int = 0  # added to every response
+    expire_session_after: int = 0  # end every session after N authenticated requests
+    requests_seen: int = 0
+    mutations_seen: int = 0
+
+    def reset_counters(self) -> None:
+        self.requests_seen = 0
+        self.mutations_seen = 0
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    db: str = "sandbox.sqlite3"
+    admin_email: str = DEFAULT_ADMIN_EMAIL
+    admin_password: str = ""
+    gate: Gate = "closed"
+    submit: Submit = "js"
+    schema: Literal["older", "newer"] = "older"
+    demo_data: bool = True  # a framework hub with its own vocabulary, as a real Inter-Hub has
+    faults: Faults = field(default_factory=Faults)
+    password_generated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.host not in LOOPBACK_HOSTS:
+            raise ValueError(f"the sandbox serves on loopback only, not {self.host!r}")
+        if not self.admin_password:
+            self.admin_password = secrets.token_urlsafe(18)
+            self.password_generated = True
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"SANDBOX_{name}", default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(f"SANDBOX_{name}")
+    return int(raw) if raw else default
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="A local Inter-Hub replica (admin UI + v2 API) for rehearsals and tests. Loopback only.",
+    )
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"), choices=LOOPBACK_HOSTS)
+    p.add_argument("--port", type=int, default=_env_int("PORT", 8765), help="0 picks a free port")
+    p.add_argument("--db", default=_env("DB", "sandbox.sqlite3"), help="SQLite path or postgresql:// URL")
+    p.add_argument("--admin-email", default=_env("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
+    p.add_argument(
+        "--admin-password",
+        default=_env("ADMIN_PASSWORD", ""),
+        help="default: generated and printed once at start-up",
+    )
+    p.add_argument("--gate", choices=["closed", "open"], default=_env("GATE", "closed"))
+    p.add_argument("--submit", choices=["js", "native"], default=_env("SUBMIT", "js"))
+    p.add_argument("--schema", choices=["older", "newer"], default=_env("SCHEMA", "older"))
+    p.add_argument("--no-demo-data", dest="demo_data", action="store_false", default=_env("DEMO_DATA", "1") != "0")
+    faults = p.add_argument_group("fault injection")
+    faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N")
+    faults.add_argument("--drop-request", type=int, default=_env_int("DROP_REQUEST", 0), metavar="N")
+    faults.add_argument("--latency-ms", type=int, default=_env_int("LATENCY_MS", 0), metavar="MS")
+    faults.add_argument(
+        "--expire-session-after", type=int, default=_env_int("EXPIRE_SESSION_AFTER", 0), metavar="N"
+    )
+    return p
+
+
+def from_args(argv: list[str] | None = None) -> SandboxConfig:
+    a = parser().parse_args(argv)
+    return SandboxConfig(
+        host=a.host,
+        port=a.port,
+        db=a.db,
+        admin_email=a.admin_email,
+        admin_password=a.admin_password,
+        gate=a.gate,
+        submit=a.submit,
+        schema=a.schema,
+        demo_data=a.demo_data,
+        faults=Faults(
+            fail_mutation=a.fail_mutation,
+            drop_request=a.drop_request,
+            latency_ms=a.latency_ms,
+            expire_session_after=a.expire_session_after,
+        ),
+    )

@@ -1,0 +1,236 @@
+"""What every admin screen of the sandbox shares: sessions and flash messages the IHP way,
+the login guard, IHP-style forms, rendering, and the errors a browser may see."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from sandbox.config import SandboxConfig
+from sandbox.db import Tables
+
+TEMPLATES = Path(__file__).parent / "templates"
+SESSION_COOKIE = "SESSION"
+LOGIN_REQUIRED = "Please log in to access this page"
+EMPTY = "This field cannot be empty"
+IN_USE = "This is already in use"
+
+
+class Sandbox:
+    """The running replica: its options, database and templates."""
+
+    def __init__(self, config: SandboxConfig, engine: Engine, tables: Tables):
+        self.config = config
+        self.engine = engine
+        self.t = tables
+        self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        self.templates.env.globals["js_submission_disabled"] = config.submit == "native"
+        self.templates.env.globals["vsm_fields"] = tables.schema == "newer"
+        self.templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
+        self.templates.env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else ""
+
+
+# ---------------------------------------------------------------- passwords and secrets
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, 20_000)
+    return f"pbkdf2_sha256${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).split("$")[2], digest)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- sessions and flash
+
+
+@dataclass
+class Session:
+    token: str
+    user_id: uuid.UUID | None
+    flash: tuple[str, str] | None
+    redirect_after_login: str | None
+    is_new: bool = False
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def load_session(sb: Sandbox, request: Request, *, count_request: bool = False) -> Session:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with sb.engine.begin() as conn:
+        row = conn.execute(select(sb.t.sessions).where(sb.t.sessions.c.token == token)).first() if token else None
+        if row is None:
+            token = secrets.token_urlsafe(32)
+            conn.execute(insert(sb.t.sessions).values(token=token))
+            return Session(token, None, None, None, is_new=True)
+        user_id = row.user_id
+        limit = sb.config.faults.expire_session_after
+        if count_request and user_id is not None and limit:
+            count = row.request_count + 1
+            if count > limit:  # fault injection: the session ends, as an expired one would
+                conn.execute(delete(sb.t.sessions).where(sb.t.sessions.c.token == token))
+                token = secrets.token_urlsafe(32)
+                conn.execute(insert(sb.t.sessions).values(token=token))
+                return Session(token, None, None, None, is_new=True)
+            conn.execute(update(sb.t.sessions).where(sb.t.sessions.c.token == token).values(request_count=count))
+    flash = (row.flash_kind, row.flash_text) if row.flash_kind else None
+    return Session(token, user_id, flash, row.redirect_after_login)
+
+
+def save_session(sb: Sandbox, session: Session, response: Response, request: Request) -> Response:
+    if session.changes:
+        with sb.engine.begin() as conn:
+            conn.execute(
+                update(sb.t.sessions).where(sb.t.sessions.c.token == session.token).values(**session.changes)
+            )
+        session.changes.clear()
+    if session.is_new:
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+    return response
+
+
+def set_flash(session: Session, kind: str, text: str) -> None:
+    session.changes.update(flash_kind=kind, flash_text=text)
+
+
+def pop_flash(session: Session) -> tuple[str, str] | None:
+    flash = session.flash
+    if flash:
+        session.flash = None
+        session.changes.update(flash_kind=None, flash_text=None)
+    return flash
+
+
+# ---------------------------------------------------------------- the request context
+
+
+@dataclass
+class Ctx:
+    """What an admin page handler gets: the sandbox, the request, the session, the form."""
+
+    sb: Sandbox
+    request: Request
+    session: Session
+    form: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def t(self) -> Tables:
+        return self.sb.t
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        stored = pop_flash(self.session)
+        context.setdefault("flash", stored)
+        context["logged_in"] = self.session.user_id is not None
+        response = self.sb.templates.TemplateResponse(self.request, template, context, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def redirect(self, url: str, *, success: str | None = None, error: str | None = None) -> Response:
+        if success:
+            set_flash(self.session, "success", success)
+        if error:
+            set_flash(self.session, "danger", error)
+        return RedirectResponse(url, status_code=302)
+
+    def uuid_param(self, name: str) -> uuid.UUID:
+        raw = self.request.query_params.get(name) or self.form.get(name, "")
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise HttpError(400, "Bad Request", f"Parameter {name!r} is missing or not a valid UUID") from None
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, title: str, detail: str):
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+
+
+def admin_page(sb: Sandbox, handler: Handler, *, public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler: session, login guard (IHP's ensureIsUser), form parsing, errors as pages."""
+
+    async def endpoint(request: Request) -> Response:
+        session = load_session(sb, request, count_request=not public)
+        ctx = Ctx(sb, request, session)
+        if not public and session.user_id is None:
+            set_flash(session, "danger", LOGIN_REQUIRED)
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            session.changes["redirect_after_login"] = path if request.method == "GET" else None
+            return save_session(sb, session, RedirectResponse("/NewSession", status_code=302), request)
+        try:
+            if request.method == "POST":
+                raw = await request.form()
+                ctx.form = {k: v for k, v in raw.items() if isinstance(v, str)}
+            response = await handler(ctx)
+        except HttpError as exc:
+            response = ctx.render("error.html", status=exc.status, title=exc.title, detail=exc.detail)
+        return save_session(sb, ctx.session, response, request)
+
+    return endpoint
+
+
+def error_page(sb: Sandbox, request: Request, status: int, title: str, detail: str) -> Response:
+    html = sb.templates.get_template("error.html").render(
+        request=request, title=title, detail=detail, flash=None, logged_in=False
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+# ---------------------------------------------------------------- forms, IHP style
+
+
+@dataclass
+class Form:
+    """Values and errors of one form, rendered by the macros in templates/_form.html."""
+
+    model: str  # prefix of the input ids: hub_name, hubCapabilityManifest_version ...
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def value(self, name: str) -> str:
+        v = self.values.get(name)
+        return "" if v is None else str(v)
+
+    def require(self, *names: str) -> None:
+        for name in names:
+            if not self.value(name).strip():
+                self.errors.setdefault(name, EMPTY)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_json(text: str) -> tuple[Any, str | None]:
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
