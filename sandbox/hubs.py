@@ -51,14 +51,16 @@ def _validate(ctx: Ctx, form: Form, hub_id=None) -> None:  # noqa: ANN001
             form.errors["vsmFunction"] = "Please select a valid VSM function"
         if form.value("vsmSystem") and form.value("vsmSystem") not in dict(VSM_SYSTEMS):
             form.errors["vsmSystem"] = "Please select a valid VSM system"
-    if "slug" not in form.errors:
-        hubs = ctx.t.hubs
-        query = select(func.count()).select_from(hubs).where(hubs.c.slug == slug)
+    hubs = ctx.t.hubs
+    for name in ("slug", "name"):  # both validateIsUnique
+        if name in form.errors:
+            continue
+        query = select(func.count()).select_from(hubs).where(hubs.c[name] == form.value(name).strip())
         if hub_id is not None:
             query = query.where(hubs.c.id != hub_id)
         with ctx.sb.engine.connect() as conn:
             if conn.execute(query).scalar_one():
-                form.errors["slug"] = IN_USE
+                form.errors[name] = IN_USE
 
 
 def _values(ctx: Ctx, form: Form) -> dict[str, str | None]:

@@ -1,0 +1,164 @@
+"""The API consumer screens: index /ApiConsumers, new /ApiConsumers/new, show
+/ShowApiConsumer?apiConsumerId=, and its API key form, whose answer shows the key once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Dialog, Locator
+
+from pages.base import AdminPage, Row, query_param
+
+
+class ApiConsumersTexts:
+    INDEX_PATH = "/ApiConsumers"
+    NEW_PATH = "/ApiConsumers/new"
+    SHOW_PATH = "/ShowApiConsumer?apiConsumerId={id}"
+    ID_PARAM = "apiConsumerId"
+    INDEX_TABLE = "Api Consumers"
+    RECORD_TABLE = "Api Consumer"
+    SHOW_HEADING = "Show Api Consumer"
+    NAME = "Name"
+    DESCRIPTION = "Description"
+    MANIFEST = "Hub Capability Manifest"
+    MANIFEST_COLUMN = "Manifest"
+    API_KEY = "API Key"  # column and record row: "No API key" or "<prefix>… created <time>"
+    KEY_SCOPES = "Key Scopes"
+    NO_KEY = "No API key"
+    KEY_PREFIX = re.compile(r"^(\S+?)…")
+    SCOPES = "Scopes"
+    CREATE_BUTTON = "Create Api Consumer"
+    GENERATE_BUTTON = "Generate API key"
+    REGENERATE_BUTTON = "Regenerate API key"
+    KEY_FIELD = "API key"  # the read-only field that shows a new key, once
+    SHOW_LINK = "Show"
+
+
+@dataclass(frozen=True)
+class ConsumerSummary:
+    id: str
+    name: str
+    description: str
+    manifest: str  # as the index shows it, e.g. "ops-hub 1.0"
+    key_prefix: str | None  # None: the consumer has no key
+
+
+@dataclass(frozen=True)
+class ConsumerDetails:
+    id: str
+    fields: dict[str, str]
+    key_prefix: str | None
+    key_scopes: list[str]
+
+
+class ApiConsumersPage(AdminPage):
+    SCREEN = "Api Consumers"
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        t = ApiConsumersTexts
+        p = self.page
+        self.index_table = p.get_by_role("table", name=t.INDEX_TABLE, exact=True)
+        self.record_table = p.get_by_role("table", name=t.RECORD_TABLE, exact=True)
+        self.show_heading = p.get_by_role("heading", name=t.SHOW_HEADING, exact=True)
+        self.name = p.get_by_label(t.NAME, exact=True)
+        self.description = p.get_by_label(t.DESCRIPTION, exact=True)
+        self.manifest = p.get_by_label(t.MANIFEST, exact=True)
+        self.scopes = p.get_by_label(t.SCOPES, exact=True)
+        self.create_button = p.get_by_role("button", name=t.CREATE_BUTTON, exact=True)
+        self.generate_button = p.get_by_role("button", name=t.GENERATE_BUTTON, exact=True)
+        self.regenerate_button = p.get_by_role("button", name=t.REGENERATE_BUTTON, exact=True)
+        self.key_field = p.get_by_label(t.KEY_FIELD, exact=True)
+
+    # -------------------------------------------------------------- index
+
+    def list(self) -> list[ConsumerSummary]:
+        self._open(ApiConsumersTexts.INDEX_PATH)
+        return [self._summary(row) for row in self.read_table(self.index_table)]
+
+    def find(self, name: str) -> ConsumerSummary | None:
+        return next((c for c in self.list() if c.name == name), None)
+
+    def _summary(self, row: Row) -> ConsumerSummary:
+        t = ApiConsumersTexts
+        return ConsumerSummary(
+            id=query_param(row.links.get(t.SHOW_LINK, ""), t.ID_PARAM) or "",
+            name=row[t.NAME],
+            description=row[t.DESCRIPTION],
+            manifest=row[t.MANIFEST_COLUMN],
+            key_prefix=_key_prefix(row[t.API_KEY]),
+        )
+
+    # -------------------------------------------------------------- new / show
+
+    def create(self, name: str, description: str, manifest_id: str) -> str:
+        """Create a consumer bound to the (active) manifest ``manifest_id``; returns its id."""
+        self._open(ApiConsumersTexts.NEW_PATH)
+        self.name.fill(name)
+        self.description.fill(description)
+        self._choose(self.manifest, manifest_id, ApiConsumersTexts.MANIFEST)
+        self._submit(self.create_button, self.show_heading, what="create the API consumer")
+        return self.id_from_url(ApiConsumersTexts.ID_PARAM)
+
+    def show(self, consumer_id: str) -> ConsumerDetails:
+        t = ApiConsumersTexts
+        self._open(t.SHOW_PATH.format(id=consumer_id))
+        fields = self.read_record(self.record_table)
+        return ConsumerDetails(
+            id=consumer_id,
+            fields=fields,
+            key_prefix=_key_prefix(fields.get(t.API_KEY, "")),
+            key_scopes=fields.get(t.KEY_SCOPES, "").split(),
+        )
+
+    # -------------------------------------------------------------- the one-time key
+
+    def generate_key(self, consumer_id: str, scopes: list[str], *, replace_existing: bool = False) -> str:
+        """Generate a key with ``scopes`` and return it, read once from the page.
+
+        With ``replace_existing`` the page's Regenerate button is used and its ``confirm()``
+        accepted: the consumer's current key is revoked.
+        """
+        self._open(ApiConsumersTexts.SHOW_PATH.format(id=consumer_id))
+        self.open_key_form(scopes)
+        return self.reveal_key(replace_existing=replace_existing)
+
+    def open_key_form(self, scopes: list[str]) -> None:
+        """Fill the key form on the open show page (split from the reveal so that callers can
+        stop recording before the key appears)."""
+        self.scopes.fill(" ".join(scopes))
+
+    def reveal_key(self, *, replace_existing: bool = False) -> str:
+        button = self.regenerate_button if replace_existing else self.generate_button
+
+        def confirm(dialog: Dialog) -> None:
+            dialog.accept()
+
+        if replace_existing:
+            self.page.once("dialog", confirm)
+        try:
+            self._submit(button, self.key_field, what="generate the API key")
+        finally:
+            if replace_existing:
+                self.page.remove_listener("dialog", confirm)
+        return self.key_field.input_value()
+
+    def leave_key_page(self, consumer_id: str) -> None:
+        """Navigate away so that the key is no longer in the document."""
+        self._open(ApiConsumersTexts.SHOW_PATH.format(id=consumer_id))
+
+    def landmarks(self) -> dict[str, Locator]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "manifest select": self.manifest,
+            "create button": self.create_button,
+        }
+
+
+def _key_prefix(text: str) -> str | None:
+    if not text or text.startswith(ApiConsumersTexts.NO_KEY):
+        return None
+    match = ApiConsumersTexts.KEY_PREFIX.match(text)
+    return match.group(1) if match else text.split()[0]

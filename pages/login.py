@@ -1,0 +1,60 @@
+"""The login screen, /NewSession: IHP's login form (placeholders, no labels)."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Locator
+
+from pages.base import AdminPage, FormError, Ihp
+
+
+class LoginTexts:
+    PATH = Ihp.LOGIN_PATH
+    EMAIL_PLACEHOLDER = "E-Mail"
+    PASSWORD_PLACEHOLDER = Ihp.LOGIN_PASSWORD_PLACEHOLDER
+    LOGIN_BUTTON = "Login"
+    LOGOUT_BUTTON = "Logout"  # in the navigation bar of every admin page once logged in
+
+
+class LoginPage(AdminPage):
+    SCREEN = "login (/NewSession)"
+
+    def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.email = self.page.get_by_placeholder(LoginTexts.EMAIL_PLACEHOLDER, exact=True)
+        self.password = self.page.get_by_placeholder(LoginTexts.PASSWORD_PLACEHOLDER, exact=True)
+        self.login_button = self.page.get_by_role("button", name=LoginTexts.LOGIN_BUTTON, exact=True)
+        self.logout_button = self.page.get_by_role("button", name=LoginTexts.LOGOUT_BUTTON, exact=True)
+
+    def open(self) -> None:
+        self._open(LoginTexts.PATH)
+
+    def log_in(self, email: str, password: str) -> None:
+        """Fill and send the form; raise :class:`FormError` with the page's message on failure."""
+        self.open()
+        self.email.fill(email)
+        self.password.fill(password)
+        self._click(self.login_button)
+        self.await_logged_in(what="log in")
+
+    def await_logged_in(self, *, what: str, timeout_s: float | None = None) -> None:
+        """Wait until an admin page shows (by the tool's submit or an operator's hand)."""
+        if timeout_s is not None:
+            saved, self.timeout_s = self.timeout_s, timeout_s
+        try:
+            self._await_login_outcome(what)
+        finally:
+            if timeout_s is not None:
+                self.timeout_s = saved
+
+    def _await_login_outcome(self, what: str) -> None:
+        # The login form stays visible on failure, so only the flash or the admin layout count.
+        errors = self.page.locator(Ihp.FORM_ERROR_CSS)
+        self._await(self.logout_button.or_(errors).first, what)
+        if errors.count():
+            raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
+
+    def is_logged_in(self) -> bool:
+        return self.logout_button.count() > 0
+
+    def landmarks(self) -> dict[str, Locator]:
+        return {"email": self.email, "password": self.password, "login button": self.login_button}
