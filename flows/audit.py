@@ -1,0 +1,303 @@
+"""The run folder: what an auditor gets, and the guarantee that it holds no secret.
+
+``runs/<UTC timestamp>-<short id>/`` holds
+
+- ``audit.jsonl``: one JSON object per event (run start, each step, verification, run end),
+  validated by the models below;
+- ``trace.zip``: the Playwright trace of the run (opens in ``playwright show-trace``), merged
+  from its chunks (the key reveal is left out of the recording) and scrubbed;
+- ``summary.json``; on failure ``failure.png`` (the key field masked) and ``failure.txt``.
+
+Before the folder is final every artifact is scrubbed of the run's known secrets and of
+sensitive headers (JSON-aware where the format is JSON), then a scanner reads every file,
+zip entries decompressed, for every known secret in its plain, URL- and base64-encoded
+forms. A hit fails the run (exit code 6) and names the file, never the secret.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets as _random
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from flows.known_secrets import MARKER, KnownSecrets, encoded_forms
+
+SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
+JSON_LINES = (".trace", ".network", ".stacks")
+# Test-only: leave artifacts unscrubbed, to prove that the scanner finds what scrubbing removes.
+UNSAFE_NO_SCRUB_ENV = "IHUB_UNSAFE_NO_SCRUB_FOR_TESTS"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("ihub-bootstrap")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def operator_name(configured: str | None) -> str:
+    if configured:
+        return configured
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER", "unknown")
+
+
+# ---------------------------------------------------------------- audit.jsonl events
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time: str = Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+    run_id: str
+
+
+class SeedFileDigest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RunStart(_Event):
+    event: Literal["run-start"]
+    command: str
+    tool_version: str
+    operator: str
+    target: str
+    session_mode: str
+    seeds: list[SeedFileDigest]
+    options: dict[str, Any]
+
+
+class StepEvent(_Event):
+    event: Literal["step"]
+    step: str
+    observed: str  # what the step found
+    decision: str  # create / update / none / drift / blocked
+    status: str  # the result: created, unchanged, skipped, failed ...
+    detail: str
+    writes: list[dict[str, Any]]  # what was written (or, in plan, would be), never a secret
+    ids: dict[str, str]
+    url: str  # the page the step ended on
+    started_at: str
+    duration_ms: int
+    diffs: list[dict[str, Any]] = []
+    error: str | None = None
+
+
+class VerificationEvent(_Event):
+    event: Literal["verification"]
+    checks: list[dict[str, Any]]
+    ok: bool
+
+
+class RunEnd(_Event):
+    event: Literal["run-end"]
+    exit_code: int
+    changes: int
+    error: str | None = None
+    duration_ms: int
+
+
+AuditEvent = Annotated[RunStart | StepEvent | VerificationEvent | RunEnd, Field(discriminator="event")]
+AUDIT_EVENT = TypeAdapter(AuditEvent)
+
+
+def read_audit_log(path: Path) -> list[RunStart | StepEvent | VerificationEvent | RunEnd]:
+    """Parse and validate every line of an ``audit.jsonl``."""
+    return [AUDIT_EVENT.validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+# ---------------------------------------------------------------- scrubbing
+
+
+def _scrub_json(value: Any, forms: list[str]) -> Any:
+    if isinstance(value, str):
+        for form in forms:
+            if form in value:
+                value = value.replace(form, MARKER)
+        return value
+    if isinstance(value, list):
+        return [_scrub_json(v, forms) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "cookies" and isinstance(item, list):
+                out[key] = [{**c, "value": MARKER} if isinstance(c, dict) and "value" in c else c for c in item]
+                continue
+            out[key] = _scrub_json(item, forms)
+        name = out.get("name")
+        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and "value" in out:
+            out["value"] = MARKER
+        return out
+    return value
+
+
+def scrub_json_lines(data: bytes, forms: list[str]) -> bytes:
+    lines = []
+    for raw in data.decode("utf-8").splitlines():
+        if not raw.strip():
+            continue
+        lines.append(json.dumps(_scrub_json(json.loads(raw), forms), ensure_ascii=False, separators=(",", ":")))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def scrub_bytes(data: bytes, forms: list[str]) -> bytes:
+    marker = MARKER.encode()
+    for form in forms:
+        data = data.replace(form.encode(), marker)
+    return data
+
+
+def scrub_entry(name: str, data: bytes, forms: list[str]) -> bytes:
+    if name.endswith(JSON_LINES):
+        try:
+            return scrub_json_lines(data, forms)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            pass  # not what Playwright writes; fall back to byte replacement
+    return scrub_bytes(data, forms)
+
+
+def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> None:
+    """One trace zip from several chunk zips; every entry scrubbed when ``secrets`` is given.
+
+    Each chunk's ``trace.trace``/``.network``/``.stacks`` become ``<n>-trace.*``: the trace
+    viewer loads every ``*.trace`` of a zip, so the chunks show as consecutive recordings.
+    """
+    forms = secrets.forms() if secrets is not None else []
+    seen: set[str] = set()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for n, chunk in enumerate(chunks):
+            if not chunk.is_file():
+                continue
+            with zipfile.ZipFile(chunk) as source:
+                for name in source.namelist():
+                    data = source.read(name)
+                    target_name = f"{n}-{name}" if name.startswith("trace.") else name
+                    if target_name in seen:
+                        continue
+                    seen.add(target_name)
+                    if secrets is not None:
+                        data = scrub_entry(name, data, forms)
+                    target.writestr(target_name, data)
+
+
+# ---------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class Leak:
+    file: str  # relative to the run folder; "trace.zip!0-trace.network" for a zip entry
+    secret_index: int  # which known secret (1-based, by length): names it without showing it
+
+    def __str__(self) -> str:
+        return f"{self.file} (known secret #{self.secret_index})"
+
+
+def _artifacts(folder: Path) -> Iterator[tuple[str, bytes]]:
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file():
+            continue
+        rel = str(path.relative_to(folder))
+        data = path.read_bytes()
+        yield rel, data
+        if zipfile.is_zipfile(path):
+            try:
+                with zipfile.ZipFile(path) as z:
+                    for name in z.namelist():
+                        yield f"{rel}!{name}", z.read(name)
+            except zipfile.BadZipFile:
+                pass
+
+
+def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
+    """Every file (and zip entry) that contains a known secret in any encoded form."""
+    patterns = [(i + 1, [f.encode() for f in encoded_forms(v)]) for i, v in enumerate(values)]
+    leaks = []
+    for rel, data in _artifacts(folder):
+        for index, forms in patterns:
+            if any(form in data for form in forms):
+                leaks.append(Leak(rel, index))
+    return leaks
+
+
+def scan_texts(texts: dict[str, str], values: list[str]) -> list[Leak]:
+    """The same scan over captured streams (stdout, stderr) by name."""
+    leaks = []
+    for name, text in texts.items():
+        for i, value in enumerate(values):
+            if any(form in text for form in encoded_forms(value)):
+                leaks.append(Leak(name, i + 1))
+    return leaks
+
+
+# ---------------------------------------------------------------- the folder
+
+
+class RunFolder:
+    """A run's folder, written as the run goes; scrubbed and scanned by :meth:`finalize`."""
+
+    def __init__(self, runs_dir: Path, command: str, secrets: KnownSecrets):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.run_id = f"{stamp}-{_random.token_hex(3)}"
+        self.path = runs_dir / self.run_id
+        self.path.mkdir(parents=True, exist_ok=False)
+        self.command = command
+        self.secrets = secrets
+        self.log = self.path / "audit.jsonl"
+        self.scrub = os.environ.get(UNSAFE_NO_SCRUB_ENV) != "1"
+        self.started = datetime.now(UTC)
+
+    def event(self, event: str, **fields: Any) -> None:
+        """Append one validated event; known secrets are replaced before it is written."""
+        record = AUDIT_EVENT.validate_python({"event": event, "time": utc_now(), "run_id": self.run_id, **fields})
+        line = record.model_dump_json()
+        if self.scrub:
+            line = json.dumps(_scrub_json(json.loads(line), self.secrets.forms()), ensure_ascii=False)
+        with self.log.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def elapsed_ms(self) -> int:
+        return int((datetime.now(UTC) - self.started).total_seconds() * 1000)
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.path / name
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def finalize(self, chunks: list[Path]) -> list[Leak]:
+        """Merge and scrub the trace, scrub every other artifact, then scan the whole folder."""
+        if chunks:
+            merge_trace(chunks, self.path / "trace.zip", self.secrets if self.scrub else None)
+        if self.scrub:
+            forms = self.secrets.forms()
+            for path in self.path.iterdir():
+                if path.is_file() and path.suffix in (".json", ".jsonl", ".txt"):
+                    data = path.read_bytes()
+                    scrubbed = scrub_json_lines(data, forms) if path.suffix == ".jsonl" else scrub_bytes(data, forms)
+                    path.write_bytes(scrubbed)
+        return scan_folder(self.path, self.secrets.values)
+
+    def discard_raw(self, directory: Path) -> None:
+        shutil.rmtree(directory, ignore_errors=True)

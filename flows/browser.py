@@ -1,0 +1,171 @@
+"""The browser of a run: Chromium launched with the flags that work on closed networks,
+one context holding the admin session (password login, injected ``SESSION`` cookie, or a
+saved storage state), one page, and the context's trace recorder."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
+from flows.errors import BadInputError, StepFailed
+from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
+from flows.settings import SessionMode, Settings
+
+
+@dataclass(frozen=True)
+class BrowserOptions:
+    headed: bool = False
+    slow_mo_ms: int = 0
+    trace_dir: Path | None = None  # where trace chunks go; None: no trace
+
+
+def executable(settings: Settings) -> str | None:
+    if settings.browser is not None:
+        if not settings.browser.is_file():
+            raise BadInputError(
+                f"browser {settings.browser} does not exist",
+                where="setting IHUB_BROWSER / --browser",
+                hint="point it at a Chromium executable, or unset it to use /usr/bin/chromium",
+            )
+        return str(settings.browser)
+    try:
+        found = find_browser()
+    except NoBrowser as exc:
+        raise BadInputError(
+            f"{exc}",
+            where="browser",
+            hint="run `make test` or `python -m flows.provision` once, or set IHUB_BROWSER",
+        ) from None
+    return str(found) if found else None
+
+
+class TraceRecorder:
+    """Playwright tracing in chunks, so that a moment can be left out of the record.
+
+    ``paused()`` ends the current chunk and starts a new one afterwards: nothing that happens
+    inside (the one-time API key on screen) is in any chunk, screenshots included.
+    """
+
+    def __init__(self, context: BrowserContext, directory: Path, title: str):
+        self.context = context
+        self.directory = directory
+        self.chunks: list[Path] = []
+        self.recording = False
+        directory.mkdir(parents=True, exist_ok=True)
+        context.tracing.start(screenshots=True, snapshots=True, sources=False, title=title)
+        self.recording = True
+
+    def _save_chunk(self) -> None:
+        path = self.directory / f"chunk-{len(self.chunks)}.zip"
+        self.context.tracing.stop_chunk(path=str(path))
+        self.chunks.append(path)
+        self.recording = False
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        if not self.recording:
+            yield
+            return
+        self._save_chunk()
+        try:
+            yield
+        finally:
+            self.context.tracing.start_chunk()
+            self.recording = True
+
+    def finish(self) -> list[Path]:
+        if self.recording:
+            self._save_chunk()
+        self.context.tracing.stop()
+        return self.chunks
+
+
+class BrowserSession:
+    """``with BrowserSession(...) as session:`` gives ``session.page``, logged-in state aside."""
+
+    def __init__(self, settings: Settings, options: BrowserOptions, mode: SessionMode, title: str = "ihub-bootstrap"):
+        self.settings = settings
+        self.options = options
+        self.mode = mode
+        self.title = title
+        self._stack = contextlib.ExitStack()
+        self.playwright: Playwright | None = None
+        self.browser: Browser | None = None
+        self.context: BrowserContext | None = None
+        self.page: Page | None = None
+        self.trace: TraceRecorder | None = None
+
+    def __enter__(self) -> BrowserSession:
+        base = self.settings.require_base()
+        path = executable(self.settings)
+        try:
+            self.playwright = self._stack.enter_context(sync_playwright())
+            self.browser = self.playwright.chromium.launch(
+                executable_path=path,
+                headless=not self.options.headed,
+                slow_mo=self.options.slow_mo_ms or None,
+                args=CHROMIUM_ARGS,
+            )
+        except PlaywrightError as exc:
+            self._stack.close()
+            first = (exc.message or str(exc)).splitlines()[0]
+            hint = "headed mode needs a display (DISPLAY); run headless or under xvfb-run" if self.options.headed else (
+                "check IHUB_BROWSER / that Chromium runs (`chromium --version`)"
+            )
+            raise StepFailed(f"cannot start Chromium: {first}", where=f"browser {path or 'bundled'}", hint=hint) from None
+        storage = str(self.settings.storage_state) if self.mode == "storage-state" else None
+        self.context = self.browser.new_context(base_url=base, storage_state=storage, viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(self.settings.timeout * 1000)
+        self.context.set_default_navigation_timeout(self.settings.timeout * 1000)
+        if self.mode == "cookie" and self.settings.session_cookie is not None:
+            self.context.add_cookies(
+                [
+                    {
+                        "name": self.settings.session_cookie_name,
+                        "value": self.settings.session_cookie.get_secret_value(),
+                        "url": base,
+                        "httpOnly": True,
+                        "secure": base.startswith("https://"),
+                        "sameSite": "Lax",
+                    }
+                ]
+            )
+        if self.options.trace_dir is not None:
+            self.trace = TraceRecorder(self.context, self.options.trace_dir, self.title)
+        self.page = self.context.new_page()
+        return self
+
+    def cookie_values(self) -> list[str]:
+        """Every cookie value this context holds (secret: the session among them)."""
+        if self.context is None:
+            return []
+        try:
+            return [c["value"] for c in self.context.cookies() if c.get("value")]
+        except PlaywrightError:
+            return []
+
+    def finish_trace(self) -> list[Path]:
+        if self.trace is None:
+            return []
+        try:
+            return self.trace.finish()
+        except PlaywrightError:
+            return list(self.trace.chunks)
+        finally:
+            self.trace = None
+
+    def close(self) -> None:
+        with contextlib.suppress(PlaywrightError):
+            if self.context is not None:
+                self.context.close()
+            if self.browser is not None:
+                self.browser.close()
+        self._stack.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

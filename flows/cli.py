@@ -1,0 +1,282 @@
+"""``ihub-bootstrap``: the command line. Thin: parse, dispatch, turn expected errors into
+messages and exit codes (see :class:`flows.errors.ExitCode`), never a traceback for them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from flows.console import Console
+from flows.errors import BadInputError, ExitCode, IhubError
+from flows.seeds import PROJECT_SEEDS, json_schemas, load_seeds
+from flows.settings import Settings, load_settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit with BAD_INPUT (3), not argparse's 2 (which means "changes pending")."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(ExitCode.BAD_INPUT)
+
+
+def _seeds_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--seeds",
+        type=Path,
+        default=PROJECT_SEEDS,
+        metavar="DIR",
+        help="directory of the hub's seed files (default: the project's seeds/)",
+    )
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_seeds_check(args: argparse.Namespace, console: Console) -> int:
+    seeds = load_seeds(args.seeds)
+    if args.json:
+        print(json.dumps({"ok": True, "files": seeds.digests()}, indent=2))
+    else:
+        print(
+            f"seeds OK: hub {seeds.hub.slug!r}, manifest {seeds.manifest.version}, "
+            f"{len(seeds.manifest.declared_widget_types)} widget types, "
+            f"{len(seeds.manifest.declared_event_types)} event types, "
+            f"{len(seeds.manifest.declared_annotation_categories)} annotation categories, "
+            f"{len(seeds.widgets)} widgets ({args.seeds})"
+        )
+    return ExitCode.OK
+
+
+def cmd_seeds_schema(args: argparse.Namespace, console: Console) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (out / name).write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+        print(out / name)
+    return ExitCode.OK
+
+
+def cmd_sandbox(args: argparse.Namespace, console: Console) -> int:
+    try:
+        from sandbox.config import from_args
+        from sandbox.server import serve_forever
+    except ImportError as exc:
+        raise BadInputError(
+            f"the sandbox's dependencies are not installed ({exc.name})",
+            hint="pip install 'ihub-bootstrap[sandbox]' (make test does this)",
+        ) from None
+    serve_forever(from_args(args.sandbox_args))
+    return ExitCode.OK
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        env_file=args.env_file,
+        base=getattr(args, "base", None),
+        storage_state=getattr(args, "storage_state", None),
+        session_cookie_name=getattr(args, "session_cookie_name", None),
+        browser=getattr(args, "browser", None),
+        runs_dir=getattr(args, "runs_dir", None),
+        key_sink=getattr(args, "key_sink", None),
+        timeout=getattr(args, "timeout", None),
+        allow_insecure_http=True if getattr(args, "allow_insecure_http", False) else None,
+    )
+
+
+def _finish(report, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from flows.apply import print_summary
+
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print_summary(report)
+    return int(report.exit_code)
+
+
+def cmd_apply(args: argparse.Namespace, console: Console) -> int:
+    from flows.apply import ApplyOptions, execute
+    from flows.steps import Options
+
+    seeds = load_seeds(args.seeds)
+    settings = _settings(args)
+    plan = args.command == "plan"
+    opts = ApplyOptions(
+        plan=plan,
+        headed=getattr(args, "headed", False),
+        slow_mo_ms=getattr(args, "slow_mo", 0) or 0,
+        confirm=getattr(args, "confirm", False),
+        yes=getattr(args, "yes", False),
+        trace=not getattr(args, "no_trace", False),
+        key_sink=args.key_sink,
+        steps=Options(
+            rotate_key=getattr(args, "rotate_key", False),
+            update=getattr(args, "update", False),
+            new_manifest_version=getattr(args, "new_manifest_version", None),
+        ),
+    )
+    if opts.steps.new_manifest_version is not None:
+        from flows.seeds import Version
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            TypeAdapter(Version).validate_python(opts.steps.new_manifest_version)
+        except ValidationError:
+            raise BadInputError(
+                f"--new-manifest-version {opts.steps.new_manifest_version!r} is not a version like 1.1",
+                where="--new-manifest-version",
+            ) from None
+    report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
+    return _finish(report, args)
+
+
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    from flows.apply import run_verify
+
+    seeds = load_seeds(args.seeds)
+    report = run_verify(_settings(args), seeds, console, key_sink=args.key_sink, consumer_id=args.api_consumer_id)
+    return _finish(report, args)
+
+
+def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
+    from flows.rehearse import rehearse
+
+    seeds = load_seeds(args.seeds)
+    report = rehearse(
+        seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema
+    )
+    return _finish(report, args)
+
+
+def cmd_login(args: argparse.Namespace, console: Console) -> int:
+    from flows.keysink import default_key_path
+    from flows.login import login_and_save
+
+    settings = _settings(args)
+    out = args.out
+    if out is None:
+        keys = default_key_path(settings.require_base(), "x").parent
+        out = keys.parent.parent / "sessions" / f"{keys.name}.storage-state.json"
+    login_and_save(settings, out, console, headed=True, wait_s=args.wait)
+    print(out)
+    return ExitCode.OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ihub-bootstrap",
+        description="Bootstrap a hub on Inter-Hub through its admin UI: observe, then act; "
+        "leave an audit trail without secrets.",
+        epilog="Exit codes: 0 ok, 1 step failed, 2 changes pending (plan --detailed-exitcode), "
+        "3 bad input, 4 authentication, 5 verification failed, 6 secret found in run folder, "
+        "7 operator decision needed, 8 locked, 9 aborted, 10 gate closed, 11 probe failed, "
+        "12 doctor mismatch.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    seeds = sub.add_parser("seeds", help="validate the seed files, or write their JSON Schema")
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", required=True, parser_class=_Parser)
+    check = seeds_sub.add_parser("check", help="validate the seeds; errors name file and JSON path")
+    _seeds_arg(check)
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.set_defaults(func=cmd_seeds_check)
+    schema = seeds_sub.add_parser("schema", help="write JSON Schema of the seed files for editors")
+    schema.add_argument("--out", type=Path, default=Path("seeds/schema"), metavar="DIR")
+    schema.set_defaults(func=cmd_seeds_schema)
+
+    def target(p: argparse.ArgumentParser, *, sink: bool = True) -> None:
+        _seeds_arg(p)
+        p.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
+        p.add_argument("--env-file", default=".env", metavar="PATH", help="settings file (default: .env)")
+        p.add_argument("--storage-state", type=Path, metavar="PATH", help="Playwright storage state (IHUB_STORAGE_STATE)")
+        p.add_argument("--session-cookie-name", metavar="NAME", help="session cookie name (default SESSION)")
+        p.add_argument("--browser", type=Path, metavar="PATH", help="Chromium executable (IHUB_BROWSER)")
+        p.add_argument("--runs-dir", type=Path, metavar="DIR", help="where run folders go (IHUB_RUNS_DIR, default runs/)")
+        p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for any page outcome (default 30)")
+        p.add_argument(
+            "--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than this machine"
+        )
+        if sink:
+            p.add_argument(
+                "--key-sink", metavar="SINK", help="file:PATH | envfile:PATH | keyring (IHUB_KEY_SINK); default: a 0600 file outside the repo"
+            )
+        p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    apply = sub.add_parser("apply", help="run the runbook's UI path: observe, then create only what is missing")
+    target(apply)
+    apply.add_argument("--headed", action="store_true", help="show the browser window")
+    apply.add_argument("--confirm", action="store_true", help="ask yes / skip / abort at the terminal before each write")
+    apply.add_argument("--slow-mo", type=int, metavar="MS", help="slow every browser action down by MS milliseconds")
+    apply.add_argument("--yes", action="store_true", help="do not ask before writing to a target other than this machine")
+    apply.add_argument("--rotate-key", action="store_true", help="regenerate the API key even if one exists")
+    apply.add_argument("--update", action="store_true", help="make drifted editable fields match the seeds")
+    apply.add_argument("--new-manifest-version", metavar="X", help="create and activate manifest version X")
+    apply.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace")
+    apply.set_defaults(func=cmd_apply)
+
+    plan = sub.add_parser("plan", help="show what apply would do; read-only")
+    target(plan)
+    plan.add_argument("--new-manifest-version", metavar="X", help="plan for manifest version X")
+    plan.add_argument("--headed", action="store_true", help="show the browser window")
+    plan.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace")
+    plan.add_argument(
+        "--detailed-exitcode", action="store_true", help="exit 0 when nothing is to do, 2 when changes are pending"
+    )
+    plan.set_defaults(func=cmd_apply)
+
+    verify = sub.add_parser("verify", help="the runbook's validation over HTTP, read-only")
+    target(verify)
+    verify.add_argument("--api-consumer-id", metavar="UUID", help="default: the consumer the key sink holds a key for")
+    verify.set_defaults(func=cmd_verify)
+
+    login = sub.add_parser("login", help="log in by hand in a visible browser and save the session (0600)")
+    login.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
+    login.add_argument("--env-file", default=".env", metavar="PATH")
+    login.add_argument("--browser", type=Path, metavar="PATH")
+    login.add_argument("--allow-insecure-http", action="store_true")
+    login.add_argument("--out", type=Path, metavar="PATH", help="where to save the storage state")
+    login.add_argument("--wait", type=float, default=600, metavar="S", help="how long to wait for the login")
+    login.set_defaults(func=cmd_login)
+
+    rehearse = sub.add_parser("rehearse", help="apply and verify against a throw-away local sandbox")
+    _seeds_arg(rehearse)
+    rehearse.add_argument("--runs-dir", type=Path, metavar="DIR")
+    rehearse.add_argument("--submit", choices=["js", "native"], default="js")
+    rehearse.add_argument("--gate", choices=["closed", "open"], default="closed")
+    rehearse.add_argument("--schema", choices=["older", "newer"], default="older")
+    rehearse.add_argument("--json", action="store_true")
+    rehearse.set_defaults(func=cmd_rehearse)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve the local Inter-Hub replica (same options as `python -m sandbox`)",
+        add_help=False,
+    )
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    func: Callable[[argparse.Namespace, Console], int] = args.func
+    try:
+        return int(func(args, console))
+    except IhubError as exc:
+        console.error(exc)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        console.info("interrupted")
+        return int(ExitCode.ABORTED)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

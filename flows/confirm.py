@@ -1,0 +1,66 @@
+"""Operator supervision at the terminal: each write is shown (what, where, which values) and
+waits for yes / skip / abort. Answers are read line by line from stdin, so a script can
+drive it too."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from flows.console import Console
+from flows.errors import Aborted, BadInputError
+from flows.steps import Approver, Write
+
+ANSWERS = {"y": "yes", "yes": "yes", "s": "skip", "skip": "skip", "n": "skip", "no": "skip", "a": "abort", "abort": "abort", "q": "abort"}
+
+
+def _show(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+class TerminalApprover(Approver):
+    interactive = True
+
+    def __init__(self, console: Console, base_url: str, stdin: TextIO | None = None):
+        self.console = console
+        self.base_url = base_url
+        self.stdin = stdin or sys.stdin
+
+    def approve(self, write: Write) -> bool:
+        lines = [f"\nAbout to {write.action}", f"  step:  {write.step}", f"  where: {self.base_url}{write.where}"]
+        lines += [f"  {name}: {_show(value)}" for name, value in write.values.items()]
+        self.console.info("\n".join(lines))
+        while True:
+            self.console.stream.write("Proceed? [y]es / [s]kip / [a]bort: ")
+            self.console.stream.flush()
+            line = self.stdin.readline()
+            if not line:
+                raise Aborted("no answer at the confirmation prompt (end of input)", where=f"step {write.step}")
+            answer = ANSWERS.get(line.strip().lower())
+            if answer == "yes":
+                return True
+            if answer == "skip":
+                self.console.info(f"skipped: {write.action}")
+                return False
+            if answer == "abort":
+                raise Aborted(f"aborted by the operator before: {write.action}", where=f"step {write.step}")
+            self.console.info("please answer y, s or a")
+
+
+def confirm_target(base_url: str, *, loopback: bool, yes: bool, console: Console, stdin: TextIO | None = None) -> None:
+    """A target other than this machine is confirmed once, unless ``--yes``."""
+    if loopback or yes:
+        return
+    stdin = stdin or sys.stdin
+    if not stdin.isatty():
+        raise BadInputError(
+            f"{base_url} is not this machine and there is no terminal to confirm it",
+            where="--base",
+            hint="pass --yes to apply to it without a prompt (run `ihub-bootstrap plan` first to see what would change)",
+        )
+    console.stream.write(f"Apply changes to {base_url} (not this machine)? Type 'yes' to continue: ")
+    console.stream.flush()
+    if stdin.readline().strip().lower() != "yes":
+        raise Aborted(f"not confirmed: nothing was changed on {base_url}")

@@ -1,0 +1,79 @@
+"""What the operator sees on the terminal: live step progress, messages, confirmation prompts.
+
+Progress and messages go to stderr (stdout is kept for results and ``--json``). Every line
+passes through the run's known secrets first, so a value that must not be shown never is.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from flows.errors import IhubError
+
+STATUS_MARK = {
+    "running": "…",
+    "ok": "✓",
+    "create": "+",
+    "update": "~",
+    "created": "+",
+    "updated": "~",
+    "unchanged": "=",
+    "skipped": "-",
+    "blocked": "!",
+    "failed": "x",
+    "drift": "!",
+    "pass": "✓",
+    "fail": "✗",
+}
+COLORS = {"created": "32", "updated": "33", "unchanged": "2", "failed": "31", "fail": "31", "pass": "32", "blocked": "33", "drift": "33"}
+
+
+class Console:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        redact: Callable[[str], str] = lambda s: s,
+        quiet: bool = False,
+    ):
+        self.stream = stream or sys.stderr
+        self.redact = redact
+        self.quiet = quiet
+        self.color = self.stream.isatty() and "NO_COLOR" not in os.environ
+
+    def _write(self, text: str) -> None:
+        self.stream.write(self.redact(text) + "\n")
+        self.stream.flush()
+
+    def _paint(self, status: str, text: str) -> str:
+        code = COLORS.get(status)
+        return f"\033[{code}m{text}\033[0m" if self.color and code else text
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            self._write(text)
+
+    def warn(self, text: str) -> None:
+        self._write(f"warning: {text}")
+
+    def error(self, exc: IhubError) -> None:
+        self._write(exc.render())
+
+    def step(self, index: int, total: int, name: str, status: str, detail: str = "") -> None:
+        """A step's progress line; on a terminal the "running" line is replaced by the result."""
+        if self.quiet:
+            return
+        mark = STATUS_MARK.get(status, "?")
+        line = self._paint(status, f"[{index}/{total}] {mark} {name:<20} {status}") + (f"  {detail}" if detail else "")
+        if self.stream.isatty():
+            self.stream.write("\r\033[K" + self.redact(line) + ("" if status == "running" else "\n"))
+            self.stream.flush()
+        else:
+            self._write(line)
+
+    def check(self, ok: bool, name: str, detail: str) -> None:
+        status = "pass" if ok else "fail"
+        self._write(self._paint(status, f"  {STATUS_MARK[status]} {status.upper():<4} {name}") + f"  {detail}")

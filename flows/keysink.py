@@ -1,0 +1,238 @@
+"""Where the one-time API key goes, straight from the page: the operator's secret store.
+
+``--key-sink`` takes:
+
+- ``file:PATH``: a JSON document (consumer id, key prefix, key), mode 0600, written atomically.
+  The default is such a file outside the repository, per target and consumer:
+  ``$XDG_DATA_HOME/ihub-bootstrap/keys/<host>/<consumer>.json``.
+- ``envfile:PATH``: appends ``IHUB_<CONSUMER>_API_CONSUMER_ID=`` and ``IHUB_<CONSUMER>_API_KEY=``
+  lines (``IHUB_OPS_HUB_API_KEY`` for ops-hub) to an env-style file, mode 0600.
+- ``keyring``: the system keyring (``pip install keyring``), service ``ihub-bootstrap <base URL>``.
+
+A file sink inside a Git work tree is refused unless Git ignores the path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from flows.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    api_consumer_id: str
+    api_key: str
+
+    def __repr__(self) -> str:  # never the key
+        return f"StoredKey(api_consumer_id={self.api_consumer_id!r}, api_key=<hidden>)"
+
+    @property
+    def prefix(self) -> str:
+        return self.api_key[:8]
+
+
+class KeySink(Protocol):
+    description: str
+
+    def load(self, consumer_id: str) -> StoredKey | None: ...
+
+    def find(self, consumer_name: str) -> StoredKey | None:
+        """The key last stored for a consumer of that name (for verify without an id)."""
+        ...
+
+    def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_private(path: Path, text: str, *, append: bool = False) -> None:
+    """Write ``text`` to ``path`` with mode 0600 from the first byte on (parents 0700)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if append:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            f.write(text)
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def refuse_tracked_location(path: Path, setting: str) -> None:
+    """Refuse a secret file inside a Git work tree unless Git ignores it."""
+    git = shutil.which("git")
+    if git is None:
+        return
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    inside = subprocess.run(
+        [git, "-C", str(directory), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+    )
+    if inside.returncode != 0:
+        return
+    ignored = subprocess.run(
+        [git, "-C", str(directory), "check-ignore", "-q", str(path.resolve())], capture_output=True, check=False
+    )
+    if ignored.returncode != 0:
+        raise BadInputError(
+            f"refusing to write a secret to {path}: it is inside the Git work tree {inside.stdout.strip()} "
+            "and not ignored, so it could be committed",
+            where=setting,
+            hint="choose a path outside the repository (the default is), or add it to .gitignore",
+        )
+
+
+def env_prefix(consumer_name: str) -> str:
+    return "IHUB_" + re.sub(r"[^A-Z0-9]+", "_", consumer_name.upper()).strip("_")
+
+
+class FileSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.description = f"file:{path}"
+
+    def load(self, consumer_id: str) -> StoredKey | None:
+        data = self._document()
+        if data.get("api_consumer_id") != consumer_id or not data.get("api_key"):
+            return None
+        return StoredKey(consumer_id, data["api_key"])
+
+    def _document(self) -> dict[str, str]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BadInputError(
+                f"the key sink {self.path} cannot be read: {exc.__class__.__name__}",
+                where="--key-sink",
+                hint="fix or move the file; it should hold the JSON this tool wrote",
+            ) from None
+        return data if isinstance(data, dict) else {}
+
+    def find(self, consumer_name: str) -> StoredKey | None:
+        data = self._document()
+        if data.get("api_consumer_name") != consumer_name or not data.get("api_key"):
+            return None
+        return StoredKey(str(data.get("api_consumer_id")), data["api_key"])
+
+    def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
+        document = {
+            "api_consumer_id": consumer_id,
+            "api_consumer_name": consumer_name,
+            "key_prefix": api_key[:8],
+            "stored_at": _now(),
+            "api_key": api_key,
+        }
+        write_private(self.path, json.dumps(document, indent=2) + "\n")
+
+
+class EnvFileSink:
+    def __init__(self, path: Path):
+        self.path = path
+        self.description = f"envfile:{path}"
+
+    def load(self, consumer_id: str) -> StoredKey | None:
+        if not self.path.is_file():
+            return None
+        values = dotenv_values(self.path)
+        for name, value in values.items():
+            if name.endswith("_API_CONSUMER_ID") and value == consumer_id:
+                key = values.get(name.removesuffix("_API_CONSUMER_ID") + "_API_KEY")
+                if key:
+                    return StoredKey(consumer_id, key)
+        return None
+
+    def find(self, consumer_name: str) -> StoredKey | None:
+        if not self.path.is_file():
+            return None
+        prefix = env_prefix(consumer_name)
+        values = dotenv_values(self.path)
+        consumer_id, key = values.get(f"{prefix}_API_CONSUMER_ID"), values.get(f"{prefix}_API_KEY")
+        return StoredKey(consumer_id, key) if consumer_id and key else None
+
+    def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
+        prefix = env_prefix(consumer_name)
+        lines = (
+            f"# written by ihub-bootstrap at {_now()} for API consumer {consumer_name}\n"
+            f"{prefix}_API_CONSUMER_ID={consumer_id}\n"
+            f"{prefix}_API_KEY={api_key}\n"
+        )
+        write_private(self.path, lines, append=True)
+
+
+class KeyringSink:
+    def __init__(self, base_url: str):
+        try:
+            import keyring  # noqa: F401
+        except ImportError:
+            raise BadInputError(
+                "the keyring key sink needs the keyring package",
+                where="--key-sink keyring",
+                hint="pip install 'ihub-bootstrap[keyring]', or use --key-sink file:PATH",
+            ) from None
+        self.service = f"ihub-bootstrap {base_url}"
+        self.description = f"keyring ({self.service})"
+
+    def load(self, consumer_id: str) -> StoredKey | None:
+        import keyring
+
+        value = keyring.get_password(self.service, consumer_id)
+        return StoredKey(consumer_id, value) if value else None
+
+    def find(self, consumer_name: str) -> StoredKey | None:
+        return None  # a keyring cannot be listed: verify needs --api-consumer-id
+
+    def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
+        import keyring
+
+        keyring.set_password(self.service, consumer_id, api_key)
+
+
+def default_key_path(base_url: str, consumer_name: str) -> Path:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    parts = urlsplit(base_url)
+    target = re.sub(r"[^A-Za-z0-9.-]+", "_", parts.netloc)
+    return data_home / "ihub-bootstrap" / "keys" / target / f"{consumer_name}.json"
+
+
+def open_sink(spec: str | None, *, base_url: str, consumer_name: str) -> KeySink:
+    """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names."""
+    if not spec:
+        path = default_key_path(base_url, consumer_name)
+        refuse_tracked_location(path, "the default key sink (set --key-sink)")
+        return FileSink(path)
+    kind, _, rest = spec.partition(":")
+    if kind == "keyring" and not rest:
+        return KeyringSink(base_url)
+    if kind in ("file", "envfile") and rest:
+        path = Path(rest).expanduser()
+        if path.is_dir():
+            raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
+        refuse_tracked_location(path, "--key-sink / IHUB_KEY_SINK")
+        return FileSink(path) if kind == "file" else EnvFileSink(path)
+    raise BadInputError(
+        f"unknown key sink {spec!r}",
+        where="--key-sink / IHUB_KEY_SINK",
+        hint="use file:PATH, envfile:PATH or keyring",
+    )

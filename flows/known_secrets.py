@@ -1,0 +1,77 @@
+"""The secret values a run knows: the login password, session cookie value(s), the generated
+API key, bearer tokens. Everything the tool writes or prints is checked against them:
+terminal lines are redacted, run-folder artifacts scrubbed and then scanned."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from urllib.parse import quote, quote_plus
+
+MARKER = "[REDACTED]"
+MIN_LENGTH = 4  # shorter values would match everywhere; a 3-character password is refused anyway
+
+
+def _base64_cores(raw: bytes) -> set[bytes]:
+    """The parts of the base64 encoding of ``raw`` that appear whatever precedes it.
+
+    A secret inside a larger base64 blob is encoded at one of three alignments; for each,
+    the characters fully determined by the secret alone are a stable substring.
+    """
+    cores: set[bytes] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            encoded = encode(b"\0" * offset + raw)
+            start = (offset * 4 + 2) // 3  # characters touched by the padding bytes
+            end = ((offset + len(raw)) * 4) // 3  # characters fully inside the data
+            core = encoded[start:end]
+            if len(core) >= 6:
+                cores.add(core)
+    return cores
+
+
+def encoded_forms(value: str) -> set[str]:
+    """The ways a value shows up in files: as is, URL-encoded, JSON-escaped, base64."""
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    forms |= {c.decode("ascii") for c in _base64_cores(value.encode())}
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+class KnownSecrets:
+    """Thread-safe set of secret values, longest first for replacement."""
+
+    def __init__(self, values: list[str] | None = None):
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        for v in values or []:
+            self.add(v)
+
+    def add(self, value: str | None) -> None:
+        if value and len(value) >= MIN_LENGTH:
+            with self._lock:
+                self._values.add(value)
+
+    @property
+    def values(self) -> list[str]:
+        with self._lock:
+            return sorted(self._values, key=len, reverse=True)
+
+    def forms(self) -> list[str]:
+        """Every encoded form of every value, longest first."""
+        found: set[str] = set()
+        for value in self.values:
+            found |= encoded_forms(value)
+        return sorted(found, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for form in self.forms():
+            if form in text:
+                text = text.replace(form, MARKER)
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __repr__(self) -> str:  # never the values
+        return f"KnownSecrets({len(self._values)} values)"

@@ -1,0 +1,51 @@
+"""``ihub-bootstrap login``: the operator logs in by hand in a visible browser (password
+manager, MFA); the tool saves the session as a Playwright storage state, mode 0600, for later
+headless runs (IHUB_STORAGE_STATE)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flows.browser import BrowserOptions, BrowserSession
+from flows.console import Console
+from flows.errors import AuthError
+from flows.keysink import refuse_tracked_location, write_private
+from flows.settings import Settings
+from pages.base import PageError
+from pages.hubs import HubsPage
+from pages.login import LoginPage
+
+DEFAULT_WAIT_S = 600.0
+
+
+def save_storage_state(session: BrowserSession, path: Path) -> None:
+    assert session.context is not None
+    state = session.context.storage_state()
+    write_private(path, json.dumps(state, indent=2) + "\n")
+
+
+def login_and_save(
+    settings: Settings, path: Path, console: Console, *, headed: bool = True, wait_s: float = DEFAULT_WAIT_S, fill=None  # noqa: ANN001
+) -> None:
+    """Open /NewSession, wait until the operator is logged in, check it, save the state.
+
+    ``fill``, if given, is called with the page before waiting (tests log in through it).
+    """
+    base = settings.require_base()
+    settings.check_transport()
+    refuse_tracked_location(path, "--out")
+    with BrowserSession(settings, BrowserOptions(headed=headed), mode="manual") as session:
+        assert session.page is not None
+        login = LoginPage(session.page, base, settings.timeout)
+        login.open()
+        console.info(f"Log in to {base} in the browser window (waiting up to {wait_s:g} s) ...")
+        if fill is not None:
+            fill(session.page)
+        try:
+            login.await_logged_in(what="log in by hand", timeout_s=wait_s)
+            HubsPage(session.page, base, settings.timeout).list()
+        except PageError as exc:
+            raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None
+        save_storage_state(session, path)
+    console.info(f"session saved to {path} (mode 0600); use it with IHUB_STORAGE_STATE={path}")
