@@ -204,10 +204,10 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
 @dataclass(frozen=True)
 class Leak:
     file: str  # relative to the run folder; "trace.zip!0-trace.network" for a zip entry
-    secret_index: int  # which known secret (1-based, by length): names it without showing it
+    what: str  # "known secret #2" (by length, never the value) or "unscrubbed Cookie header"
 
     def __str__(self) -> str:
-        return f"{self.file} (known secret #{self.secret_index})"
+        return f"{self.file} ({self.what})"
 
 
 def _artifacts(folder: Path) -> Iterator[tuple[str, bytes]]:
@@ -226,14 +226,45 @@ def _artifacts(folder: Path) -> Iterator[tuple[str, bytes]]:
                 pass
 
 
+def _unscrubbed_headers(value: Any) -> Iterator[str]:
+    """Sensitive headers and cookies whose value is not the marker: secrets nobody told us of."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _unscrubbed_headers(item)
+    elif isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and value.get("value") not in (MARKER, "", None):
+            yield f"unscrubbed {name} header"
+        cookies = value.get("cookies")
+        if isinstance(cookies, list) and any(isinstance(c, dict) and c.get("value") not in (MARKER, "", None) for c in cookies):
+            yield "unscrubbed cookie value"
+        for key, item in value.items():
+            if key != "cookies":
+                yield from _unscrubbed_headers(item)
+
+
+def _header_leaks(name: str, data: bytes) -> set[str]:
+    if not name.endswith(JSON_LINES):
+        return set()
+    found: set[str] = set()
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            found.update(_unscrubbed_headers(json.loads(line)))
+        except json.JSONDecodeError:
+            continue
+    return found
+
+
 def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
-    """Every file (and zip entry) that contains a known secret in any encoded form."""
+    """Every file (and zip entry) that holds a known secret in any encoded form, or a
+    Cookie/Set-Cookie/Authorization value in trace JSON that was not scrubbed."""
     patterns = [(i + 1, [f.encode() for f in encoded_forms(v)]) for i, v in enumerate(values)]
     leaks = []
     for rel, data in _artifacts(folder):
         for index, forms in patterns:
             if any(form in data for form in forms):
-                leaks.append(Leak(rel, index))
+                leaks.append(Leak(rel, f"known secret #{index}"))
+        leaks.extend(Leak(rel, what) for what in sorted(_header_leaks(rel, data)))
     return leaks
 
 
@@ -243,7 +274,7 @@ def scan_texts(texts: dict[str, str], values: list[str]) -> list[Leak]:
     for name, text in texts.items():
         for i, value in enumerate(values):
             if any(form in text for form in encoded_forms(value)):
-                leaks.append(Leak(name, i + 1))
+                leaks.append(Leak(name, f"known secret #{i + 1}"))
     return leaks
 
 
@@ -301,3 +332,32 @@ class RunFolder:
 
     def discard_raw(self, directory: Path) -> None:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | None) -> KnownSecrets:
+    """The secrets this machine can still name after a run, for ``audit scan``: password and
+    session cookie from the settings, the cookies of a storage-state file, the keys a key
+    sink holds."""
+    from flows.keysink import EnvFileSink, FileSink, open_sink  # the sink formats are theirs
+
+    known = KnownSecrets(settings.secret_values())
+    if settings.storage_state is not None and settings.storage_state.is_file():
+        try:
+            state = json.loads(settings.storage_state.read_text(encoding="utf-8"))
+            for cookie in state.get("cookies", []):
+                known.add(cookie.get("value"))
+        except (OSError, json.JSONDecodeError, AttributeError):
+            pass
+    if settings.base and consumer_name:
+        sink = open_sink(key_sink or settings.key_sink, base_url=settings.base, consumer_name=consumer_name)
+        if isinstance(sink, FileSink):
+            stored = sink.find(consumer_name)
+            if stored is not None:
+                known.add(stored.api_key)
+        elif isinstance(sink, EnvFileSink) and sink.path.is_file():
+            from dotenv import dotenv_values
+
+            for name, value in dotenv_values(sink.path).items():
+                if name.endswith("_API_KEY"):
+                    known.add(value)
+    return known

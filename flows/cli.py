@@ -166,6 +166,37 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
+    from flows.audit import scan_folder, secrets_on_record
+
+    folder: Path = args.run_folder
+    if not folder.is_dir():
+        raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give a runs/<timestamp>-<id>/ folder")
+    settings = _settings(args)
+    consumer = None
+    try:
+        consumer = load_seeds(args.seeds).api_consumer.name
+    except IhubError:
+        console.warn("seeds not readable: keys in the key sink are not looked for")
+    known = secrets_on_record(settings, args.key_sink, consumer)
+    for name in args.secret_env or []:
+        import os
+
+        known.add(os.environ.get(name))
+    leaks = scan_folder(folder, known.values)
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    if leaks:
+        for leak in leaks:
+            print(f"LEAK {leak}")
+        console.warn(f"{len(leaks)} finding(s) in {folder}: do not share this run folder")
+        return ExitCode.SECRET_LEAK
+    print(
+        f"clean: {files} file(s) in {folder} (zip entries included) hold none of {len(known.values)} known "
+        "secret(s) in plain, URL or base64 form, and no unscrubbed Cookie/Set-Cookie/Authorization value"
+    )
+    return ExitCode.OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -253,6 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--schema", choices=["older", "newer"], default="older")
     rehearse.add_argument("--json", action="store_true")
     rehearse.set_defaults(func=cmd_rehearse)
+
+    audit = sub.add_parser("audit", help="check a run folder for secrets")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    scan = audit_sub.add_parser(
+        "scan",
+        help="scan a run folder for every secret this machine knows (settings, storage state, key sink) "
+        "and for unscrubbed sensitive headers",
+    )
+    scan.add_argument("run_folder", type=Path, metavar="RUN_FOLDER")
+    _seeds_arg(scan)
+    scan.add_argument("--env-file", default=".env", metavar="PATH")
+    scan.add_argument("--base", help="the run's Inter-Hub base URL (finds the default key sink)")
+    scan.add_argument("--storage-state", type=Path, metavar="PATH")
+    scan.add_argument("--key-sink", metavar="SINK")
+    scan.add_argument("--secret-env", action="append", metavar="NAME", help="also look for the value of this environment variable")
+    scan.set_defaults(func=cmd_audit_scan)
 
     sandbox = sub.add_parser(
         "sandbox",

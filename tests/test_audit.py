@@ -1,0 +1,182 @@
+"""The audit trail: a run folder an auditor can open, holding no secret.
+
+Canary values (a distinctive password, a distinctive session cookie, the sandbox-generated
+keys, every session token the sandbox issued) are looked for in every file of the run
+folders, zip entries decompressed, and in stdout/stderr, by a scan written here
+independently of the tool's own scanner. With scrubbing switched off (a test-only switch)
+the same values are found, which proves the scan can see them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import zipfile
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import httpx
+import pytest
+from sqlalchemy import insert, select
+
+from flows.audit import UNSAFE_NO_SCRUB_ENV, RunEnd, RunStart, StepEvent, VerificationEvent, read_audit_log
+from flows.errors import ExitCode
+from tests.conftest import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
+
+CANARY_PASSWORD = "Canary-Pw-7f3a9c-QX"
+CANARY_COOKIE = "CanarySession-5e8d2b71c4a94f06b1d3e2f7a8c9d0e1"
+
+
+def forms(secret: str) -> list[bytes]:
+    """The secret as it could appear in a file: plain, URL-encoded, base64 at 3 alignments."""
+    raw = secret.encode()
+    found = {raw, quote(secret, safe="").encode(), quote_plus(secret).encode()}
+    for offset in range(3):
+        encoded = base64.b64encode(b"x" * offset + raw)
+        found.add(encoded[(offset * 4 + 2) // 3 + 1 : len(encoded) - 4])
+    return [f for f in found if len(f) >= 8]
+
+
+def every_byte(folder: Path) -> dict[str, bytes]:
+    out = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            out[str(path)] = path.read_bytes()
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as z:
+                    for name in z.namelist():
+                        out[f"{path}!{name}"] = z.read(name)
+    return out
+
+
+def occurrences(secrets: list[str], *, folders: list[Path], texts: dict[str, str]) -> list[str]:
+    hits = []
+    blobs = {name: data for folder in folders for name, data in every_byte(folder).items()}
+    blobs.update({name: text.encode() for name, text in texts.items()})
+    for i, secret in enumerate(secrets):
+        for name, data in blobs.items():
+            if any(f in data for f in forms(secret)):
+                hits.append(f"secret {i} in {name}")
+    return hits
+
+
+def canary_sandbox(sandbox_factory: SandboxFactory, submit: str):  # noqa: ANN201
+    sandbox = sandbox_factory(submit=submit, admin_password=CANARY_PASSWORD)
+    sb = sandbox.sandbox
+    with sb.engine.begin() as conn:
+        admin_id = conn.execute(select(sb.t.users.c.id).where(sb.t.users.c.email == ADMIN_EMAIL)).scalar_one()
+        conn.execute(insert(sb.t.sessions).values(token=CANARY_COOKIE, user_id=admin_id))
+    return sandbox
+
+
+def secrets_of(sandbox, tool: Tool) -> list[str]:  # noqa: ANN001
+    """Every secret the runs saw: the canaries, all session tokens, the keys in the sink."""
+    keys = [json.loads(tool.key_file.read_text())["api_key"]] if tool.key_file.exists() else []
+    sessions = [s.token for s in rows(sandbox, "sessions")]
+    return [CANARY_PASSWORD, CANARY_COOKIE, *sessions, *keys]
+
+
+def run_twice(tool: Tool, **env: str) -> tuple[list, list[str], str]:  # noqa: ANN401
+    """A password-mode fresh apply, then a cookie-mode apply that rotates the key."""
+    first = tool("apply", "--json", password=CANARY_PASSWORD, **env)
+    first_key = json.loads(tool.key_file.read_text())["api_key"]
+    second = tool("apply", "--json", "--rotate-key", email=None, password=None, session_cookie=CANARY_COOKIE, **env)
+    return [first, second], [first_key], f"{first.stdout}{first.stderr}{second.stdout}{second.stderr}"
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_no_secret_in_run_folders_or_output(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str) -> None:
+    sandbox = canary_sandbox(sandbox_factory, submit)
+    tool = Tool(sandbox, tmp_path)
+    results, old_keys, _ = run_twice(tool)
+    for result in results:
+        assert result.returncode == ExitCode.OK, result.stderr
+    secrets = secrets_of(sandbox, tool) + old_keys
+    assert len(secrets) >= 5
+    texts = {f"run{i}.{stream}": getattr(r, stream) for i, r in enumerate(results) for stream in ("stdout", "stderr")}
+    assert occurrences(secrets, folders=[tool.runs], texts=texts) == []
+    for result in results:
+        folder = Path(json.loads(result.stdout)["run_folder"])
+        assert sorted(p.name for p in folder.iterdir()) == ["audit.jsonl", "summary.json", "trace.zip"]
+        clean = tool("audit", "scan", str(folder), email=None, password=CANARY_PASSWORD, session_cookie=CANARY_COOKIE)
+        assert clean.returncode == 0 and clean.stdout.startswith("clean:"), clean.stdout + clean.stderr
+
+
+def test_without_scrubbing_the_scanner_finds_them(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = canary_sandbox(sandbox_factory, "js")
+    tool = Tool(sandbox, tmp_path)
+    results, old_keys, output = run_twice(tool, **{UNSAFE_NO_SCRUB_ENV.removeprefix("IHUB_").lower(): "1"})
+    for result in results:
+        assert result.returncode == ExitCode.SECRET_LEAK, result.stderr
+        assert "the run folder still holds a secret after scrubbing" in result.stderr
+        assert re.search(r"trace\.zip!\d-trace\.network \(", result.stderr)
+    hits = occurrences(secrets_of(sandbox, tool) + old_keys, folders=[tool.runs], texts={})
+    assert any(h.startswith("secret 0 in") and "trace" in h for h in hits), hits  # the password
+    assert any(h.startswith("secret 1 in") for h in hits), hits  # the canary session cookie
+    # the tool's own output still holds none of them
+    assert occurrences(secrets_of(sandbox, tool) + old_keys, folders=[], texts={"output": output}) == []
+    folder = Path(json.loads(results[0].stdout)["run_folder"])
+    scan = tool("audit", "scan", str(folder), email=None, password=CANARY_PASSWORD)
+    assert scan.returncode == ExitCode.SECRET_LEAK
+    assert "LEAK trace.zip!" in scan.stdout and CANARY_PASSWORD not in scan.stdout + scan.stderr
+
+
+def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
+    code, report, stderr = tool.json("apply")
+    assert code == ExitCode.OK, stderr
+    trace = Path(report["run_folder"]) / "trace.zip"
+    with zipfile.ZipFile(trace) as z:
+        assert z.testzip() is None
+        names = z.namelist()
+        traces = sorted(n for n in names if n.endswith(".trace"))
+        assert traces == ["0-trace.trace", "1-trace.trace"]  # recorded around the key reveal
+        actions, urls = [], []
+        for name in names:
+            if name.endswith((".trace", ".network")):
+                for line in z.read(name).decode().splitlines():
+                    event = json.loads(line)  # every line is JSON
+                    if event.get("type") == "before":
+                        actions.append(event.get("method"))
+                        urls.append(json.dumps(event.get("params", {})))
+    assert {"goto", "fill", "click", "selectOption"} <= set(actions), set(actions)
+    seen = "\n".join(urls)
+    for path in ("/NewSession", "/Hubs/new", "/HubCapabilityManifests/new", "/EditHubCapabilityManifest", "/ShowHubCapabilityManifest", "/ApiConsumers/new", "/ShowApiConsumer", "/Widgets/new"):
+        assert path in seen, path
+
+
+def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
+    code, report, stderr = tool.json("apply")
+    assert code == ExitCode.OK, stderr
+    events = read_audit_log(Path(report["run_folder"]) / "audit.jsonl")
+    assert isinstance(events[0], RunStart) and isinstance(events[-1], RunEnd)
+    assert isinstance(events[-2], VerificationEvent) and events[-2].ok
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [s.step for s in steps] == ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
+    start = events[0]
+    assert start.target == tool.sandbox.base_url and start.session_mode == "password"
+    assert {Path(s.file).name for s in start.seeds} == {"ops-hub.hub.json", "ops-hub-manifest.draft.json", "ops-hub-widgets.seed.json"}
+    hub = steps[1]
+    assert hub.decision == "create" and hub.status == "created" and hub.ids["hub_id"] == report["hub_id"]
+    assert hub.writes[0]["action"] == "create hub" and hub.writes[0]["values"]["slug"] == "ops-hub"
+    assert "/ShowHub?hubId=" in hub.url and hub.duration_ms > 0
+    assert events[-1].exit_code == 0 and events[-1].changes == 12
+    assert all(e.time.endswith("Z") for e in events)
+
+
+def test_failed_run_leaves_a_complete_scrubbed_folder(tool: Tool, sandbox) -> None:  # noqa: ANN001
+    with httpx.Client(base_url=sandbox.base_url) as admin:  # the validation error to come
+        login(admin)
+        admin.post("/CreateHub", data={"name": "Ops Hub", "slug": "ops-legacy", "domain": "legacy.x.org", "kind": "domain"})
+    code, report, stderr = tool.json("apply")
+    assert code == ExitCode.STEP_FAILED
+    folder = Path(report["run_folder"])
+    assert sorted(p.name for p in folder.iterdir()) == ["audit.jsonl", "failure.png", "failure.txt", "summary.json", "trace.zip"]
+    assert (folder / "failure.png").read_bytes().startswith(b"\x89PNG")
+    failure = (folder / "failure.txt").read_text()
+    assert "Name: This is already in use" in failure and "page: /Hubs/new" in failure.replace(tool.sandbox.base_url, "")
+    events = read_audit_log(folder / "audit.jsonl")
+    failed = [e for e in events if isinstance(e, StepEvent) and e.status == "failed"]
+    assert [e.step for e in failed] == ["hub"] and "This is already in use" in (failed[0].error or "")
+    assert isinstance(events[-1], RunEnd) and events[-1].exit_code == ExitCode.STEP_FAILED
+    secrets = [s.token for s in rows(sandbox, "sessions")] + [tool.settings["password"]]
+    assert occurrences(secrets, folders=[folder], texts={"stdout": json.dumps(report), "stderr": stderr}) == []
