@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from flows import probe, sqlgen
 from flows.console import Console
 from flows.errors import BadInputError, ExitCode, IhubError
 from flows.seeds import PROJECT_SEEDS, json_schemas, load_seeds
@@ -197,6 +198,18 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    from flows.doctor import print_table, run_doctor
+
+    report = run_doctor(_settings(args), load_seeds(args.seeds), console)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print_table(report.findings)
+        print(f"run folder: {report.run_folder}")
+    return report.exit_code
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -276,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--wait", type=float, default=600, metavar="S", help="how long to wait for the login")
     login.set_defaults(func=cmd_login)
 
+    doctor = sub.add_parser(
+        "doctor", help="check, read-only, that every screen and element the tool uses is still there"
+    )
+    target(doctor, sink=False)
+    doctor.set_defaults(func=cmd_doctor)
+
     rehearse = sub.add_parser("rehearse", help="apply and verify against a throw-away local sandbox")
     _seeds_arg(rehearse)
     rehearse.add_argument("--runs-dir", type=Path, metavar="DIR")
@@ -300,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--key-sink", metavar="SINK")
     scan.add_argument("--secret-env", action="append", metavar="NAME", help="also look for the value of this environment variable")
     scan.set_defaults(func=cmd_audit_scan)
+
+    probe.add_parser(sub)
+    sqlgen.add_parser(sub)
 
     sandbox = sub.add_parser(
         "sandbox",

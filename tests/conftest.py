@@ -26,8 +26,9 @@ ADMIN_PASSWORD = "Sandbox-Admin-Pw-1"
 PROJECT = Path(__file__).resolve().parent.parent
 
 # The tool must never pick up an operator's settings while under test.
+KEEP = {"IHUB_BROWSER", "IHUB_TEST_PG_URL"}  # machine settings for the tests themselves
 for name in list(os.environ):
-    if name.startswith("IHUB_") and name != "IHUB_BROWSER":
+    if name.startswith("IHUB_") and name not in KEEP:
         del os.environ[name]
 
 
