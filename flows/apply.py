@@ -15,9 +15,9 @@ from playwright.sync_api import Error as PlaywrightError
 
 from flows.audit import RunFolder, operator_name, tool_version, utc_now
 from flows.browser import BrowserOptions, BrowserSession
-from flows.confirm import TerminalApprover, confirm_target
+from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
-from flows.errors import Aborted, ExitCode, IhubError, SecretLeak
+from flows.errors import Aborted, ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
 from flows.known_secrets import KnownSecrets
 from flows.lock import target_lock
@@ -86,10 +86,12 @@ def _exit_code(report: Report, detailed: bool) -> int:
         return ExitCode.SECRET_LEAK
     if report.error is not None:
         return report.error.exit_code
-    if report.verification and not all(c.ok for c in report.verification):
-        return ExitCode.VERIFY_FAILED
+    # Drift explains a failing verification (the registries lack what the seeds add): the
+    # operator's decision comes first.
     if any(s.status in ("drift", "blocked") for s in report.steps):
         return ExitCode.NEEDS_DECISION
+    if report.verification and not all(c.ok for c in report.verification):
+        return ExitCode.VERIFY_FAILED
     if report.command == "plan" and detailed and report.pending:
         return ExitCode.CHANGES_PENDING
     return ExitCode.OK
@@ -117,16 +119,22 @@ def _planned(step: Step, decision: Decision) -> StepResult:
     return result
 
 
-def _run_steps(run: Run, report: Report, folder: RunFolder, console: Console, plan: bool) -> None:
+def _run_steps(
+    run: Run, steps: list[Step], folder: RunFolder, console: Console, *, phase: str
+) -> tuple[list[StepResult], IhubError | None]:
+    """Observe (and, in the apply phase, act on) each step; stop at the first error."""
+    results: list[StepResult] = []
     total = len(STEPS)
-    for index, step in enumerate(STEPS, 1):
-        console.step(index, total, step.name, "running")
+    label = "plan " if phase == "plan" else ""
+    for step in steps:
+        index = STEPS.index(step) + 1
+        console.step(index, total, f"{label}{step.name}", "running")
         started, t0 = utc_now(), time.monotonic()
         decision = Decision("none")
         error: IhubError | None = None
         try:
             decision = step.observe(run)
-            if plan and step.name != "login":
+            if phase == "plan" and step.name != "login":
                 result = _planned(step, decision)
             else:
                 result = step.act(run, decision)
@@ -134,35 +142,49 @@ def _run_steps(run: Run, report: Report, folder: RunFolder, console: Console, pl
             error = page_failure(step, exc)
         except IhubError as exc:
             error = exc
+        except PlaywrightError as exc:  # the browser itself went away (killed, crashed)
+            first = (exc.message or str(exc)).splitlines()[0]
+            error = StepFailed(
+                f"{step.title} failed: the browser stopped answering ({first})",
+                where=f"step {step.name}, {run.hubs.url}",
+                hint="run apply again: finished steps are kept, nothing is created twice",
+            )
         if error is not None:
             status = "blocked" if error.exit_code == ExitCode.NEEDS_DECISION else "failed"
             result = step.result(status, error.message)  # type: ignore[arg-type]
-        report.steps.append(result)
-        report.hub_id = run.hub_id or report.hub_id
-        report.api_consumer_id = run.api_consumer_id or report.api_consumer_id
-        console.step(index, total, step.name, result.status, result.detail)
-        if result.status in ("drift", "update") or (plan and result.status != "create"):
+        results.append(result)
+        console.step(index, total, f"{label}{step.name}", result.status, result.detail)
+        if result.status in ("drift", "update") or (phase == "plan" and result.status != "create"):
             for diff in result.diffs:
                 console.info(f"      {diff}")
+        url = ""
+        with contextlib.suppress(PlaywrightError):
+            url = run.hubs.url
         folder.event(
             "step",
+            phase=phase,
             step=step.name,
             observed=decision.detail,
             decision=decision.action,
             status=result.status,
             detail=result.detail,
             writes=[{"action": w.action, "where": w.where, "values": w.values} for w in decision.writes]
-            if (plan or result.status in ("created", "updated"))
+            if (phase == "plan" or result.status in ("created", "updated"))
             else [],
             ids=result.ids,
-            url=run.hubs.url,
+            url=url,
             started_at=started,
             duration_ms=int((time.monotonic() - t0) * 1000),
             diffs=[{"field": d.field, "seed": d.seed, "live": d.live} for d in result.diffs],
             error=error.message if error else None,
         )
         if error is not None:
-            raise error
+            return results, error
+    return results, None
+
+
+def _needs_apply_phase(plan: list[StepResult]) -> bool:
+    return any(r.status in ("create", "update", "blocked") for r in plan)
 
 
 def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Console, *, detailed_exitcode: bool = False) -> Report:
@@ -223,21 +245,39 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             def ask_for_manual_login() -> None:
                 console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
 
-            run = Run(
-                seeds=seeds,
-                page=session.page,
-                base_url=base,
-                timeout_s=settings.timeout,
-                sink=sink,
-                secrets=secrets,
-                approver=approver,
-                options=opts.steps,
-                trace=session.trace,
-                credentials=credentials,
-                manual_login=ask_for_manual_login if mode == "manual" else None,
-            )
+            def new_run() -> Run:
+                assert session.page is not None
+                return Run(
+                    seeds=seeds,
+                    page=session.page,
+                    base_url=base,
+                    timeout_s=settings.timeout,
+                    sink=sink,
+                    secrets=secrets,
+                    approver=approver,
+                    options=opts.steps,
+                    trace=session.trace,
+                    credentials=credentials,
+                    manual_login=ask_for_manual_login if mode == "manual" else None,
+                )
+
+            run = new_run()
             try:
-                _run_steps(run, report, folder, console, opts.plan)
+                # Phase 1, always: observe everything, write nothing (this is all of `plan`).
+                planned, error = _run_steps(run, STEPS, folder, console, phase="plan")
+                report.steps = planned
+                if error is None and not opts.plan and _needs_apply_phase(planned):
+                    pending = sum(len(r.planned) for r in planned)
+                    if opts.confirm:
+                        approve_plan(console, pending)
+                    # Phase 2: observe again and act; the session from phase 1 is kept.
+                    login_result, run = planned[0], new_run()
+                    applied, error = _run_steps(run, STEPS[1:], folder, console, phase="apply")
+                    report.steps = [login_result, *applied]
+                elif error is None and not opts.plan:
+                    console.info("nothing to write: Inter-Hub already matches the seeds")
+                if error is not None:
+                    raise error
             except IhubError as exc:
                 report.error = exc
                 _record_failure(folder, run, exc.render())
@@ -245,6 +285,10 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 report.error = Aborted("interrupted (Ctrl-C)", hint="run apply again to finish: nothing is created twice")
             finally:
                 report.changes = run.writes
+                report.hub_id = run.hub_id or next((r.ids.get("hub_id") for r in report.steps if r.ids.get("hub_id")), None)
+                report.api_consumer_id = run.api_consumer_id or next(
+                    (r.ids.get("api_consumer_id") for r in report.steps if r.ids.get("api_consumer_id")), None
+                )
                 for value in session.cookie_values():
                     secrets.add(value)
                 chunks = session.finish_trace()
@@ -302,6 +346,8 @@ def print_summary(report: Report, stream: Any = None) -> None:
     for step in report.steps:
         lines.append(f"  {step.name:<20} {step.status:<10} {step.detail}")
         lines.extend(f"  {'':<20} + {w.action}" for w in step.planned)
+        if step.status in ("drift", "update") or (report.command == "plan" and step.status != "create"):
+            lines.extend(f"  {'':<20}   {diff}" for diff in step.diffs)
     if report.verification:
         passed = sum(c.ok for c in report.verification)
         lines.append(f"verification: {passed}/{len(report.verification)} checks passed")

@@ -87,6 +87,7 @@ class RunStart(_Event):
 
 class StepEvent(_Event):
     event: Literal["step"]
+    phase: Literal["plan", "apply"]  # apply observes everything first (the plan), then acts
     step: str
     observed: str  # what the step found
     decision: str  # create / update / none / drift / blocked

@@ -49,6 +49,23 @@ class TerminalApprover(Approver):
             self.console.info("please answer y, s or a")
 
 
+def approve_plan(console: Console, pending: int, stdin: TextIO | None = None) -> None:
+    """--confirm: the operator approves the plan as a whole before the first write."""
+    stdin = stdin or sys.stdin
+    while True:
+        console.stream.write(f"\nApply this plan ({pending} write(s), each asked again)? [y]es / [a]bort: ")
+        console.stream.flush()
+        line = stdin.readline()
+        if not line:
+            raise Aborted("no answer at the plan prompt (end of input)")
+        answer = ANSWERS.get(line.strip().lower())
+        if answer == "yes":
+            return
+        if answer == "abort":
+            raise Aborted("the operator did not approve the plan: nothing was written")
+        console.info("please answer y or a")
+
+
 def confirm_target(base_url: str, *, loopback: bool, yes: bool, console: Console, stdin: TextIO | None = None) -> None:
     """A target other than this machine is confirmed once, unless ``--yes``."""
     if loopback or yes:

@@ -446,7 +446,8 @@ class ApiConsumerStep(Step):
         run.consumer = found
         run.api_consumer_id = found.id
         diffs = []
-        if found.manifest != bound:
+        bound_hub = found.manifest.split(" ")[0]
+        if bound_hub != run.seeds.hub.slug:
             diffs.append(Diff("manifest", bound, found.manifest))
         if normalize_text(found.description) != normalize_text(want.description):
             diffs.append(Diff("description", want.description, found.description))
@@ -456,6 +457,10 @@ class ApiConsumerStep(Step):
                 "consumer differs from the seeds; not changed (the admin UI has no edit for consumers)",
                 diffs=diffs,
             )
+        if found.manifest != bound:
+            # Same hub, older manifest version: consumers keep their binding when a hub moves
+            # to a new manifest version, and the admin UI cannot rebind one. Worth saying, not blocking.
+            return Decision("none", f"consumer {want.name} exists, still bound to {found.manifest} (seeds: {bound})")
         return Decision("none", f"consumer {want.name} exists, bound to {bound}")
 
     def act(self, run: Run, decision: Decision) -> StepResult:

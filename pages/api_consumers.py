@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from playwright.sync_api import Dialog, Locator
+from playwright.sync_api import Dialog
 
-from pages.base import AdminPage, Row, query_param
+from pages.base import AdminPage, Row, Screen, query_param
 
 
 class ApiConsumersTexts:
@@ -148,13 +148,18 @@ class ApiConsumersPage(AdminPage):
         """Navigate away so that the key is no longer in the document."""
         self._open(ApiConsumersTexts.SHOW_PATH.format(id=consumer_id))
 
-    def landmarks(self) -> dict[str, Locator]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "manifest select": self.manifest,
-            "create button": self.create_button,
-        }
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        t = ApiConsumersTexts
+        form = {"name": self.name, "description": self.description, "manifest select": self.manifest}
+        screens = [
+            Screen("api consumers index", t.INDEX_PATH, {"consumers table": self.index_table}),
+            Screen("new api consumer form", t.NEW_PATH, {**form, "create button": self.create_button}),
+        ]
+        if "consumer_id" in ids:
+            key_button = self.generate_button.or_(self.regenerate_button)
+            show = {"heading": self.show_heading, "consumer record": self.record_table, "scopes": self.scopes, "key button": key_button}
+            screens.append(Screen("api consumer page", t.SHOW_PATH.format(id=ids["consumer_id"]), show))
+        return screens
 
 
 def _key_prefix(text: str) -> str | None:

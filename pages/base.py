@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -71,6 +71,19 @@ class RequestFailed(PageError):
 
 class NotAsExpected(PageError):
     """The page does not have what this tool expects (the UI may have changed)."""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One state of an admin screen and the locators this tool relies on there (for doctor).
+
+    ``optional`` locators are for fields only some Inter-Hub versions have.
+    """
+
+    name: str
+    path: str
+    landmarks: dict[str, Locator]
+    optional: dict[str, Locator] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -299,6 +312,7 @@ class AdminPage:
             raise self._error(NotAsExpected, f"the address {self._relative(self.page.url)} carries no {param}")
         return value
 
-    def landmarks(self) -> dict[str, Locator]:
-        """Every locator this screen relies on, by element name: for ``doctor``."""
-        return {}
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        """The screens of this page object that ``doctor`` can open with the given record ids
+        (hub_id, manifest_id, draft_manifest_id, consumer_id), and their locators."""
+        return []

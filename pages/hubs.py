@@ -6,9 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from playwright.sync_api import Locator
-
-from pages.base import AdminPage, Row, query_param
+from pages.base import AdminPage, Row, Screen, query_param
 
 
 class HubsTexts:
@@ -175,11 +173,16 @@ class HubsPage(AdminPage):
         ]
         return HubDetails(self.id_from_url("hubId"), values, manifests)
 
-    def landmarks(self) -> dict[str, Locator]:
-        return {
-            "name": self.name,
-            "slug": self.slug,
-            "domain": self.domain,
-            "kind": self.kind,
-            "create button": self.create_button,
-        }
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        t = HubsTexts
+        form = {"name": self.name, "slug": self.slug, "domain": self.domain, "kind": self.kind}
+        screens = [
+            Screen("hubs index", t.INDEX_PATH, {"hubs table": self.index_table}),
+            Screen("new hub form", t.NEW_PATH, {**form, "create button": self.create_button}, self.optional),
+        ]
+        if "hub_id" in ids:
+            show = {"heading": self.show_heading, "hub record": self.record_table, "manifests table": self.manifests_table}
+            screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show))
+            edit = {**form, "save button": self.save_button}
+            screens.append(Screen("edit hub form", t.EDIT_PATH.format(id=ids["hub_id"]), edit, self.optional))
+        return screens

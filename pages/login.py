@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Locator
-
-from pages.base import AdminPage, FormError, Ihp
+from pages.base import AdminPage, FormError, Ihp, Screen
 
 
 class LoginTexts:
@@ -56,5 +54,6 @@ class LoginPage(AdminPage):
     def is_logged_in(self) -> bool:
         return self.logout_button.count() > 0
 
-    def landmarks(self) -> dict[str, Locator]:
-        return {"email": self.email, "password": self.password, "login button": self.login_button}
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        fields = {"email": self.email, "password": self.password, "login button": self.login_button}
+        return [Screen("login form", LoginTexts.PATH, fields)]

@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import Dialog, Locator
+from playwright.sync_api import Dialog
 
-from pages.base import AdminPage, NotAsExpected
+from pages.base import AdminPage, NotAsExpected, Screen
 
 
 class ManifestsTexts:
@@ -34,6 +34,8 @@ class ManifestsTexts:
         "declaredAnnotationCategories": "Declared Annotation Categories",
         "declaredPolicyScopes": "Declared Policy Scopes",
     }
+    # the show page's read-only JSON blocks, labelled like the edit fields
+    VOCABULARY_BLOCK_CSS = 'pre[aria-label="{label}"]'
     CREATE_BUTTON = "Create Hub Capability Manifest"
     SAVE_BUTTON = "Save Hub Capability Manifest"
     ACTIVATE_BUTTON = "Activate"
@@ -87,11 +89,11 @@ class ManifestsPage(AdminPage):
         t = ManifestsTexts
         record = self.read_record(self.record_table)
         blocks: dict[str, str] = self.page.evaluate(
-            """labels => Object.fromEntries(labels.map(l => {
-                const e = document.querySelector(`pre[aria-label="${l}"]`);
+            """([labels, css]) => Object.fromEntries(labels.map(l => {
+                const e = document.querySelector(css.replace('{label}', l));
                 return [l, e ? e.textContent : null];
             }))""",
-            list(t.VOCABULARY.values()),
+            [list(t.VOCABULARY.values()), t.VOCABULARY_BLOCK_CSS],
         )
         vocabulary: dict[str, Any] = {}
         for name, label in t.VOCABULARY.items():
@@ -143,10 +145,21 @@ class ManifestsPage(AdminPage):
         finally:
             self.page.remove_listener("dialog", confirm)
 
-    def landmarks(self) -> dict[str, Locator]:
-        return {
-            "version": self.version,
-            "capability description": self.capability_description,
-            "contact": self.contact,
-            "create button": self.create_button,
-        }
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        t = ManifestsTexts
+        screens = []
+        header = {"version": self.version, "capability description": self.capability_description, "contact": self.contact}
+        if "hub_id" in ids:
+            path = t.NEW_PATH.format(hub_id=ids["hub_id"])
+            screens.append(Screen("new manifest form", path, {**header, "create button": self.create_button}))
+        if "manifest_id" in ids:
+            blocks = {label: self.page.locator(t.VOCABULARY_BLOCK_CSS.format(label=label)) for label in t.VOCABULARY.values()}
+            show = {"heading": self.show_heading, "manifest record": self.record_table, **blocks}
+            screens.append(Screen("manifest page", t.SHOW_PATH.format(id=ids["manifest_id"]), show))
+        if "draft_manifest_id" in ids:
+            draft = ids["draft_manifest_id"]
+            fields = {label: self.vocabulary_fields[name] for name, label in t.VOCABULARY.items()}
+            edit = {**header, **fields, "save button": self.save_button}
+            screens.append(Screen("edit manifest form (draft)", t.EDIT_PATH.format(id=draft), edit))
+            screens.append(Screen("draft manifest page", t.SHOW_PATH.format(id=draft), {"activate button": self.activate_button}))
+        return screens

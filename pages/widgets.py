@@ -6,9 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from playwright.sync_api import Locator
-
-from pages.base import AdminPage, query_param
+from pages.base import AdminPage, Screen, query_param
 
 
 class WidgetsTexts:
@@ -78,11 +76,12 @@ class WidgetsPage(AdminPage):
         self._submit(self.create_button, self.show_heading, what=f"create widget {widget.name!r}")
         return self.id_from_url(t.ID_PARAM)
 
-    def landmarks(self) -> dict[str, Locator]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "widget type": self.widget_type,
-            "config": self.config,
-            "create button": self.create_button,
-        }
+    def screens(self, ids: dict[str, str]) -> list[Screen]:
+        t = WidgetsTexts
+        if "hub_id" not in ids:
+            return []
+        form = {"name": self.name, "title": self.title, "widget type": self.widget_type, "config": self.config}
+        return [
+            Screen("widgets index", t.INDEX_PATH.format(hub_id=ids["hub_id"]), {"widgets table": self.index_table}),
+            Screen("new widget form", t.NEW_PATH.format(hub_id=ids["hub_id"]), {**form, "create button": self.create_button}),
+        ]

@@ -59,9 +59,13 @@ class FaultMiddleware:
         mutating = scope["method"] == "POST"
         if mutating:
             f.mutations_seen += 1
+            if f.on_mutation is not None:
+                f.on_mutation(f.mutations_seen)
         if f.latency_ms:
             await asyncio.sleep(f.latency_ms / 1000)
-        drop = f.drop_request and f.requests_seen == f.drop_request
+        drop = (f.drop_request and f.requests_seen == f.drop_request) or (
+            mutating and f.drop_mutation and f.mutations_seen == f.drop_mutation
+        )
         fail = mutating and f.fail_mutation and f.mutations_seen == f.fail_mutation
         if not (drop or fail):
             await self.app(scope, receive, send)

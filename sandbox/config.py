@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,9 +24,12 @@ class Faults:
     """
 
     fail_mutation: int = 0  # answer 500 to the Nth mutating (POST) request, after it was handled
+    drop_mutation: int = 0  # drop the connection of the Nth mutating request, after it was handled
     drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
     latency_ms: int = 0  # added to every response
     expire_session_after: int = 0  # end every session after N authenticated requests
+    # Test hook, in-process only: called with N when the Nth mutating request arrives.
+    on_mutation: Callable[[int], None] | None = None
     requests_seen: int = 0
     mutations_seen: int = 0
 
@@ -46,6 +50,8 @@ class SandboxConfig:
     schema: Literal["older", "newer"] = "older"
     demo_data: bool = True  # a framework hub with its own vocabulary, as a real Inter-Hub has
     faults: Faults = field(default_factory=Faults)
+    # Visible texts to change ("Domain" -> "Hub domain"): a stand-in for a new Inter-Hub release.
+    relabel: dict[str, str] = field(default_factory=dict)
     password_generated: bool = False
 
     def __post_init__(self) -> None:
@@ -85,10 +91,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-demo-data", dest="demo_data", action="store_false", default=_env("DEMO_DATA", "1") != "0")
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N")
+    faults.add_argument("--drop-mutation", type=int, default=_env_int("DROP_MUTATION", 0), metavar="N")
     faults.add_argument("--drop-request", type=int, default=_env_int("DROP_REQUEST", 0), metavar="N")
     faults.add_argument("--latency-ms", type=int, default=_env_int("LATENCY_MS", 0), metavar="MS")
     faults.add_argument(
         "--expire-session-after", type=int, default=_env_int("EXPIRE_SESSION_AFTER", 0), metavar="N"
+    )
+    p.add_argument(
+        "--relabel",
+        action="append",
+        default=[r for r in _env("RELABEL", "").split(";") if r],
+        metavar="OLD=NEW",
+        help="change a visible label or button text (SANDBOX_RELABEL='A=B;C=D')",
     )
     return p
 
@@ -105,8 +119,10 @@ def from_args(argv: list[str] | None = None) -> SandboxConfig:
         submit=a.submit,
         schema=a.schema,
         demo_data=a.demo_data,
+        relabel=dict(r.split("=", 1) for r in a.relabel if "=" in r),
         faults=Faults(
             fail_mutation=a.fail_mutation,
+            drop_mutation=a.drop_mutation,
             drop_request=a.drop_request,
             latency_ms=a.latency_ms,
             expire_session_after=a.expire_session_after,

@@ -36,6 +36,9 @@ class Sandbox:
         self.engine = engine
         self.t = tables
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
+        if config.relabel:  # every {{ text }} output passes here, labels and button texts included
+            relabel = config.relabel
+            self.templates.env.finalize = lambda v: relabel.get(v, v) if isinstance(v, str) else v
         self.templates.env.globals["js_submission_disabled"] = config.submit == "native"
         self.templates.env.globals["vsm_fields"] = tables.schema == "newer"
         self.templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)

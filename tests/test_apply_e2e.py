@@ -155,10 +155,11 @@ def test_ui_validation_error_surfaces_with_the_pages_message(tool: Tool, sandbox
 
 
 def test_confirm_yes_skip_abort_from_stdin(tool: Tool, sandbox) -> None:  # noqa: ANN001
-    # yes to the six setup writes; then for the widgets: yes, skip, yes, yes, yes, abort
-    answers = "y\n" * 6 + "y\ns\ny\ny\ny\na\n"
+    # yes to the plan and to the six setup writes; then for the widgets: yes, skip, yes, yes, yes, abort
+    answers = "y\n" + "y\n" * 6 + "y\ns\ny\ny\ny\na\n"
     result = tool("apply", "--confirm", input=answers)
     assert result.returncode == ExitCode.ABORTED, result.stderr
+    assert "Apply this plan (" in result.stderr
     assert "About to create hub" in result.stderr and "where: http://127.0.0.1" in result.stderr
     assert "slug: ops-hub" in result.stderr
     assert "aborted by the operator before: create widget change-calendar" in result.stderr
@@ -172,15 +173,17 @@ def test_confirm_yes_skip_abort_from_stdin(tool: Tool, sandbox) -> None:  # noqa
     assert_bootstrapped(sandbox)
 
 
-def test_confirm_abort_at_first_prompt_writes_nothing(tool: Tool, sandbox) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("answers", ["a\n", "y\na\n"], ids=["at the plan", "at the first write"])
+def test_confirm_abort_writes_nothing(tool: Tool, sandbox, answers: str) -> None:  # noqa: ANN001
     before = snapshot(sandbox)
-    result = tool("apply", "--confirm", input="a\n")
+    result = tool("apply", "--confirm", input=answers)
     assert result.returncode == ExitCode.ABORTED
+    assert "nothing was written" in result.stderr or "aborted by the operator before: create hub" in result.stderr
     assert snapshot(sandbox) == before
 
 
 def test_confirm_skip_hub_blocks_what_needs_it(tool: Tool, sandbox) -> None:  # noqa: ANN001
-    result = tool("apply", "--confirm", "--json", input="s\n")
+    result = tool("apply", "--confirm", "--json", input="y\ns\n")
     report = json.loads(result.stdout)
     statuses = {s["name"]: s["status"] for s in report["steps"]}
     assert statuses["hub"] == "skipped"

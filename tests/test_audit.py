@@ -150,8 +150,12 @@ def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
     events = read_audit_log(Path(report["run_folder"]) / "audit.jsonl")
     assert isinstance(events[0], RunStart) and isinstance(events[-1], RunEnd)
     assert isinstance(events[-2], VerificationEvent) and events[-2].ok
-    steps = [e for e in events if isinstance(e, StepEvent)]
-    assert [s.step for s in steps] == ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
+    names = ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
+    plan = [e for e in events if isinstance(e, StepEvent) and e.phase == "plan"]
+    assert [s.step for s in plan] == names  # apply observes everything first and shows the plan
+    assert plan[1].decision == "create" and plan[1].status == "create"
+    steps = [plan[0]] + [e for e in events if isinstance(e, StepEvent) and e.phase == "apply"]
+    assert [s.step for s in steps] == names
     start = events[0]
     assert start.target == tool.sandbox.base_url and start.session_mode == "password"
     assert {Path(s.file).name for s in start.seeds} == {"ops-hub.hub.json", "ops-hub-manifest.draft.json", "ops-hub-widgets.seed.json"}
