@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
 from flows.audit import RunFolder, operator_name, tool_version, utc_now
@@ -41,6 +42,7 @@ class ApplyOptions:
     verify: bool = True
     key_sink: str | None = None
     steps: Options = field(default_factory=Options)
+    browser: Browser | None = None  # reuse a running Chromium (tests, benchmarks)
 
 
 @dataclass
@@ -119,15 +121,28 @@ def _planned(step: Step, decision: Decision) -> StepResult:
     return result
 
 
+# Plan results the apply phase keeps as they are: nothing to write, nothing to ask.
+SETTLED = ("ok", "unchanged", "drift")
+
+
 def _run_steps(
-    run: Run, steps: list[Step], folder: RunFolder, console: Console, *, phase: str
+    run: Run, steps: list[Step], folder: RunFolder, console: Console, *, phase: str, planned: list[StepResult] | None = None
 ) -> tuple[list[StepResult], IhubError | None]:
-    """Observe (and, in the apply phase, act on) each step; stop at the first error."""
+    """Observe (and, in the apply phase, act on) each step; stop at the first error.
+
+    In the apply phase, steps the plan found settled keep their plan result: the run still
+    holds what the plan observed, so they are not observed twice. Every step with a write to
+    make is observed again right before it acts.
+    """
     results: list[StepResult] = []
     total = len(STEPS)
     label = "plan " if phase == "plan" else ""
+    settled = {r.name: r for r in planned or [] if r.status in SETTLED}
     for step in steps:
         index = STEPS.index(step) + 1
+        if step.name in settled:
+            results.append(settled[step.name])
+            continue
         console.step(index, total, f"{label}{step.name}", "running")
         started, t0 = utc_now(), time.monotonic()
         decision = Decision("none")
@@ -230,7 +245,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             session = stack.enter_context(
                 BrowserSession(
                     settings,
-                    BrowserOptions(opts.headed, opts.slow_mo_ms, raw if opts.trace else None),
+                    BrowserOptions(opts.headed, opts.slow_mo_ms, raw if opts.trace else None, opts.browser),
                     mode,
                     title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
                 )
@@ -245,23 +260,19 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             def ask_for_manual_login() -> None:
                 console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
 
-            def new_run() -> Run:
-                assert session.page is not None
-                return Run(
-                    seeds=seeds,
-                    page=session.page,
-                    base_url=base,
-                    timeout_s=settings.timeout,
-                    sink=sink,
-                    secrets=secrets,
-                    approver=approver,
-                    options=opts.steps,
-                    trace=session.trace,
-                    credentials=credentials,
-                    manual_login=ask_for_manual_login if mode == "manual" else None,
-                )
-
-            run = new_run()
+            run = Run(
+                seeds=seeds,
+                page=session.page,
+                base_url=base,
+                timeout_s=settings.timeout,
+                sink=sink,
+                secrets=secrets,
+                approver=approver,
+                options=opts.steps,
+                trace=session.trace,
+                credentials=credentials,
+                manual_login=ask_for_manual_login if mode == "manual" else None,
+            )
             try:
                 # Phase 1, always: observe everything, write nothing (this is all of `plan`).
                 planned, error = _run_steps(run, STEPS, folder, console, phase="plan")
@@ -270,10 +281,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                     pending = sum(len(r.planned) for r in planned)
                     if opts.confirm:
                         approve_plan(console, pending)
-                    # Phase 2: observe again and act; the session from phase 1 is kept.
-                    login_result, run = planned[0], new_run()
-                    applied, error = _run_steps(run, STEPS[1:], folder, console, phase="apply")
-                    report.steps = [login_result, *applied]
+                    # Phase 2: act, observing again each step that writes; the session is kept.
+                    report.steps, error = _run_steps(run, STEPS, folder, console, phase="apply", planned=planned)
                 elif error is None and not opts.plan:
                     console.info("nothing to write: Inter-Hub already matches the seeds")
                 if error is not None:

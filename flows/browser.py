@@ -22,6 +22,9 @@ class BrowserOptions:
     headed: bool = False
     slow_mo_ms: int = 0
     trace_dir: Path | None = None  # where trace chunks go; None: no trace
+    # An already running Chromium to open this run's context in (tests, benchmarks); the run
+    # closes only its own context then. None: launch one for the run.
+    browser: Browser | None = None
 
 
 def executable(settings: Settings) -> str | None:
@@ -102,6 +105,9 @@ class BrowserSession:
 
     def __enter__(self) -> BrowserSession:
         base = self.settings.require_base()
+        if self.options.browser is not None:
+            self.browser = self.options.browser
+            return self._open_context(base)
         path = executable(self.settings)
         try:
             self.playwright = self._stack.enter_context(sync_playwright())
@@ -118,6 +124,10 @@ class BrowserSession:
                 "check IHUB_BROWSER / that Chromium runs (`chromium --version`)"
             )
             raise StepFailed(f"cannot start Chromium: {first}", where=f"browser {path or 'bundled'}", hint=hint) from None
+        return self._open_context(base)
+
+    def _open_context(self, base: str) -> BrowserSession:
+        assert self.browser is not None
         storage = str(self.settings.storage_state) if self.mode == "storage-state" else None
         self.context = self.browser.new_context(base_url=base, storage_state=storage, viewport={"width": 1280, "height": 900})
         self.context.set_default_timeout(self.settings.timeout * 1000)
@@ -163,7 +173,7 @@ class BrowserSession:
         with contextlib.suppress(PlaywrightError):
             if self.context is not None:
                 self.context.close()
-            if self.browser is not None:
+            if self.browser is not None and self.options.browser is None:
                 self.browser.close()
         self._stack.close()
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, Request, Response
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 
 class Ihp:
@@ -164,6 +165,10 @@ class AdminPage:
     def _error(self, cls: type[PageError], message: str, field: str | None = None) -> PageError:
         return cls(message, screen=self.SCREEN, url=self._relative(self.page.url), field=field)
 
+    def browser_gone(self) -> bool:
+        browser = self.page.context.browser
+        return self.page.is_closed() or (browser is not None and not browser.is_connected())
+
     def _relative(self, url: str) -> str:
         return url[len(self.base_url) :] if url.startswith(self.base_url) else url
 
@@ -175,6 +180,8 @@ class AdminPage:
         try:
             response = self.page.goto(self.base_url + path, wait_until="domcontentloaded")
         except PlaywrightError as exc:
+            if self.browser_gone():
+                raise  # not the server's doing: the caller reports a dead browser as such
             first = exc.message.splitlines()[0] if exc.message else str(exc)
             raise RequestFailed(f"cannot open {path}: {first}", screen=self.SCREEN, url=path) from None
         if self.path == Ihp.LOGIN_PATH and not path.startswith(Ihp.LOGIN_PATH):
@@ -215,13 +222,18 @@ class AdminPage:
                 raise self._error(RequestFailed, f"{what}: {watch.failures[0]}{detail}")
             try:
                 outcome.wait_for(state="visible", timeout=_SLICE_MS)
-                return
-            except PlaywrightError:
-                if time.monotonic() >= deadline:
-                    raise self._error(
-                        NotAsExpected,
-                        f"{what}: nothing happened within {self.timeout_s:g} s (no next page, no error message)",
-                    ) from None
+            except PlaywrightTimeoutError:
+                pass  # not yet: look at the requests, then wait again
+            else:
+                # A failed request outranks what the page shows: IHP swaps an error page in.
+                if not watch.failures:
+                    return
+                continue
+            if time.monotonic() >= deadline:
+                raise self._error(
+                    NotAsExpected,
+                    f"{what}: nothing happened within {self.timeout_s:g} s (no next page, no error message)",
+                )
 
     # -------------------------------------------------------------- forms
 

@@ -60,7 +60,7 @@ class FaultMiddleware:
         if mutating:
             f.mutations_seen += 1
             if f.on_mutation is not None:
-                f.on_mutation(f.mutations_seen)
+                f.on_mutation(f.mutations_seen, scope["path"])
         if f.latency_ms:
             await asyncio.sleep(f.latency_ms / 1000)
         drop = (f.drop_request and f.requests_seen == f.drop_request) or (

@@ -28,8 +28,8 @@ class Faults:
     drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
     latency_ms: int = 0  # added to every response
     expire_session_after: int = 0  # end every session after N authenticated requests
-    # Test hook, in-process only: called with N when the Nth mutating request arrives.
-    on_mutation: Callable[[int], None] | None = None
+    # Test hook, in-process only: called with (N, path) when the Nth mutating request arrives.
+    on_mutation: Callable[[int, str], None] | None = None
     requests_seen: int = 0
     mutations_seen: int = 0
 

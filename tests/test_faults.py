@@ -1,0 +1,208 @@
+"""The fault matrix: for every mutating request of a fresh apply, the sandbox answers 500 or
+drops the connection (after doing the write, as a server whose answer is lost would); the
+apply fails saying which step and which HTTP error; a plain re-run converges on exactly
+what a clean apply leaves. Plus session expiry, a killed Chromium and a slow server."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser
+
+from flows.apply import ApplyOptions, Report, execute
+from flows.console import Console
+from flows.errors import ExitCode
+from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
+from flows.settings import ExplicitSettings
+from flows.steps import Options
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows, tool_env
+
+# The POSTs of a fresh apply, in order: what the matrix injects faults into.
+MUTATIONS = [
+    ("login", "CreateSession"),
+    ("hub", "CreateHub"),
+    ("manifest", "CreateHubCapabilityManifest"),
+    ("manifest-vocabulary", "UpdateHubCapabilityManifest"),
+    ("activate", "ActivateHubCapabilityManifest"),
+    ("api-consumer", "CreateApiConsumer"),
+    ("api-key", "CreateApiKey"),
+    *[("widgets", "CreateWidget")] * 6,
+]
+
+
+def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet | None = None, **options: Any) -> Report:  # noqa: ANN001
+    """One in-process apply (a shared Chromium, no trace): the matrix runs many of them."""
+    settings = ExplicitSettings(
+        base=sandbox.base_url,
+        email=ADMIN_EMAIL,
+        password=ADMIN_PASSWORD,
+        runs_dir=tmp_path / "runs",
+        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
+        timeout=10,
+    )
+    opts = ApplyOptions(trace=False, browser=browser, steps=Options(**options))
+    return execute(settings, seeds or load_seeds(), opts, Console(io.StringIO()))
+
+
+def assert_converged(sandbox) -> None:  # noqa: ANN001
+    """What a clean apply leaves: one of everything, one valid key, all widgets, registries."""
+    (hub,) = [h for h in rows(sandbox, "hubs") if h.slug == "ops-hub"]
+    assert [(m.version, m.status) for m in rows(sandbox, "manifests") if m.hub_id == hub.id] == [("1.0", "active")]
+    assert [c.name for c in rows(sandbox, "api_consumers")] == ["ops-hub"]
+    assert sum(k.revoked_at is None for k in rows(sandbox, "api_keys")) == 1
+    assert count(sandbox, "widgets", hub_id=hub.id) == 6
+    assert (count(sandbox, "widget_types", hub_id=hub.id), count(sandbox, "event_types", hub_id=hub.id)) == (6, 8)
+    assert (count(sandbox, "annotation_categories", hub_id=hub.id), count(sandbox, "policy_scopes", hub_id=hub.id)) == (4, 2)
+
+
+def converge(sandbox, tmp_path: Path, browser: Browser) -> Report:  # noqa: ANN001
+    """A plain re-run; if the fault lost the one-time key, the run says so and --rotate-key ends it."""
+    report = apply(sandbox, tmp_path, browser)
+    if report.exit_code == ExitCode.NEEDS_DECISION:
+        assert report.error is not None and "nobody has it" in report.error.message
+        report = apply(sandbox, tmp_path, browser, rotate_key=True)
+    assert report.exit_code == ExitCode.OK, report.error and report.error.render()
+    assert all(c.ok for c in report.verification)
+    return report
+
+
+def test_a_fresh_apply_makes_exactly_these_posts(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
+    sandbox = sandbox_factory()
+    seen: list[str] = []
+    sandbox.config.faults.on_mutation = lambda n, path: seen.append(path.lstrip("/"))
+    report = apply(sandbox, tmp_path, browser)
+    assert report.exit_code == ExitCode.OK
+    # the UI path's writes, then verify's token request (not a write to Inter-Hub's data)
+    assert seen == [path for _, path in MUTATIONS] + ["api/v2/token"], "the flow's writes changed: update MUTATIONS"
+    assert_converged(sandbox)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["500", "drop"])
+@pytest.mark.parametrize("k", range(1, len(MUTATIONS) + 1))
+def test_fault_at_every_write_then_rerun_converges(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, fault: str, k: int
+) -> None:
+    step, path = MUTATIONS[k - 1]
+    sandbox = sandbox_factory()
+    faults = sandbox.config.faults
+    if fault == "500":
+        faults.fail_mutation = k
+    else:
+        faults.drop_mutation = k
+
+    failed = apply(sandbox, tmp_path, browser)
+    assert failed.exit_code == ExitCode.STEP_FAILED, failed.error and failed.error.render()
+    assert failed.error is not None
+    assert f"step {step}" in (failed.error.where or "")
+    message = failed.error.message
+    assert f"POST /{path}" in message
+    assert ("HTTP 500" in message) if fault == "500" else ("failed: net::" in message), message
+    assert [s.status for s in failed.steps][-1] == "failed"
+
+    faults.fail_mutation = faults.drop_mutation = 0
+    converge(sandbox, tmp_path, browser)
+    assert_converged(sandbox)
+
+
+@pytest.mark.slow
+def test_session_expiry_mid_run(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
+    sandbox = sandbox_factory()
+    sandbox.config.faults.expire_session_after = 10  # authenticated requests: the plan, then a few writes
+    expired = apply(sandbox, tmp_path, browser)
+    assert expired.exit_code == ExitCode.AUTH
+    assert expired.error is not None and "the session ended during step" in expired.error.message
+    assert "ihub-bootstrap login" in (expired.error.hint or "")
+    assert expired.changes >= 1  # it did end mid-run
+    sandbox.config.faults.expire_session_after = 0  # a fresh session
+    converge(sandbox, tmp_path, browser)
+    assert_converged(sandbox)
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+def _is_chromium(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"chrom" in f.read().split(b"\0")[0]
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_chromium_killed_mid_run(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
+    sandbox = sandbox_factory()
+    tool: dict[str, subprocess.Popen[str]] = {}
+
+    def kill_the_browser(n: int, path: str) -> None:
+        if n == 5 and "proc" in tool:  # while activating the manifest
+            for pid in _descendants(tool["proc"].pid):
+                if _is_chromium(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+    sandbox.config.faults.on_mutation = kill_the_browser
+    env = tool_env(
+        tmp_path,
+        base=sandbox.base_url,
+        email=ADMIN_EMAIL,
+        password=ADMIN_PASSWORD,
+        runs_dir=str(tmp_path / "runs"),
+        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "apply", "--json"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    tool["proc"] = proc
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.STEP_FAILED, err
+    assert "Traceback" not in err and "the browser stopped answering" in err
+    assert json.loads(out)["steps"][-1]["status"] == "failed"
+    sandbox.config.faults.on_mutation = None
+    converge(sandbox, tmp_path, browser)
+    assert_converged(sandbox)
+
+
+@pytest.mark.slow
+def test_a_slow_server_needs_no_tuning(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
+    seeds_dir = tmp_path / "seeds"
+    shutil.copytree(PROJECT_SEEDS, seeds_dir, ignore=shutil.ignore_patterns("schema"))
+    widgets = json.loads((seeds_dir / "ops-hub-widgets.seed.json").read_text())
+    widgets["widgets"] = widgets["widgets"][:2]  # fewer round trips: the point is 1 s per response
+    (seeds_dir / "ops-hub-widgets.seed.json").write_text(json.dumps(widgets))
+    sandbox = sandbox_factory()
+    sandbox.config.faults.latency_ms = 1000
+    settings = ExplicitSettings(  # the default timeout: nothing tuned for a slow server
+        base=sandbox.base_url, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, runs_dir=tmp_path / "runs",
+        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
+    )
+    report = execute(settings, load_seeds(seeds_dir), ApplyOptions(trace=False, browser=browser), Console(io.StringIO()))
+    assert report.exit_code == ExitCode.OK, report.error and report.error.render()
+    assert report.changes == 8 and all(c.ok for c in report.verification)  # 6 setup writes, 2 widgets
+    assert threading.active_count() >= 1
