@@ -15,7 +15,7 @@ from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
 from flows.audit import RunFolder, operator_name, tool_version, utc_now
-from flows.browser import BrowserOptions, BrowserSession
+from flows.browser import BrowserOptions, BrowserSession, executable
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
 from flows.errors import Aborted, ExitCode, IhubError, SecretLeak, StepFailed
@@ -208,6 +208,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     base = settings.require_base()
     settings.check_transport()
     mode = settings.session_mode(headed=opts.headed)
+    if opts.browser is None:
+        executable(settings)  # a wrong IHUB_BROWSER is bad input: refused before anything starts
     sink = open_sink(opts.key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name)
     if not opts.plan:
         confirm_target(base, loopback=settings.is_loopback_target, yes=opts.yes, console=console)
@@ -350,7 +352,8 @@ def print_summary(report: Report, stream: Any = None) -> None:
     if report.command == "plan":
         head = f"plan for {report.target}: {report.pending} write(s) pending"
     else:
-        head = f"apply on {report.target}: {report.changes} change(s)" + (" (nothing to do)" if report.changes == 0 else "")
+        nothing = report.changes == 0 and report.error is None and report.exit_code == ExitCode.OK
+        head = f"apply on {report.target}: {report.changes} change(s)" + (" (nothing to do)" if nothing else "")
     lines = [head]
     for step in report.steps:
         lines.append(f"  {step.name:<20} {step.status:<10} {step.detail}")

@@ -5,6 +5,7 @@ saved storage state), one page, and the context's trace recorder."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +30,20 @@ class BrowserOptions:
 
 def executable(settings: Settings) -> str | None:
     if settings.browser is not None:
-        if not settings.browser.is_file():
+        path = settings.browser
+        problem = (
+            "does not exist" if not path.exists()
+            else "is not a file" if not path.is_file()
+            else "is not executable" if not os.access(path, os.X_OK)
+            else None
+        )
+        if problem:
             raise BadInputError(
-                f"browser {settings.browser} does not exist",
+                f"browser {path} {problem}",
                 where="setting IHUB_BROWSER / --browser",
                 hint="point it at a Chromium executable, or unset it to use /usr/bin/chromium",
             )
-        return str(settings.browser)
+        return str(path)
     try:
         found = find_browser()
     except NoBrowser as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 from flows import probe, sqlgen
 from flows.console import Console
 from flows.errors import BadInputError, ExitCode, IhubError
-from flows.seeds import PROJECT_SEEDS, json_schemas, load_seeds
+from flows.seeds import PROJECT_SEEDS, check_version, json_schemas, load_seeds
 from flows.settings import Settings, load_settings
 
 
@@ -23,6 +23,13 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(ExitCode.BAD_INPUT)
+
+
+def _milliseconds(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds from 0 to 10000")
+    return value
 
 
 def _seeds_arg(p: argparse.ArgumentParser) -> None:
@@ -77,7 +84,8 @@ def cmd_sandbox(args: argparse.Namespace, console: Console) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
-        env_file=args.env_file,
+        env_file=args.env_file or ".env",
+        require_env_file=args.env_file is not None,
         base=getattr(args, "base", None),
         storage_state=getattr(args, "storage_state", None),
         session_cookie_name=getattr(args, "session_cookie_name", None),
@@ -106,6 +114,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
     seeds = load_seeds(args.seeds)
     settings = _settings(args)
     plan = args.command == "plan"
+    version = getattr(args, "new_manifest_version", None)
     opts = ApplyOptions(
         plan=plan,
         headed=getattr(args, "headed", False),
@@ -117,20 +126,9 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         steps=Options(
             rotate_key=getattr(args, "rotate_key", False),
             update=getattr(args, "update", False),
-            new_manifest_version=getattr(args, "new_manifest_version", None),
+            new_manifest_version=version and check_version(version, "--new-manifest-version"),
         ),
     )
-    if opts.steps.new_manifest_version is not None:
-        from flows.seeds import Version
-        from pydantic import TypeAdapter, ValidationError
-
-        try:
-            TypeAdapter(Version).validate_python(opts.steps.new_manifest_version)
-        except ValidationError:
-            raise BadInputError(
-                f"--new-manifest-version {opts.steps.new_manifest_version!r} is not a version like 1.1",
-                where="--new-manifest-version",
-            ) from None
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     return _finish(report, args)
 
@@ -154,14 +152,10 @@ def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_login(args: argparse.Namespace, console: Console) -> int:
-    from flows.keysink import default_key_path
-    from flows.login import login_and_save
+    from flows.login import default_state_path, login_and_save
 
     settings = _settings(args)
-    out = args.out
-    if out is None:
-        keys = default_key_path(settings.require_base(), "x").parent
-        out = keys.parent.parent / "sessions" / f"{keys.name}.storage-state.json"
+    out = args.out or default_state_path(settings.require_base())
     login_and_save(settings, out, console, headed=True, wait_s=args.wait)
     print(out)
     return ExitCode.OK
@@ -238,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     def target(p: argparse.ArgumentParser, *, sink: bool = True) -> None:
         _seeds_arg(p)
         p.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
-        p.add_argument("--env-file", default=".env", metavar="PATH", help="settings file (default: .env)")
+        p.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
         p.add_argument("--storage-state", type=Path, metavar="PATH", help="Playwright storage state (IHUB_STORAGE_STATE)")
         p.add_argument("--session-cookie-name", metavar="NAME", help="session cookie name (default SESSION)")
         p.add_argument("--browser", type=Path, metavar="PATH", help="Chromium executable (IHUB_BROWSER)")
@@ -257,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     target(apply)
     apply.add_argument("--headed", action="store_true", help="show the browser window")
     apply.add_argument("--confirm", action="store_true", help="ask yes / skip / abort at the terminal before each write")
-    apply.add_argument("--slow-mo", type=int, metavar="MS", help="slow every browser action down by MS milliseconds")
+    apply.add_argument("--slow-mo", type=_milliseconds, metavar="MS", help="slow every browser action down by MS milliseconds")
     apply.add_argument("--yes", action="store_true", help="do not ask before writing to a target other than this machine")
     apply.add_argument("--rotate-key", action="store_true", help="regenerate the API key even if one exists")
     apply.add_argument("--update", action="store_true", help="make drifted editable fields match the seeds")
@@ -282,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     login = sub.add_parser("login", help="log in by hand in a visible browser and save the session (0600)")
     login.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
-    login.add_argument("--env-file", default=".env", metavar="PATH")
+    login.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     login.add_argument("--browser", type=Path, metavar="PATH")
     login.add_argument("--allow-insecure-http", action="store_true")
     login.add_argument("--out", type=Path, metavar="PATH", help="where to save the storage state")
@@ -313,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("run_folder", type=Path, metavar="RUN_FOLDER")
     _seeds_arg(scan)
-    scan.add_argument("--env-file", default=".env", metavar="PATH")
+    scan.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     scan.add_argument("--base", help="the run's Inter-Hub base URL (finds the default key sink)")
     scan.add_argument("--storage-state", type=Path, metavar="PATH")
     scan.add_argument("--key-sink", metavar="SINK")

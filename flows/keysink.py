@@ -102,6 +102,19 @@ def refuse_tracked_location(path: Path, setting: str) -> None:
         )
 
 
+def refuse_unwritable_location(path: Path, setting: str) -> None:
+    """The key must never be generated and then fail to be stored: check the place first."""
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise BadInputError(
+            f"cannot store the API key at {path}: {directory} is not a writable directory",
+            where=setting,
+            hint="choose a key sink path in a directory you can write to",
+        )
+
+
 def env_prefix(consumer_name: str) -> str:
     return "IHUB_" + re.sub(r"[^A-Z0-9]+", "_", consumer_name.upper()).strip("_")
 
@@ -220,6 +233,7 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str) -> KeySink
     """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names."""
     if not spec:
         path = default_key_path(base_url, consumer_name)
+        refuse_unwritable_location(path, "the default key sink (set --key-sink)")
         refuse_tracked_location(path, "the default key sink (set --key-sink)")
         return FileSink(path)
     kind, _, rest = spec.partition(":")
@@ -229,6 +243,7 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str) -> KeySink
         path = Path(rest).expanduser()
         if path.is_dir():
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
+        refuse_unwritable_location(path, "--key-sink / IHUB_KEY_SINK")
         refuse_tracked_location(path, "--key-sink / IHUB_KEY_SINK")
         return FileSink(path) if kind == "file" else EnvFileSink(path)
     raise BadInputError(

@@ -10,13 +10,19 @@ from pathlib import Path
 from flows.browser import BrowserOptions, BrowserSession
 from flows.console import Console
 from flows.errors import AuthError
-from flows.keysink import refuse_tracked_location, write_private
+from flows.keysink import default_key_path, refuse_tracked_location, write_private
 from flows.settings import Settings
 from pages.base import PageError
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 
 DEFAULT_WAIT_S = 600.0
+
+
+def default_state_path(base_url: str) -> Path:
+    """Outside the repository, per target: ~/.local/share/ihub-bootstrap/sessions/<host>.storage-state.json."""
+    keys_of_target = default_key_path(base_url, "any").parent  # .../keys/<host>
+    return keys_of_target.parent.parent / "sessions" / f"{keys_of_target.name}.storage-state.json"
 
 
 def save_storage_state(session: BrowserSession, path: Path) -> None:

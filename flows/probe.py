@@ -290,7 +290,8 @@ def _no_verdict_error(result: ProbeResult) -> ProbeFailed:
 
 def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings(
-        env_file=args.env_file,
+        env_file=args.env_file or ".env",
+        require_env_file=args.env_file is not None,
         base=args.base,
         timeout=args.timeout,
         allow_insecure_http=True if args.allow_insecure_http else None,
@@ -310,7 +311,7 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
-    p.add_argument("--env-file", default=".env", metavar="PATH", help="settings file (default: .env)")
+    p.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each answer (IHUB_TIMEOUT, default 30)")
     p.add_argument("--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than this machine")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")

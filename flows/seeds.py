@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
 
 from flows.errors import BadInputError
@@ -58,6 +58,17 @@ def _non_blank(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_non_blank)]
+
+
+def _text(max_length: int) -> Any:
+    """Free text that is not blank and at most ``max_length`` characters."""
+    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_non_blank)]
+
+
+ShortText = _text(200)
+Description = _text(500)
+LongText = _text(4000)
+
 Slug = Annotated[
     str,
     _format(r"[a-z0-9]+(?:-[a-z0-9]+)*", "a slug: lowercase letters, digits and single hyphens", "ops-hub", 63),
@@ -93,6 +104,14 @@ Upper = Annotated[str, _format(r"[A-Z][A-Z0-9]*", "an uppercase code", "OPS", 20
 VsmSystem = Annotated[str, _format(r"S[1-5]", "a VSM system S1..S5", "S1")]
 
 
+def check_version(value: str, where: str) -> str:
+    """A manifest version given outside the seeds (--new-manifest-version), checked the same way."""
+    try:
+        return TypeAdapter(Version).validate_python(value)
+    except ValidationError:
+        raise BadInputError(f"{value!r} is not a manifest version like 1.1", where=where) from None
+
+
 class SeedModel(BaseModel):
     """Strict: unknown fields and coercions (a number for a string) are errors."""
 
@@ -113,7 +132,7 @@ class SeedFile(SeedModel):
 
 
 class HubSeed(SeedModel):
-    name: Annotated[Text, Field(max_length=200)]
+    name: ShortText
     slug: Slug
     domain: Domain
     kind: Kind
@@ -134,7 +153,7 @@ class HubSeed(SeedModel):
 
 class ApiConsumerSeed(SeedModel):
     name: Slug
-    description: Annotated[Text, Field(max_length=500)]
+    description: Description
     key_scopes: Annotated[list[Scope], Field(min_length=1)]
 
 
@@ -148,7 +167,7 @@ class HubFile(SeedFile):
 
 class VocabularyEntry(SeedModel):
     key: VocabularyKey
-    name: Annotated[Text, Field(max_length=200)]
+    name: ShortText
     description: str = ""
 
 
@@ -159,8 +178,8 @@ class PolicyScopeEntry(SeedModel):
 
 class ManifestSeed(SeedFile):
     version: Version
-    capability_description: Annotated[Text, Field(max_length=4000)]
-    contact: Annotated[Text, Field(max_length=200)]
+    capability_description: LongText
+    contact: ShortText
     declared_widget_types: Annotated[list[VocabularyEntry], Field(min_length=1)]
     declared_event_types: list[VocabularyEntry]
     declared_annotation_categories: list[VocabularyEntry]
@@ -185,7 +204,7 @@ class ManifestSeed(SeedFile):
 
 class WidgetSeed(SeedModel):
     name: Slug
-    title: Annotated[Text, Field(max_length=200)]
+    title: ShortText
     type: VocabularyKey
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -297,7 +316,7 @@ def json_path(loc: tuple[str | int, ...]) -> str:
 
 def _read_json(file: Path, problems: list[SeedProblem]) -> Any | None:
     try:
-        text = file.read_text(encoding="utf-8")
+        content = file.read_text(encoding="utf-8")
     except OSError as exc:
         problems.append(SeedProblem(file, "$", f"cannot read the file: {exc.strerror or exc}"))
         return None
@@ -305,7 +324,7 @@ def _read_json(file: Path, problems: list[SeedProblem]) -> Any | None:
         problems.append(SeedProblem(file, "$", f"not UTF-8 text: {exc.reason} at byte {exc.start}"))
         return None
     try:
-        data = json.loads(text, object_pairs_hook=_object_pairs)
+        data = json.loads(content, object_pairs_hook=_object_pairs)
     except json.JSONDecodeError as exc:
         problems.append(
             SeedProblem(file, "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")

@@ -7,6 +7,8 @@ appears in a repr, a log line or an exception.
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -17,6 +19,46 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from flows.errors import BadInputError
 
 SessionMode = Literal["storage-state", "cookie", "password", "manual"]
+
+
+# RFC 6265 section 4.1.1: cookie-octet (no CTLs, whitespace, DQUOTE, comma, semicolon, backslash, non-ASCII)
+_COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*")
+# RFC 6265 cookie-name = token (RFC 2616 section 2.2): no separators, no CTLs, ASCII only
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)*")
+_HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
+
+# Settings that only come from the environment or .env: there is no flag to name for them.
+_NO_FLAG = {"email", "password", "session_cookie", "operator"}
+
+
+def _describe_octet(char: str) -> str:
+    """A character that may belong to a secret, described without showing it (unless harmless)."""
+    if char in " \t":
+        return "a space or tab"
+    if char in "\r\n":
+        return "a line break"
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return "a control character"
+    if ord(char) > 0x7E:
+        return "a non-ASCII character"
+    return repr(char)  # one of  " , ; \  : a separator, not part of any valid value
+
+
+def _idna(host: str) -> str:
+    """The ASCII form of an internationalised host name ("" when it has none)."""
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(host: str) -> bool:
@@ -47,7 +89,9 @@ class Settings(BaseSettings):
     runs_dir: Path = Path("runs")
     key_sink: str | None = None
     allow_insecure_http: bool = False
-    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds to wait for any one page outcome")
+    timeout: float = Field(
+        default=30.0, gt=0, le=600, allow_inf_nan=False, description="seconds to wait for any one page outcome"
+    )
     operator: str | None = None
 
     @field_validator("base")
@@ -56,9 +100,24 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         value = value.strip().rstrip("/")
-        parts = urlsplit(value)
+        if "@" in value:
+            # never echo it: the part before the @ is a user name and probably a password
+            raise ValueError(
+                "the URL carries credentials (user:password@): give the base URL only and log in with "
+                "IHUB_SESSION_COOKIE, IHUB_STORAGE_STATE or IHUB_EMAIL and IHUB_PASSWORD"
+            )
+        try:
+            parts = urlsplit(value)
+            port = parts.port  # raises for a port that is not a number in 0..65535
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid URL ({exc}); give one like https://hub.coulomb.social") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL like https://hub.coulomb.social")
+        host = parts.hostname
+        if not (_HOSTNAME.fullmatch(_idna(host)) or _is_ip(host)):
+            raise ValueError(f"{value!r}: {host!r} is not a host name or IP address")
+        if port == 0:
+            raise ValueError(f"{value!r}: port 0 is not a port to connect to")
         if parts.path or parts.query or parts.fragment:
             raise ValueError(f"{value!r}: give the base URL only, without a path")
         return value
@@ -68,11 +127,60 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.fullmatch(value):
+            raise ValueError(f"{value!r} is not an email address like admin@example.org")
+        return value
+
     @field_validator("password", "session_cookie")
     @classmethod
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
+        return value
+
+    @field_validator("session_cookie")
+    @classmethod
+    def _cookie_value(cls, value: SecretStr | None) -> SecretStr | None:
+        """A value a browser would send back unchanged (RFC 6265 cookie-octets), never echoed."""
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip(" \t\r\n")  # copy-and-paste leftovers around it
+        if not raw:
+            return None
+        quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'  # a DQUOTE pair around it is allowed
+        inner = raw[1:-1] if quoted else raw
+        if not _COOKIE_OCTETS.fullmatch(inner):
+            position = next(i for i, c in enumerate(inner) if not _COOKIE_OCTETS.fullmatch(c))
+            raise ValueError(
+                f"not a valid cookie value: character {position + quoted + 1} is {_describe_octet(inner[position])} "
+                "(copy the SESSION cookie's value exactly, without its name, quotes or attributes)"
+            )
+        return SecretStr(raw)
+
+    @field_validator("session_cookie_name")
+    @classmethod
+    def _cookie_name(cls, value: str) -> str:
+        value = value.strip()
+        if not _TOKEN.fullmatch(value):
+            raise ValueError(f"{value!r} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~ only)")
+        return value
+
+    @field_validator("runs_dir")
+    @classmethod
+    def _runs_dir(cls, value: Path) -> Path:
+        """Run folders are created inside it: it, or else its nearest existing parent, is a directory."""
+        existing = value
+        while not existing.exists() and existing != existing.parent:
+            if existing.is_symlink():
+                raise ValueError(f"{existing} is a dangling symbolic link")
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(
+                f"{value} is not a directory" if existing == value else f"{value}: {existing} is not a directory"
+            )
         return value
 
     # -------------------------------------------------------------- derived
@@ -108,12 +216,7 @@ class Settings(BaseSettings):
     def session_mode(self, *, headed: bool = False) -> SessionMode:
         """How this run logs in; the first that is configured wins."""
         if self.storage_state is not None:
-            if not self.storage_state.is_file():
-                raise BadInputError(
-                    f"storage-state file {self.storage_state} does not exist",
-                    where="setting IHUB_STORAGE_STATE / --storage-state",
-                    hint="create it with `ihub-bootstrap login --base URL`",
-                )
+            self.check_storage_state()
             return "storage-state"
         if self.session_cookie is not None:
             return "cookie"
@@ -121,7 +224,12 @@ class Settings(BaseSettings):
             return "password"
         if headed:
             return "manual"
-        missing = "IHUB_PASSWORD" if self.email else "IHUB_EMAIL and IHUB_PASSWORD"
+        if self.password is not None:
+            missing = "IHUB_EMAIL"
+        elif self.email:
+            missing = "IHUB_PASSWORD"
+        else:
+            missing = "IHUB_EMAIL and IHUB_PASSWORD"
         raise BadInputError(
             "no way to log in to Inter-Hub",
             where=f"settings ({missing} not set)",
@@ -129,6 +237,43 @@ class Settings(BaseSettings):
             "(from `ihub-bootstrap login`), or IHUB_EMAIL and IHUB_PASSWORD; or run with --headed "
             "and log in by hand",
         )
+
+    def check_storage_state(self) -> None:
+        """The storage-state file is a readable Playwright storage state (its content, which holds
+        the session, never goes into a message)."""
+        path = self.storage_state
+        if path is None:
+            return
+        where = "setting IHUB_STORAGE_STATE / --storage-state"
+        hint = "create it with `ihub-bootstrap login --base URL`"
+
+        def bad(problem: str) -> BadInputError:
+            return BadInputError(f"storage-state file {path} {problem}", where=where, hint=hint)
+
+        if not path.exists():
+            raise bad("is a dangling symbolic link" if path.is_symlink() else "does not exist")
+        if not path.is_file():
+            raise bad("is not a file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise bad(f"cannot be read: {exc.strerror or type(exc).__name__}") from None
+        except UnicodeDecodeError as exc:
+            raise bad(f"is not UTF-8 text (byte {exc.start})") from None
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise bad(f"is not JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
+        if not isinstance(state, dict) or not isinstance(state.get("cookies"), list):
+            raise bad('is not a Playwright storage state: $.cookies must be a list')
+        for i, cookie in enumerate(state["cookies"]):
+            if not isinstance(cookie, dict):
+                raise bad(f"is not a Playwright storage state: $.cookies[{i}] is not an object")
+            for key in ("name", "value", "domain", "path"):
+                if not isinstance(cookie.get(key), str):
+                    raise bad(f"is not a Playwright storage state: $.cookies[{i}].{key} is missing or not a string")
+        if not isinstance(state.get("origins", []), list):
+            raise bad("is not a Playwright storage state: $.origins must be a list")
 
     def secret_values(self) -> list[str]:
         """The secret values this run knows from its settings (for scrubbing and scanning)."""
@@ -147,18 +292,43 @@ class ExplicitSettings(Settings):
         return (init_settings,)
 
 
-def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
-    """Settings with command-line ``overrides`` (``None`` values are ignored) applied on top."""
+def load_settings(env_file: str | Path | None = ".env", *, require_env_file: bool = False, **overrides: Any) -> Settings:
+    """Settings with command-line ``overrides`` (``None`` values are ignored) applied on top.
+
+    A missing ``env_file`` is no error (it is optional) unless ``require_env_file`` (the operator
+    named it); one that exists but is no readable UTF-8 text file is. Error messages name the
+    setting and never repeat a value given for it (pydantic's ``input`` may be a secret).
+    """
     given = {k: v for k, v in overrides.items() if v is not None}
+    if env_file is not None:
+        path = Path(env_file)
+        where = "--env-file"
+        if path.is_dir():
+            raise BadInputError(f"settings file {path} is a directory", where=where, hint="give a .env file")
+        if require_env_file and not path.is_file():
+            raise BadInputError(f"settings file {path} does not exist", where=where, hint="give an existing .env file")
     try:
         return Settings(_env_file=env_file, **given)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
-        for err in exc.errors(include_url=False):
+        for err in exc.errors(include_url=False, include_input=False):
             name = str(err["loc"][0]) if err["loc"] else "?"
             message = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
-            problems.append(f"IHUB_{name.upper()} / --{name.replace('_', '-')}: {message}")
+            setting = f"IHUB_{name.upper()}"
+            if name not in _NO_FLAG:
+                setting += f" / --{name.replace('_', '-')}"
+            problems.append(f"{setting}: {message}")
         raise BadInputError(
             "invalid settings:\n  - " + "\n  - ".join(problems),
             hint="fix the flag, the environment variable or the line in .env (see .env.example)",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            f"settings file {env_file} is not UTF-8 text (byte {exc.start})",
+            where="--env-file",
+            hint="save it as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise BadInputError(
+            f"settings file {env_file} cannot be read: {exc.strerror or type(exc).__name__}", where="--env-file"
         ) from None

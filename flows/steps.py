@@ -20,7 +20,7 @@ from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from pages.api_consumers import ApiConsumersPage, ConsumerSummary
 from pages.base import FormError, PageError, SessionExpired
-from pages.hubs import HubDetails, HubsPage
+from pages.hubs import HubDetails, HubsPage, HubSummary
 from pages.login import LoginPage
 from pages.manifests import ManifestDetails, ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
@@ -134,6 +134,7 @@ class Run:
         self.widgets = WidgetsPage(*args)
         self.base_url = base_url
         # found or created so far
+        self.hub_list: list[HubSummary] | None = None
         self.hub_id: str | None = None
         self.hub: HubDetails | None = None
         self.manifest: ManifestDetails | None = None
@@ -231,7 +232,8 @@ class LoginStep(Step):
                 how = "logged in by the operator"
             else:
                 how = "with the given session"
-            run.hubs.list()  # an admin page: proves the session before any write
+            # An admin page proves the session before any write; the hub step uses what it lists.
+            run.hub_list = run.hubs.list(reuse_open_page=True)
         except SessionExpired:
             raise AuthError(
                 "the session is not valid: Inter-Hub shows its login page (expired or wrong session)",
@@ -253,7 +255,8 @@ class HubStep(Step):
 
     def observe(self, run: Run) -> Decision:
         want = run.seeds.hub
-        found = run.hubs.find(want.slug)
+        listed, run.hub_list = run.hub_list or run.hubs.list(), None  # the login's listing, used once
+        found = next((h for h in listed if h.slug == want.slug), None)
         if found is None:
             values = {k: v for k, v in want.model_dump().items() if v is not None}
             return Decision("create", "no hub with this slug", [Write(self.name, "create hub", "/Hubs/new", values)])

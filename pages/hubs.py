@@ -95,8 +95,11 @@ class HubsPage(AdminPage):
 
     # -------------------------------------------------------------- index
 
-    def list(self) -> list[HubSummary]:
-        self._open(HubsTexts.INDEX_PATH)
+    def list(self, *, reuse_open_page: bool = False) -> list[HubSummary]:
+        """The hubs on the index. ``reuse_open_page``: read the index already on screen (just
+        loaded, e.g. where the login lands) instead of loading it again."""
+        if not (reuse_open_page and self.path == HubsTexts.INDEX_PATH):
+            self._open(HubsTexts.INDEX_PATH)
         return [self._summary(row) for row in self.read_table(self.index_table)]
 
     def find(self, slug: str) -> HubSummary | None:
