@@ -150,10 +150,19 @@ def _scrub_json(value: Any, forms: list[str]) -> Any:
     return value
 
 
+# Lines without any of these (lower-cased) and without a known secret are left as they are:
+# nothing in them to scrub, so they are not parsed and rewritten (most of a trace).
+_SENSITIVE_MARKS = ("cookie", "authorization")
+
+
 def scrub_json_lines(data: bytes, forms: list[str]) -> bytes:
     lines = []
     for raw in data.decode("utf-8").splitlines():
         if not raw.strip():
+            continue
+        lowered = raw.lower()
+        if not any(mark in lowered for mark in _SENSITIVE_MARKS) and not any(form in raw for form in forms):
+            lines.append(raw)
             continue
         lines.append(json.dumps(_scrub_json(json.loads(raw), forms), ensure_ascii=False, separators=(",", ":")))
     return ("\n".join(lines) + "\n").encode("utf-8")
@@ -196,7 +205,9 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
                     seen.add(target_name)
                     if secrets is not None:
                         data = scrub_entry(name, data, forms)
-                    target.writestr(target_name, data)
+                    # screenshots are JPEG already: compressing them again only costs time
+                    kind = zipfile.ZIP_STORED if name.endswith((".jpeg", ".jpg", ".png")) else zipfile.ZIP_DEFLATED
+                    target.writestr(target_name, data, compress_type=kind)
 
 
 # ---------------------------------------------------------------- scanning
@@ -249,6 +260,8 @@ def _header_leaks(name: str, data: bytes) -> set[str]:
         return set()
     found: set[str] = set()
     for line in data.decode("utf-8", errors="replace").splitlines():
+        if not any(mark in line.lower() for mark in _SENSITIVE_MARKS):
+            continue
         try:
             found.update(_unscrubbed_headers(json.loads(line)))
         except json.JSONDecodeError:

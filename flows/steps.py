@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from flows.errors import AuthError, NeedsDecision, StepFailed
@@ -292,7 +292,9 @@ class HubStep(Step):
             saved = run.hubs.update(run.hub_id, want)
         run.writes += 1
         run.hub_id = saved.id
-        run.hub = run.hubs.read_details()
+        # What the page now shows is what was just written; no need to read it back.
+        written = {k: str(v) for k, v in want.model_dump().items() if v is not None}
+        run.hub = HubDetails(saved.id, written, run.hub.manifests if run.hub is not None else [])
         detail = f"hub {want.slug}"
         if saved.optional_filled:
             detail += f"; VSM fields filled ({', '.join(saved.optional_filled)})"
@@ -336,7 +338,15 @@ class ManifestStep(Step):
         m = run.seeds.manifest
         manifest_id = run.manifests.create(run.hub_id, run.manifest_version, m.capability_description, m.contact)
         run.writes += 1
-        run.manifest = run.manifests.read_details()
+        run.manifest = ManifestDetails(
+            id=manifest_id,
+            hub_slug=run.seeds.hub.slug,
+            version=run.manifest_version,
+            status=ManifestsTexts.DRAFT,
+            capability_description=m.capability_description,
+            contact=m.contact,
+            vocabulary={name: [] for name in ManifestsTexts.VOCABULARY},
+        )
         return self.result("created", f"draft manifest {run.manifest_version}", manifest_id=manifest_id)
 
 
@@ -386,11 +396,20 @@ class VocabularyStep(Step):
         if not run.approve(decision.writes[0]):
             return self.result("skipped", "skipped by the operator")
         seed = run.seeds.manifest
+        differs = {d.field for d in decision.diffs}  # the form keeps what matches already
         run.manifests.save(
-            manifest_id, seed.vocabulary(), capability_description=seed.capability_description, contact=seed.contact
+            manifest_id,
+            seed.vocabulary(),
+            capability_description=seed.capability_description if "capabilityDescription" in differs else None,
+            contact=seed.contact if "contact" in differs else None,
         )
         run.writes += 1
-        run.manifest = run.manifests.read_details()
+        run.manifest = replace(
+            run.manifest,  # type: ignore[arg-type]
+            vocabulary=seed.vocabulary(),
+            capability_description=seed.capability_description,
+            contact=seed.contact,
+        )
         counts = ", ".join(f"{len(v)} {_words(k.removeprefix('declared'))}" for k, v in seed.vocabulary().items())
         result = self.result("updated", counts, manifest_id=manifest_id)
         result.diffs = decision.diffs
@@ -424,9 +443,9 @@ class ActivateStep(Step):
             return self.result("blocked", "no manifest to activate")
         if not run.approve(decision.writes[0]):
             return self.result("skipped", "skipped by the operator")
-        run.manifests.activate(manifest_id)
+        run.manifests.activate(manifest_id)  # done once the page shows the status "active"
         run.writes += 1
-        run.manifest = run.manifests.read_details()
+        run.manifest = replace(run.manifest, status=ManifestsTexts.ACTIVE)  # type: ignore[arg-type]
         return self.result("updated", f"manifest {run.manifest.version} active", manifest_id=manifest_id)
 
 
@@ -559,7 +578,7 @@ class ApiKeyStep(Step):
             key = pages.reveal_key(replace_existing=replace)
             run.secrets.add(key)
             run.sink.store(consumer_id, run.seeds.api_consumer.name, key)
-            pages.leave_key_page(consumer_id)
+            pages.leave_key_page()
         return key
 
 

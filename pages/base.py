@@ -37,9 +37,11 @@ class Ihp:
     PLEASE_SELECT = "Please select"
 
 
-# Slices of the outcome wait: between them, failed requests are looked at. Not a fixed
-# wait: each slice ends as soon as the outcome shows.
-_SLICE_MS = 200
+# Slices of the outcome wait: between them, failed requests are looked at (a failure is
+# noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
+_SLICE_MS = 1000
+# How long a select may take to offer a value before its options are listed in an error.
+_OPTION_WAIT_MS = 2000
 
 
 class PageError(Exception):
@@ -204,48 +206,66 @@ class AdminPage:
         button.click()
 
     def _await_outcome(self, success: Locator, *, what: str) -> None:
-        self._await(success.or_(self.form_errors).or_(self.login_form).first, what)
-        if self.login_form.is_visible():
-            raise self._error(SessionExpired, f"{what}: Inter-Hub showed the login page; the session has ended")
-        errors = self.read_form_errors()
-        if errors:
-            raise FormError(errors, screen=self.SCREEN, url=self._relative(self.page.url))
+        """Wait for ``success``; between slices, look for the other outcomes: a failed request,
+        the login page, form errors. The usual case costs one call (one traced action)."""
+        watch = _watch(self.page)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            self._raise_failed_request(watch, what)
+            try:
+                success.first.wait_for(state="visible", timeout=_SLICE_MS)
+            except PlaywrightTimeoutError:
+                if self.login_form.is_visible():
+                    raise self._error(SessionExpired, f"{what}: Inter-Hub showed the login page; the session has ended")
+                errors = self.read_form_errors()
+                if errors:
+                    self._raise_failed_request(watch, what)  # an error page swapped in is the request's
+                    raise FormError(errors, screen=self.SCREEN, url=self._relative(self.page.url))
+                self._raise_on_deadline(deadline, what)
+                continue
+            self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
+            return
 
     def _await(self, outcome: Locator, what: str) -> None:
         """Wait until ``outcome`` is visible; fail early on a failed request, late on the timeout."""
         watch = _watch(self.page)
         deadline = time.monotonic() + self.timeout_s
         while True:
-            if watch.failures:
-                message = self.page_message()
-                detail = f" ({message})" if message else ""
-                raise self._error(RequestFailed, f"{what}: {watch.failures[0]}{detail}")
+            self._raise_failed_request(watch, what)
             try:
                 outcome.wait_for(state="visible", timeout=_SLICE_MS)
             except PlaywrightTimeoutError:
-                pass  # not yet: look at the requests, then wait again
-            else:
-                # A failed request outranks what the page shows: IHP swaps an error page in.
-                if not watch.failures:
-                    return
+                self._raise_on_deadline(deadline, what)
                 continue
-            if time.monotonic() >= deadline:
-                raise self._error(
-                    NotAsExpected,
-                    f"{what}: nothing happened within {self.timeout_s:g} s (no next page, no error message)",
-                )
+            self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
+            return
+
+    def _raise_failed_request(self, watch: _RequestWatch, what: str) -> None:
+        if watch.failures:
+            message = self.page_message()
+            detail = f" ({message})" if message else ""
+            raise self._error(RequestFailed, f"{what}: {watch.failures[0]}{detail}")
+
+    def _raise_on_deadline(self, deadline: float, what: str) -> None:
+        if time.monotonic() >= deadline:
+            raise self._error(
+                NotAsExpected, f"{what}: nothing happened within {self.timeout_s:g} s (no next page, no error message)"
+            )
 
     # -------------------------------------------------------------- forms
 
     def _choose(self, select: Locator, value: str, field: str) -> None:
         """Select the option whose value is ``value``; a clear error when there is none."""
-        options: list[list[str]] = select.evaluate(
-            "s => [...s.options].filter(o => !o.disabled).map(o => [o.value, o.textContent.trim()])"
-        )
-        if value not in [v for v, _ in options]:
-            offered = ", ".join(f"{v!r}" for v, _ in options) or "nothing"
-            raise self._error(NotAsExpected, f"the {field} field has no option {value!r} (it offers {offered})", field)
-        select.select_option(value=value)
+        try:
+            select.select_option(value=value, timeout=min(_OPTION_WAIT_MS, self.timeout_s * 1000))
+            return
+        except PlaywrightTimeoutError:
+            pass  # no such option (or no such field): say which options there are
+        if not select.count():
+            raise self._error(NotAsExpected, f"the form has no {field} field", field)
+        options: list[str] = select.evaluate("s => [...s.options].filter(o => !o.disabled).map(o => o.value)")
+        offered = ", ".join(f"{v!r}" for v in options) or "nothing"
+        raise self._error(NotAsExpected, f"the {field} field has no option {value!r} (it offers {offered})", field)
 
     def _set(self, field: Locator, value: str, name: str) -> None:
         """Fill a text input or textarea, or choose in a select, whichever the form has."""

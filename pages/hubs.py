@@ -130,14 +130,19 @@ class HubsPage(AdminPage):
         self.name.fill(hub.name)
         self.slug.fill(hub.slug)
         self.domain.fill(hub.domain)
-        self._set(self.kind, hub.kind, t.KIND)
+        self._choose(self.kind, hub.kind, t.KIND)
+        wanted = {key: getattr(hub, key) for key in self.optional if getattr(hub, key) is not None}
+        if not wanted:
+            return [], []
+        any_optional = self.optional[next(iter(self.optional))]
+        for locator in list(self.optional.values())[1:]:
+            any_optional = any_optional.or_(locator)
+        if not any_optional.count():  # an older Inter-Hub: one look instead of one per field
+            return [], list(wanted)
         filled, absent = [], []
-        for key, locator in self.optional.items():
-            value = getattr(hub, key)
-            if value is None:
-                continue
-            if locator.count() == 1:
-                self._set(locator, value, key)
+        for key, value in wanted.items():
+            if self.optional[key].count() == 1:
+                self._set(self.optional[key], value, key)
                 filled.append(key)
             else:
                 absent.append(key)

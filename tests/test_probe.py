@@ -28,7 +28,7 @@ NOT_FOUND: Route = (404, JSON, b'{"error": "not_found"}')
 
 
 def run(capsys: pytest.CaptureFixture[str], base: str, *extra: str) -> tuple[int, str, str]:
-    code = probe.main(["--base", base, "--env-file", "/nonexistent/.env", *extra])
+    code = probe.main(["--base", base, *extra])  # a named --env-file must exist; .env in cwd is optional
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -230,8 +230,9 @@ def test_plain_http_to_another_host_is_refused_before_any_request(capsys: pytest
     assert out == "" and "refusing plain http://" in err
 
 
-def test_no_base_url(capsys: pytest.CaptureFixture[str]) -> None:
-    code = probe.main(["--env-file", "/nonexistent/.env"])
+def test_no_base_url(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here to give a base URL
+    code = probe.main([])
     err = capsys.readouterr().err
     assert code == ExitCode.BAD_INPUT
     assert "no Inter-Hub base URL" in err and "IHUB_BASE" in err
