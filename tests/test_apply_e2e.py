@@ -39,12 +39,14 @@ def assert_bootstrapped(sandbox) -> None:  # noqa: ANN001
     )
 
 
-@pytest.mark.parametrize(("submit", "gate"), [("js", "closed"), ("native", "open"), ("js", "open"), ("native", "closed")])
-def test_fresh_apply_then_nothing_to_do(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str, gate: str) -> None:
+@pytest.mark.parametrize(
+    ("submit", "gate", "trace"), [("js", "closed", True), ("native", "open", True), ("js", "open", False), ("native", "closed", False)]
+)
+def test_fresh_apply_then_nothing_to_do(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str, gate: str, trace: bool) -> None:
     sandbox = sandbox_factory(submit=submit, gate=gate)
     tool = Tool(sandbox, tmp_path)
 
-    code, report, stderr = tool.json("apply")
+    code, report, stderr = tool.json("apply", trace=trace)
     assert code == ExitCode.OK, stderr
     assert [s["name"] for s in report["steps"]] == STEP_NAMES
     assert [s["status"] for s in report["steps"]] == ["ok", "created", "created", "updated", "updated", "created", "created", "created"]

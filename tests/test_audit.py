@@ -78,9 +78,9 @@ def secrets_of(sandbox, tool: Tool) -> list[str]:  # noqa: ANN001
 
 def run_twice(tool: Tool, **env: str) -> tuple[list, list[str], str]:  # noqa: ANN401
     """A password-mode fresh apply, then a cookie-mode apply that rotates the key."""
-    first = tool("apply", "--json", password=CANARY_PASSWORD, **env)
+    first = tool("apply", "--json", password=CANARY_PASSWORD, trace=True, **env)
     first_key = json.loads(tool.key_file.read_text())["api_key"]
-    second = tool("apply", "--json", "--rotate-key", email=None, password=None, session_cookie=CANARY_COOKIE, **env)
+    second = tool("apply", "--json", "--rotate-key", email=None, password=None, session_cookie=CANARY_COOKIE, trace=True, **env)
     return [first, second], [first_key], f"{first.stdout}{first.stderr}{second.stdout}{second.stderr}"
 
 
@@ -122,7 +122,7 @@ def test_without_scrubbing_the_scanner_finds_them(sandbox_factory: SandboxFactor
 
 
 def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
-    code, report, stderr = tool.json("apply")
+    code, report, stderr = tool.json("apply", trace=True)
     assert code == ExitCode.OK, stderr
     trace = Path(report["run_folder"]) / "trace.zip"
     with zipfile.ZipFile(trace) as z:
@@ -145,7 +145,7 @@ def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
 
 
 def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
-    code, report, stderr = tool.json("apply")
+    code, report, stderr = tool.json("apply", trace=True)
     assert code == ExitCode.OK, stderr
     events = read_audit_log(Path(report["run_folder"]) / "audit.jsonl")
     assert isinstance(events[0], RunStart) and isinstance(events[-1], RunEnd)
@@ -171,7 +171,7 @@ def test_failed_run_leaves_a_complete_scrubbed_folder(tool: Tool, sandbox) -> No
     with httpx.Client(base_url=sandbox.base_url) as admin:  # the validation error to come
         login(admin)
         admin.post("/CreateHub", data={"name": "Ops Hub", "slug": "ops-legacy", "domain": "legacy.x.org", "kind": "domain"})
-    code, report, stderr = tool.json("apply")
+    code, report, stderr = tool.json("apply", trace=True)
     assert code == ExitCode.STEP_FAILED
     folder = Path(report["run_folder"])
     assert sorted(p.name for p in folder.iterdir()) == ["audit.jsonl", "failure.png", "failure.txt", "summary.json", "trace.zip"]

@@ -48,7 +48,7 @@ def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet | None = Non
         password=ADMIN_PASSWORD,
         runs_dir=tmp_path / "runs",
         key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
-        timeout=10,
+        timeout=20,
     )
     opts = ApplyOptions(trace=False, browser=browser, steps=Options(**options))
     return execute(settings, seeds or load_seeds(), opts, Console(io.StringIO()))
