@@ -118,6 +118,7 @@ def _planned(step: Step, decision: Decision) -> StepResult:
     result = step.result(status, decision.detail)  # type: ignore[arg-type]
     result.planned = list(decision.writes) if decision.action in ("create", "update") else []
     result.diffs = decision.diffs
+    result.decision = decision
     return result
 
 
@@ -126,18 +127,32 @@ SETTLED = ("ok", "unchanged", "drift")
 
 
 def _run_steps(
-    run: Run, steps: list[Step], folder: RunFolder, console: Console, *, phase: str, planned: list[StepResult] | None = None
+    run: Run,
+    steps: list[Step],
+    folder: RunFolder,
+    console: Console,
+    *,
+    phase: str,
+    planned: list[StepResult] | None = None,
+    fresh: bool = True,
 ) -> tuple[list[StepResult], IhubError | None]:
     """Observe (and, in the apply phase, act on) each step; stop at the first error.
 
-    In the apply phase, steps the plan found settled keep their plan result: the run still
-    holds what the plan observed, so they are not observed twice. Every step with a write to
-    make is observed again right before it acts.
+    In the apply phase the plan's observations are used where they still hold: settled steps
+    keep their plan result, and a write the plan decided from what it saw on a page is made
+    without looking again, as long as the plan is ``fresh`` (no operator prompt in between).
+    A decision inferred from an earlier step ("the hub is not there yet") is always observed
+    again, after the writes before it.
     """
     results: list[StepResult] = []
     total = len(STEPS)
     label = "plan " if phase == "plan" else ""
     settled = {r.name: r for r in planned or [] if r.status in SETTLED}
+    seen = {
+        r.name: r.decision
+        for r in planned or []
+        if fresh and r.decision is not None and not r.decision.inferred and r.decision.action != "none"
+    }
     for step in steps:
         index = STEPS.index(step) + 1
         if step.name in settled:
@@ -148,7 +163,7 @@ def _run_steps(
         decision = Decision("none")
         error: IhubError | None = None
         try:
-            decision = step.observe(run)
+            decision = seen.get(step.name) or step.observe(run)
             if phase == "plan" and step.name != "login":
                 result = _planned(step, decision)
             else:
@@ -284,7 +299,9 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                     if opts.confirm:
                         approve_plan(console, pending)
                     # Phase 2: act, observing again each step that writes; the session is kept.
-                    report.steps, error = _run_steps(run, STEPS, folder, console, phase="apply", planned=planned)
+                    report.steps, error = _run_steps(
+                        run, STEPS, folder, console, phase="apply", planned=planned, fresh=not opts.confirm
+                    )
                 elif error is None and not opts.plan:
                     console.info("nothing to write: Inter-Hub already matches the seeds")
                 if error is not None:

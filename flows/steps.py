@@ -60,6 +60,9 @@ class Decision:
     detail: str = ""
     writes: list[Write] = field(default_factory=list)
     diffs: list[Diff] = field(default_factory=list)
+    # Inferred from an earlier step's state ("the hub is not there yet"), not seen on a page:
+    # such a plan decision is always observed again before acting.
+    inferred: bool = False
 
 
 @dataclass
@@ -71,6 +74,7 @@ class StepResult:
     writes: int = 0
     diffs: list[Diff] = field(default_factory=list)
     planned: list[Write] = field(default_factory=list)
+    decision: Decision | None = None  # the plan's decision, for the apply phase
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -320,7 +324,7 @@ class ManifestStep(Step):
             },
         )
         if run.hub is None:
-            return Decision("create", "the hub is not there yet", [write])
+            return Decision("create", "the hub is not there yet", [write], inferred=True)
         found = next((m for m in run.hub.manifests if m.version == version), None)
         if found is None:
             return Decision("create", f"hub has no manifest {version}", [write])
@@ -364,7 +368,7 @@ class VocabularyStep(Step):
             {name: f"{len(entries)} entries" for name, entries in want.items()},
         )
         if run.manifest is None:
-            return Decision("update", "the manifest is not there yet", [write])
+            return Decision("update", "the manifest is not there yet", [write], inferred=True)
         live = run.manifest
         diffs = vocabulary_diffs(want, live.vocabulary)
         if normalize_text(live.capability_description) != normalize_text(seed.capability_description):
@@ -423,7 +427,9 @@ class ActivateStep(Step):
     def observe(self, run: Run) -> Decision:
         where = "/ShowHubCapabilityManifest?hubCapabilityManifestId=" + (run.manifest.id if run.manifest else "<new>")
         write = Write(self.name, "activate manifest (confirm dialog accepted)", where, {"version": run.manifest_version})
-        if run.manifest is None or run.manifest.status == ManifestsTexts.DRAFT:
+        if run.manifest is None:
+            return Decision("update", "the manifest is not there yet", [write], inferred=True)
+        if run.manifest.status == ManifestsTexts.DRAFT:
             return Decision("update", "manifest is a draft", [write])
         if run.manifest.status == ManifestsTexts.ACTIVE:
             return Decision("none", f"manifest {run.manifest.version} is active")
@@ -512,8 +518,11 @@ class ApiKeyStep(Step):
         consumer = run.consumer
         where = "/ShowApiConsumer?apiConsumerId=" + (run.api_consumer_id or "<new>")
         values = {"scopes": " ".join(scopes), "key sink": run.sink.description}
-        if consumer is None or consumer.key_prefix is None:
-            return Decision("create", "the consumer has no key", [Write(self.name, "generate API key", where, values)])
+        generate = [Write(self.name, "generate API key", where, values)]
+        if consumer is None:
+            return Decision("create", "the consumer is not there yet", generate, inferred=True)
+        if consumer.key_prefix is None:
+            return Decision("create", "the consumer has no key", generate)
         regenerate = Write(
             self.name, "regenerate API key (revokes the current one)", where, {**values, "current key": f"{consumer.key_prefix}…"}
         )
@@ -593,7 +602,7 @@ class WidgetsStep(Step):
             return Write(self.name, f"create widget {w.name}", where, {"name": w.name, "title": w.title, "type": w.type, "config": w.config})
 
         if run.hub_id is None:
-            return Decision("create", "the hub is not there yet", [write(w) for w in run.seeds.widgets])
+            return Decision("create", "the hub is not there yet", [write(w) for w in run.seeds.widgets], inferred=True)
         live = {w.name: w for w in run.widgets.list(run.hub_id)}
         missing = [w for w in run.seeds.widgets if w.name not in live]
         diffs = [
