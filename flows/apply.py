@@ -4,6 +4,7 @@ its run folder, live progress and, for apply, the runbook's validation at the en
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import tempfile
 import time
@@ -14,7 +15,7 @@ from typing import Any
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
-from flows.audit import RunFolder, operator_name, tool_version, utc_now
+from flows.audit import UNSAFE_NO_SCRUB_ENV, RunFolder, utc_now
 from flows.browser import BrowserOptions, BrowserSession, executable
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
@@ -162,6 +163,7 @@ def _run_steps(
         started, t0 = utc_now(), time.monotonic()
         decision = Decision("none")
         error: IhubError | None = None
+        writes_before = run.writes
         try:
             decision = seen.get(step.name) or step.observe(run)
             if phase == "plan" and step.name != "login":
@@ -172,16 +174,18 @@ def _run_steps(
             error = page_failure(step, exc)
         except IhubError as exc:
             error = exc
-        except PlaywrightError as exc:  # the browser itself went away (killed, crashed)
-            first = (exc.message or str(exc)).splitlines()[0]
+        except PlaywrightError as exc:
+            error = _browser_failure(step, run, exc)
+        except Exception as exc:  # noqa: BLE001  a bug: said as such, without a message that could hold a value
             error = StepFailed(
-                f"{step.title} failed: the browser stopped answering ({first})",
-                where=f"step {step.name}, {run.hubs.url}",
-                hint="run apply again: finished steps are kept, nothing is created twice",
+                f"{step.title} failed unexpectedly ({exc.__class__.__name__})",
+                where=f"step {step.name}",
+                hint="this is a bug in ihub-bootstrap: report it with the run folder; run apply again to finish",
             )
         if error is not None:
             status = "blocked" if error.exit_code == ExitCode.NEEDS_DECISION else "failed"
             result = step.result(status, error.message)  # type: ignore[arg-type]
+        result.writes = run.writes - writes_before
         results.append(result)
         console.step(index, total, f"{label}{step.name}", result.status, result.detail)
         if result.status in ("drift", "update") or (phase == "plan" and result.status != "create"):
@@ -213,6 +217,21 @@ def _run_steps(
     return results, None
 
 
+def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
+    first = (exc.message or str(exc)).splitlines()[0]
+    if run.hubs.browser_gone():  # killed, crashed
+        return StepFailed(
+            f"{step.title} failed: the browser stopped answering ({first})",
+            where=f"step {step.name}",
+            hint="run apply again: finished steps are kept, nothing is created twice",
+        )
+    return StepFailed(  # most often an element the page object looks for is not on the page
+        f"{step.title} failed: {first}",
+        where=f"step {step.name}, {run.hubs.url}",
+        hint="the admin UI may have changed: `ihub-bootstrap doctor` shows which element no longer matches",
+    )
+
+
 def _needs_apply_phase(plan: list[StepResult]) -> bool:
     return any(r.status in ("create", "update", "blocked") for r in plan)
 
@@ -232,14 +251,11 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     console.redact = secrets.redact
     folder = RunFolder(settings.runs_dir, command, secrets)
     report = Report(command, folder.path, base)
-    folder.event(
-        "run-start",
-        command=command,
-        tool_version=tool_version(),
-        operator=operator_name(settings.operator),
+    folder.start(
         target=base,
         session_mode=mode,
-        seeds=[{"file": f, "sha256": d} for f, d in seeds.digests().items()],
+        operator=settings.operator,
+        seeds=seeds,
         options={
             "headed": opts.headed,
             "confirm": opts.confirm,
@@ -250,6 +266,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             "trace": opts.trace,
         },
     )
+    if not folder.scrub:
+        console.warn(f"{UNSAFE_NO_SCRUB_ENV}=1: artifacts are NOT scrubbed (a test switch); do not share {folder.path}")
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
     raw = Path(tempfile.mkdtemp(prefix="ihub-trace-"))  # 0700, outside the run folder
@@ -338,29 +356,36 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         report.error = exc
         _record_failure(folder, run, exc.render())
     finally:
-        report.exit_code = _exit_code(report, detailed_exitcode)
-        if report.error is not None:
-            console.error(report.error)
-        folder.event(
-            "run-end",
-            exit_code=int(report.exit_code),
-            changes=report.changes,
-            error=report.error.message if report.error else None,
-            duration_ms=folder.elapsed_ms(),
-        )
-        folder.write_json("summary.json", report.to_json())
-        leaks = folder.finalize(chunks)
-        folder.discard_raw(raw)
-    if leaks:
-        report.leaks = [str(leak) for leak in leaks]
-        report.error = SecretLeak(
-            "the run folder still holds a secret after scrubbing: " + "; ".join(report.leaks),
-            where=str(folder.path),
-            hint="do not share this run folder; delete it and report this as a bug",
-        )
-        report.exit_code = ExitCode.SECRET_LEAK
-        console.error(report.error)
+        _close(folder, report, chunks, console, detailed_exitcode)
+        shutil.rmtree(raw, ignore_errors=True)
     return report
+
+
+def _close(folder: RunFolder, report: Report, chunks: list[Path], console: Console, detailed: bool) -> None:
+    """The report's exit code, the run folder finished (a secret found there overrides the
+    exit code: 6), the error told once."""
+    report.exit_code = _exit_code(report, detailed)
+
+    def summary(exit_code: int, findings: list[str]) -> dict[str, Any]:
+        if findings:
+            report.leaks = findings
+            report.error = SecretLeak(
+                "the run folder still holds a secret after scrubbing: " + "; ".join(findings),
+                where=str(folder.path),
+                hint="do not share this run folder; delete it and report this as a bug",
+            )
+        report.exit_code = exit_code
+        return report.to_json()
+
+    folder.close(
+        chunks,
+        exit_code=int(report.exit_code),
+        changes=report.changes,
+        error=report.error.message if report.error else None,
+        summary=summary,
+    )
+    if report.error is not None:
+        console.error(report.error)
 
 
 def print_summary(report: Report, stream: Any = None) -> None:
@@ -368,6 +393,8 @@ def print_summary(report: Report, stream: Any = None) -> None:
     out = stream or sys.stdout
     if report.command == "plan":
         head = f"plan for {report.target}: {report.pending} write(s) pending"
+    elif report.command == "verify":
+        head = f"verify on {report.target}"
     else:
         nothing = report.changes == 0 and report.error is None and report.exit_code == ExitCode.OK
         head = f"apply on {report.target}: {report.changes} change(s)" + (" (nothing to do)" if nothing else "")
@@ -401,16 +428,7 @@ def run_verify(
     console.redact = secrets.redact
     folder = RunFolder(settings.runs_dir, "verify", secrets)
     report = Report("verify", folder.path, base)
-    folder.event(
-        "run-start",
-        command="verify",
-        tool_version=tool_version(),
-        operator=operator_name(settings.operator),
-        target=base,
-        session_mode="none",
-        seeds=[{"file": f, "sha256": d} for f, d in seeds.digests().items()],
-        options={"key_sink": sink.description},
-    )
+    folder.start(target=base, session_mode="none", operator=settings.operator, seeds=seeds, options={"key_sink": sink.description})
     try:
         stored = sink.load(consumer_id) if consumer_id else sink.find(seeds.api_consumer.name)
         if stored is not None:
@@ -424,13 +442,5 @@ def run_verify(
     except IhubError as exc:
         report.error = exc
     finally:
-        report.exit_code = _exit_code(report, False)
-        if report.error is not None:
-            console.error(report.error)
-        folder.event("run-end", exit_code=int(report.exit_code), changes=0, error=report.error.message if report.error else None, duration_ms=folder.elapsed_ms())
-        folder.write_json("summary.json", report.to_json())
-        leaks = folder.finalize([])
-    if leaks:
-        report.leaks = [str(leak) for leak in leaks]
-        report.exit_code = ExitCode.SECRET_LEAK
+        _close(folder, report, [], console, False)
     return report

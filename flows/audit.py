@@ -20,9 +20,8 @@ import getpass
 import json
 import os
 import secrets as _random
-import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -31,6 +30,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from flows.errors import ExitCode
 from flows.known_secrets import MARKER, KnownSecrets, encoded_forms
 
 SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
@@ -165,7 +165,7 @@ def scrub_json_lines(data: bytes, forms: list[str]) -> bytes:
             lines.append(raw)
             continue
         lines.append(json.dumps(_scrub_json(json.loads(raw), forms), ensure_ascii=False, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
 def scrub_bytes(data: bytes, forms: list[str]) -> bytes:
@@ -282,32 +282,41 @@ def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
     return leaks
 
 
-def scan_texts(texts: dict[str, str], values: list[str]) -> list[Leak]:
-    """The same scan over captured streams (stdout, stderr) by name."""
-    leaks = []
-    for name, text in texts.items():
-        for i, value in enumerate(values):
-            if any(form in text for form in encoded_forms(value)):
-                leaks.append(Leak(name, f"known secret #{i + 1}"))
-    return leaks
-
-
 # ---------------------------------------------------------------- the folder
 
 
 class RunFolder:
-    """A run's folder, written as the run goes; scrubbed and scanned by :meth:`finalize`."""
+    """A run's folder: ``start``, events and artifacts as the run goes (each scrubbed as it is
+    written), then ``close``, which merges and scrubs the trace, scans the whole folder and
+    only then writes the run's end and summary, so that they tell whether a secret was found."""
 
     def __init__(self, runs_dir: Path, command: str, secrets: KnownSecrets):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.run_id = f"{stamp}-{_random.token_hex(3)}"
         self.path = runs_dir / self.run_id
-        self.path.mkdir(parents=True, exist_ok=False)
+        self.path.mkdir(parents=True, exist_ok=False, mode=0o750)
         self.command = command
         self.secrets = secrets
         self.log = self.path / "audit.jsonl"
         self.scrub = os.environ.get(UNSAFE_NO_SCRUB_ENV) != "1"
         self.started = datetime.now(UTC)
+
+    def start(self, *, target: str, session_mode: str, operator: str | None, seeds: Any, options: dict[str, Any]) -> None:
+        if not self.scrub:
+            options = {**options, "UNSAFE_NO_SCRUB_FOR_TESTS": True}
+        self.event(
+            "run-start",
+            command=self.command,
+            tool_version=tool_version(),
+            operator=operator_name(operator),
+            target=target,
+            session_mode=session_mode,
+            seeds=[{"file": f, "sha256": d} for f, d in seeds.digests().items()],
+            options=options,
+        )
+
+    def _scrubbed(self, text: str) -> str:
+        return self.secrets.redact(text) if self.scrub else text
 
     def event(self, event: str, **fields: Any) -> None:
         """Append one validated event; known secrets are replaced before it is written."""
@@ -322,30 +331,39 @@ class RunFolder:
         return int((datetime.now(UTC) - self.started).total_seconds() * 1000)
 
     def write_json(self, name: str, data: Any) -> Path:
-        path = self.path / name
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-        return path
+        return self.write_text(name, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
     def write_text(self, name: str, text: str) -> Path:
         path = self.path / name
-        path.write_text(text, encoding="utf-8")
+        path.write_text(self._scrubbed(text), encoding="utf-8")
         return path
 
-    def finalize(self, chunks: list[Path]) -> list[Leak]:
-        """Merge and scrub the trace, scrub every other artifact, then scan the whole folder."""
+    def close(
+        self,
+        chunks: list[Path],
+        *,
+        exit_code: int,
+        changes: int,
+        error: str | None,
+        summary: Callable[[int, list[str]], dict[str, Any]],
+    ) -> tuple[int, list[str]]:
+        """Finish the folder; returns the final exit code (6 when a secret was found) and the
+        findings. ``summary(exit_code, findings)`` gives summary.json's content."""
         if chunks:
             merge_trace(chunks, self.path / "trace.zip", self.secrets if self.scrub else None)
-        if self.scrub:
+        if self.scrub:  # secrets learnt after an artifact was written (a key, a token) go now
             forms = self.secrets.forms()
             for path in self.path.iterdir():
                 if path.is_file() and path.suffix in (".json", ".jsonl", ".txt"):
                     data = path.read_bytes()
-                    scrubbed = scrub_json_lines(data, forms) if path.suffix == ".jsonl" else scrub_bytes(data, forms)
-                    path.write_bytes(scrubbed)
-        return scan_folder(self.path, self.secrets.values)
-
-    def discard_raw(self, directory: Path) -> None:
-        shutil.rmtree(directory, ignore_errors=True)
+                    path.write_bytes(scrub_json_lines(data, forms) if path.suffix == ".jsonl" else scrub_bytes(data, forms))
+        findings = [str(leak) for leak in scan_folder(self.path, self.secrets.values)]
+        if findings:
+            exit_code = ExitCode.SECRET_LEAK
+            error = "the run folder holds a secret after scrubbing: " + "; ".join(findings)
+        self.event("run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms())
+        self.write_json("summary.json", summary(exit_code, findings))
+        return exit_code, findings
 
 
 def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | None) -> KnownSecrets:
@@ -363,7 +381,7 @@ def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | 
         except (OSError, json.JSONDecodeError, AttributeError):
             pass
     if settings.base and consumer_name:
-        sink = open_sink(key_sink or settings.key_sink, base_url=settings.base, consumer_name=consumer_name)
+        sink = open_sink(key_sink or settings.key_sink, base_url=settings.base, consumer_name=consumer_name, for_writing=False)
         if isinstance(sink, FileSink):
             stored = sink.find(consumer_name)
             if stored is not None:

@@ -56,43 +56,44 @@ def executable(settings: Settings) -> str | None:
 
 
 class TraceRecorder:
-    """Playwright tracing in chunks, so that a moment can be left out of the record.
+    """Playwright tracing in parts, so that moments can be left out of the record.
 
-    ``paused()`` ends the current chunk and starts a new one afterwards: nothing that happens
-    inside (the one-time API key on screen) is in any chunk, screenshots included.
+    ``paused()`` stops the trace and starts a new one afterwards: nothing that happens inside
+    (the login, the one-time API key on screen) is in any part. A whole stop is needed: a
+    chunk boundary would still keep that moment's network traffic (the key page's HTML, the
+    login form's POST body) in the next part.
     """
 
     def __init__(self, context: BrowserContext, directory: Path, title: str):
         self.context = context
         self.directory = directory
         self.chunks: list[Path] = []
-        self.recording = False
+        self.options = {"screenshots": True, "snapshots": True, "sources": False, "title": title}
         directory.mkdir(parents=True, exist_ok=True)
-        context.tracing.start(screenshots=True, snapshots=True, sources=False, title=title)
+        context.tracing.start(**self.options)
         self.recording = True
 
-    def _save_chunk(self) -> None:
-        path = self.directory / f"chunk-{len(self.chunks)}.zip"
-        self.context.tracing.stop_chunk(path=str(path))
-        self.chunks.append(path)
+    def _save(self) -> None:
+        path = self.directory / f"part-{len(self.chunks)}.zip"
         self.recording = False
+        self.context.tracing.stop(path=str(path))
+        self.chunks.append(path)
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
         if not self.recording:
             yield
             return
-        self._save_chunk()
+        self._save()
         try:
             yield
         finally:
-            self.context.tracing.start_chunk()
+            self.context.tracing.start(**self.options)
             self.recording = True
 
     def finish(self) -> list[Path]:
         if self.recording:
-            self._save_chunk()
-        self.context.tracing.stop()
+            self._save()
         return self.chunks
 
 

@@ -4,25 +4,17 @@ messages and exit codes (see :class:`flows.errors.ExitCode`), never a traceback 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from flows import probe, sqlgen
+from flows.command import Parser, run, seeds_arg
 from flows.console import Console
 from flows.errors import BadInputError, ExitCode, IhubError
-from flows.seeds import PROJECT_SEEDS, check_version, json_schemas, load_seeds
+from flows.seeds import check_version, json_schemas, load_seeds
 from flows.settings import Settings, load_settings
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit with BAD_INPUT (3), not argparse's 2 (which means "changes pending")."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(ExitCode.BAD_INPUT)
 
 
 def _milliseconds(text: str) -> int:
@@ -30,16 +22,6 @@ def _milliseconds(text: str) -> int:
     if not 0 <= value <= 10_000:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds from 0 to 10000")
     return value
-
-
-def _seeds_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--seeds",
-        type=Path,
-        default=PROJECT_SEEDS,
-        metavar="DIR",
-        help="directory of the hub's seed files (default: the project's seeds/)",
-    )
 
 
 # ---------------------------------------------------------------- commands
@@ -97,13 +79,18 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _finish(report, args: argparse.Namespace) -> int:  # noqa: ANN001
+def _finish(report, args: argparse.Namespace, console: Console) -> int:  # noqa: ANN001
+    """The result on stdout (JSON or the short summary), through the run's known secrets too."""
     from flows.apply import print_summary
 
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        text = json.dumps(report.to_json(), indent=2) + "\n"
     else:
-        print_summary(report)
+        buffer = io.StringIO()
+        print_summary(report, buffer)
+        text = buffer.getvalue()
+    sys.stdout.write(console.redact(text))
+    sys.stdout.flush()
     return int(report.exit_code)
 
 
@@ -130,7 +117,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         ),
     )
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
-    return _finish(report, args)
+    return _finish(report, args, console)
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
@@ -138,7 +125,7 @@ def cmd_verify(args: argparse.Namespace, console: Console) -> int:
 
     seeds = load_seeds(args.seeds)
     report = run_verify(_settings(args), seeds, console, key_sink=args.key_sink, consumer_id=args.api_consumer_id)
-    return _finish(report, args)
+    return _finish(report, args, console)
 
 
 def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
@@ -148,7 +135,7 @@ def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
     report = rehearse(
         seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema
     )
-    return _finish(report, args)
+    return _finish(report, args, console)
 
 
 def cmd_login(args: argparse.Namespace, console: Console) -> int:
@@ -197,10 +184,12 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
 
     report = run_doctor(_settings(args), load_seeds(args.seeds), console)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        text = json.dumps(report.to_json(), indent=2) + "\n"
     else:
-        print_table(report.findings)
-        print(f"run folder: {report.run_folder}")
+        buffer = io.StringIO()
+        print_table(report.findings, buffer)
+        text = buffer.getvalue() + f"run folder: {report.run_folder}\n"
+    sys.stdout.write(console.redact(text))
     return report.exit_code
 
 
@@ -208,7 +197,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="ihub-bootstrap",
         description="Bootstrap a hub on Inter-Hub through its admin UI: observe, then act; "
         "leave an audit trail without secrets.",
@@ -217,12 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
         "7 operator decision needed, 8 locked, 9 aborted, 10 gate closed, 11 probe failed, "
         "12 doctor mismatch.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     seeds = sub.add_parser("seeds", help="validate the seed files, or write their JSON Schema")
-    seeds_sub = seeds.add_subparsers(dest="seeds_command", required=True, parser_class=_Parser)
+    seeds_sub = seeds.add_subparsers(dest="seeds_command", required=True, parser_class=Parser)
     check = seeds_sub.add_parser("check", help="validate the seeds; errors name file and JSON path")
-    _seeds_arg(check)
+    seeds_arg(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(func=cmd_seeds_check)
     schema = seeds_sub.add_parser("schema", help="write JSON Schema of the seed files for editors")
@@ -230,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_seeds_schema)
 
     def target(p: argparse.ArgumentParser, *, sink: bool = True) -> None:
-        _seeds_arg(p)
+        seeds_arg(p)
         p.add_argument("--base", help="Inter-Hub base URL (IHUB_BASE)")
         p.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
         p.add_argument("--storage-state", type=Path, metavar="PATH", help="Playwright storage state (IHUB_STORAGE_STATE)")
@@ -290,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     rehearse = sub.add_parser("rehearse", help="apply and verify against a throw-away local sandbox")
-    _seeds_arg(rehearse)
+    seeds_arg(rehearse)
     rehearse.add_argument("--runs-dir", type=Path, metavar="DIR")
     rehearse.add_argument("--submit", choices=["js", "native"], default="js")
     rehearse.add_argument("--gate", choices=["closed", "open"], default="closed")
@@ -299,14 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.set_defaults(func=cmd_rehearse)
 
     audit = sub.add_parser("audit", help="check a run folder for secrets")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=Parser)
     scan = audit_sub.add_parser(
         "scan",
         help="scan a run folder for every secret this machine knows (settings, storage state, key sink) "
         "and for unscrubbed sensitive headers",
     )
     scan.add_argument("run_folder", type=Path, metavar="RUN_FOLDER")
-    _seeds_arg(scan)
+    seeds_arg(scan)
     scan.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     scan.add_argument("--base", help="the run's Inter-Hub base URL (finds the default key sink)")
     scan.add_argument("--storage-state", type=Path, metavar="PATH")
@@ -329,16 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console()
-    func: Callable[[argparse.Namespace, Console], int] = args.func
-    try:
-        return int(func(args, console))
-    except IhubError as exc:
-        console.error(exc)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        console.info("interrupted")
-        return int(ExitCode.ABORTED)
+    return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ Inter-Hub release.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from flows.audit import RunFolder, operator_name, tool_version
+from flows.audit import RunFolder
 from flows.browser import BrowserOptions, BrowserSession
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
@@ -118,16 +120,7 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
     secrets = KnownSecrets(settings.secret_values())
     console.redact = secrets.redact
     folder = RunFolder(settings.runs_dir, "doctor", secrets)
-    folder.event(
-        "run-start",
-        command="doctor",
-        tool_version=tool_version(),
-        operator=operator_name(settings.operator),
-        target=base,
-        session_mode=mode,
-        seeds=[{"file": f, "sha256": d} for f, d in seeds.digests().items()],
-        options={},
-    )
+    folder.start(target=base, session_mode=mode, operator=settings.operator, seeds=seeds, options={})
     raw = Path(tempfile.mkdtemp(prefix="ihub-trace-"))
     chunks: list[Path] = []
     error: IhubError | None = None
@@ -142,14 +135,19 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
                 chunks = session.finish_trace()
     except IhubError as exc:
         error = exc
-    code = int(error.exit_code) if error else exit_code(findings)
-    folder.write_json("summary.json", {"exit_code": code, "findings": [f.to_json() for f in findings]})
-    folder.event("run-end", exit_code=code, changes=0, error=error.message if error else None, duration_ms=folder.elapsed_ms())
-    leaks = [str(leak) for leak in folder.finalize(chunks)]
-    folder.discard_raw(raw)
+    finally:
+        code = int(error.exit_code) if error else exit_code(findings)
+        code, leaks = folder.close(
+            chunks,
+            exit_code=code,
+            changes=0,
+            error=error.message if error else None,
+            summary=lambda c, found: {"exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found},
+        )
+        shutil.rmtree(raw, ignore_errors=True)
     if error is not None:
         raise error
-    return DoctorReport(findings, str(folder.path), ExitCode.SECRET_LEAK if leaks else code, leaks)
+    return DoctorReport(findings, str(folder.path), code, leaks)
 
 
 def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: str) -> list[Finding]:
@@ -167,12 +165,17 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
         findings.extend(_check(login, login.screens({})[0]))
     try:
         if mode == "password" and settings.email and settings.password is not None:
-            login.log_in(settings.email, settings.password.get_secret_value())
+            with session.trace.paused() if session.trace else contextlib.nullcontext():  # the password's POST
+                login.log_in(settings.email, settings.password.get_secret_value())
         ids = _ids(hubs, consumers, seeds)
     except SessionExpired:
         raise AuthError("the session is not valid", where=f"{base}/Hubs", hint=FRESH_SESSION_HINT) from None
     except FormError as exc:
-        raise AuthError(f"Inter-Hub refused the login: {exc.message}", where=exc.url) from None
+        raise AuthError(
+            f"Inter-Hub refused the login: {exc.message}",
+            where=exc.url,
+            hint="check IHUB_EMAIL and IHUB_PASSWORD, or use a session (IHUB_SESSION_COOKIE / IHUB_STORAGE_STATE)",
+        ) from None
     except PageError as exc:
         findings.append(Finding("hubs index", "(page)", exc.url, "page error", exc.message))
         return findings

@@ -2,7 +2,7 @@
 
 ``--key-sink`` takes:
 
-- ``file:PATH``: a JSON document (consumer id, key prefix, key), mode 0600, written atomically.
+- ``file:PATH``: a JSON document (consumer id and name, the key), mode 0600, written atomically.
   The default is such a file outside the repository, per target and consumer:
   ``$XDG_DATA_HOME/ihub-bootstrap/keys/<host>/<consumer>.json``.
 - ``envfile:PATH``: appends ``IHUB_<CONSUMER>_API_CONSUMER_ID=`` and ``IHUB_<CONSUMER>_API_KEY=``
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -38,9 +39,9 @@ class StoredKey:
     def __repr__(self) -> str:  # never the key
         return f"StoredKey(api_consumer_id={self.api_consumer_id!r}, api_key=<hidden>)"
 
-    @property
-    def prefix(self) -> str:
-        return self.api_key[:8]
+    def matches(self, shown_prefix: str) -> bool:
+        """Whether this is the key whose beginning the admin UI shows (however long it shows)."""
+        return bool(shown_prefix) and self.api_key.startswith(shown_prefix)
 
 
 class KeySink(Protocol):
@@ -60,21 +61,26 @@ def _now() -> str:
 
 
 def write_private(path: Path, text: str, *, append: bool = False) -> None:
-    """Write ``text`` to ``path`` with mode 0600 from the first byte on (parents 0700)."""
+    """Write ``text`` to ``path`` with mode 0600 from the first byte on; directories this
+    creates are 0700. A replaced file is written beside it and renamed (never half written)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if append:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(text)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
+        raise
 
 
 def refuse_tracked_location(path: Path, setting: str) -> None:
@@ -153,7 +159,6 @@ class FileSink:
         document = {
             "api_consumer_id": consumer_id,
             "api_consumer_name": consumer_name,
-            "key_prefix": api_key[:8],
             "stored_at": _now(),
             "api_key": api_key,
         }
@@ -197,13 +202,20 @@ class EnvFileSink:
 class KeyringSink:
     def __init__(self, base_url: str):
         try:
-            import keyring  # noqa: F401
+            import keyring
         except ImportError:
             raise BadInputError(
                 "the keyring key sink needs the keyring package",
                 where="--key-sink keyring",
                 hint="pip install 'ihub-bootstrap[keyring]', or use --key-sink file:PATH",
             ) from None
+        backend = keyring.get_keyring()
+        if getattr(backend, "priority", 0) <= 0:  # keyring's "fail"/"null" backends: storing would fail later
+            raise BadInputError(
+                f"no usable system keyring here ({type(backend).__module__}.{type(backend).__name__})",
+                where="--key-sink keyring",
+                hint="use --key-sink file:PATH or envfile:PATH on machines without a keyring service",
+            )
         self.service = f"ihub-bootstrap {base_url}"
         self.description = f"keyring ({self.service})"
 
@@ -229,12 +241,15 @@ def default_key_path(base_url: str, consumer_name: str) -> Path:
     return data_home / "ihub-bootstrap" / "keys" / target / f"{consumer_name}.json"
 
 
-def open_sink(spec: str | None, *, base_url: str, consumer_name: str) -> KeySink:
-    """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names."""
+def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writing: bool = True) -> KeySink:
+    """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names. Where a key will be
+    written (``for_writing``), the place is checked first: a key must never be generated and
+    then fail to be stored."""
     if not spec:
         path = default_key_path(base_url, consumer_name)
-        refuse_unwritable_location(path, "the default key sink (set --key-sink)")
-        refuse_tracked_location(path, "the default key sink (set --key-sink)")
+        if for_writing:
+            refuse_unwritable_location(path, "the default key sink (set --key-sink)")
+            refuse_tracked_location(path, "the default key sink (set --key-sink)")
         return FileSink(path)
     kind, _, rest = spec.partition(":")
     if kind == "keyring" and not rest:
@@ -243,8 +258,9 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str) -> KeySink
         path = Path(rest).expanduser()
         if path.is_dir():
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
-        refuse_unwritable_location(path, "--key-sink / IHUB_KEY_SINK")
-        refuse_tracked_location(path, "--key-sink / IHUB_KEY_SINK")
+        if for_writing:
+            refuse_unwritable_location(path, "--key-sink / IHUB_KEY_SINK")
+            refuse_tracked_location(path, "--key-sink / IHUB_KEY_SINK")
         return FileSink(path) if kind == "file" else EnvFileSink(path)
     raise BadInputError(
         f"unknown key sink {spec!r}",

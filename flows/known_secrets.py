@@ -5,12 +5,13 @@ terminal lines are redacted, run-folder artifacts scrubbed and then scanned."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import threading
 from urllib.parse import quote, quote_plus
 
 MARKER = "[REDACTED]"
-MIN_LENGTH = 4  # shorter values would match everywhere; a 3-character password is refused anyway
+MIN_LENGTH = 4  # shorter values would match everywhere: settings refuse such a password
 
 
 def _base64_cores(raw: bytes) -> set[bytes]:
@@ -32,8 +33,18 @@ def _base64_cores(raw: bytes) -> set[bytes]:
 
 
 def encoded_forms(value: str) -> set[str]:
-    """The ways a value shows up in files: as is, URL-encoded, JSON-escaped, base64."""
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    """The ways a value shows up in files: as is, URL-encoded (Python's way, JavaScript's
+    encodeURIComponent, a browser's form encoding), HTML-escaped, JSON-escaped, base64."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        quote(value, safe="-_.!~*'()"),  # encodeURIComponent (IHP's XHR submit)
+        quote_plus(value, safe="*-._").replace("~", "%7E"),  # application/x-www-form-urlencoded (native submit)
+        html.escape(value),  # an attribute value in a page (value="...")
+        html.escape(value, quote=False),
+        json.dumps(value)[1:-1],
+    }
     forms |= {c.decode("ascii") for c in _base64_cores(value.encode())}
     return {f for f in forms if len(f) >= MIN_LENGTH}
 

@@ -49,7 +49,7 @@ def login_and_save(
         if fill is not None:
             fill(session.page)
         try:
-            login.await_logged_in(what="log in by hand", timeout_s=wait_s)
+            login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True)
             HubsPage(session.page, base, settings.timeout).list()
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from flows.command import Parser, run
 from flows.console import Console
 from flows.errors import ExitCode, IhubError
 from flows.settings import load_settings
@@ -336,29 +337,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit with BAD_INPUT (3), as in the main CLI."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(ExitCode.BAD_INPUT)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m flows.probe [--base URL] ...``: the same as ``ihub-bootstrap probe``."""
-    parser = _Parser(prog="python -m flows.probe", description=DESCRIPTION)
+    parser = Parser(prog="python -m flows.probe", description=DESCRIPTION)
     configure(parser)
-    args = parser.parse_args(argv)
-    console = Console()
-    try:
-        return cmd_probe(args, console)
-    except IhubError as exc:
-        console.error(exc)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        console.info("interrupted")
-        return int(ExitCode.ABORTED)
+    return run(cmd_probe, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.errors import BadInputError
+from flows.known_secrets import MIN_LENGTH
 
 SessionMode = Literal["storage-state", "cookie", "password", "manual"]
 
@@ -139,6 +140,14 @@ class Settings(BaseSettings):
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_LENGTH:
+            # a value that short would match everywhere: it could not be kept out of the run folder
+            raise ValueError(f"shorter than {MIN_LENGTH} characters: it could not be scrubbed from the audit trail")
         return value
 
     @field_validator("session_cookie")

@@ -25,10 +25,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from flows.command import Parser, run, seeds_arg
 from flows.console import Console
 from flows.audit import tool_version
-from flows.errors import BadInputError, ExitCode, IhubError
-from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
+from flows.errors import BadInputError, ExitCode
+from flows.seeds import SeedSet, load_seeds
 
 VSM_COLUMNS = ("hub_family", "vsm_function", "vsm_system")
 # (registry table, manifest column, label in messages); policy scopes have no "name" column.
@@ -458,13 +459,7 @@ def cmd_sql(args: argparse.Namespace, console: Console) -> int:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--seeds",
-        type=Path,
-        default=PROJECT_SEEDS,
-        metavar="DIR",
-        help="directory of the hub's seed files (default: the project's seeds/)",
-    )
+    seeds_arg(p)
     p.add_argument(
         "--out",
         metavar="PATH",
@@ -487,26 +482,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     return p
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit with BAD_INPUT (3), as in the main CLI."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(ExitCode.BAD_INPUT)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m flows.sqlgen [--seeds DIR] [--out PATH]``: the same as ``ihub-bootstrap sql``."""
-    parser = _Parser(prog="python -m flows.sqlgen", description=DESCRIPTION)
+    parser = Parser(prog="python -m flows.sqlgen", description=DESCRIPTION)
     configure(parser)
-    args = parser.parse_args(argv)
-    console = Console()
-    try:
-        return cmd_sql(args, console)
-    except IhubError as exc:
-        console.error(exc)
-        return int(exc.exit_code)
+    return run(cmd_sql, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ from pages.manifests import ManifestDetails, ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
 
 Action = Literal["create", "update", "none", "drift", "blocked"]
-Status = Literal["ok", "created", "updated", "unchanged", "skipped", "drift", "blocked", "failed", "planned"]
+# apply: ok, created, updated, unchanged, skipped; plan: create, update, unchanged; both: drift, blocked, failed
+Status = Literal["ok", "created", "updated", "unchanged", "skipped", "create", "update", "drift", "blocked", "failed"]
 
 FRESH_SESSION_HINT = (
     "get a fresh session: `ihub-bootstrap login --base URL` saves a new storage state "
@@ -217,6 +218,14 @@ class Step:
     def result(self, status: Status, detail: str = "", **ids: str | None) -> StepResult:
         return StepResult(self.name, status, detail, {k: v for k, v in ids.items() if v})
 
+    def settled(self, decision: Decision, **ids: str | None) -> StepResult | None:
+        """The result of a decision with nothing to write (unchanged, or drift left alone)."""
+        if decision.action not in ("none", "drift"):
+            return None
+        result = self.result("unchanged" if decision.action == "none" else "drift", decision.detail, **ids)
+        result.diffs = decision.diffs
+        return result
+
 
 class LoginStep(Step):
     name = "login"
@@ -225,17 +234,21 @@ class LoginStep(Step):
     def act(self, run: Run, decision: Decision) -> StepResult:
         page = run.login_page
         try:
-            if run.credentials is not None:
-                email, password = run.credentials
-                page.log_in(email, password)
-                how = f"logged in as {email}"
-            elif run.manual_login is not None:
-                page.open()
-                run.manual_login()
-                page.await_logged_in(what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600))
-                how = "logged in by the operator"
-            else:
-                how = "with the given session"
+            # Not recorded: the form's POST carries the password (typed by hand, it is a value
+            # this tool never learns, so nothing could scrub it from a trace).
+            with unrecorded(run):
+                if run.credentials is not None:
+                    email, password = run.credentials
+                    page.log_in(email, password)
+                    how = f"logged in as {email} (not recorded in the trace)"
+                elif run.manual_login is not None:
+                    page.open()
+                    run.manual_login()
+                    # a mistyped password is the operator's to retry: only success ends the wait
+                    page.await_logged_in(what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), retry_on_error=True)
+                    how = "logged in by the operator (not recorded in the trace)"
+                else:
+                    how = "with the given session"
             # An admin page proves the session before any write; the hub step uses what it lists.
             run.hub_list = run.hubs.list(reuse_open_page=True)
         except SessionExpired:
@@ -283,9 +296,8 @@ class HubStep(Step):
         )
 
     def act(self, run: Run, decision: Decision) -> StepResult:
-        if decision.action in ("none", "drift"):
-            status: Status = "unchanged" if decision.action == "none" else "drift"
-            return self.result(status, decision.detail, hub_id=run.hub_id)
+        if settled := self.settled(decision, hub_id=run.hub_id):
+            return settled
         if not run.approve(decision.writes[0]):
             return self.result("skipped", "skipped by the operator")
         want = run.seeds.hub
@@ -390,11 +402,8 @@ class VocabularyStep(Step):
 
     def act(self, run: Run, decision: Decision) -> StepResult:
         manifest_id = run.manifest.id if run.manifest else None
-        if decision.action in ("none", "drift"):
-            status: Status = "unchanged" if decision.action == "none" else "drift"
-            result = self.result(status, decision.detail, manifest_id=manifest_id)
-            result.diffs = decision.diffs
-            return result
+        if settled := self.settled(decision, manifest_id=manifest_id):
+            return settled
         if manifest_id is None:
             return self.result("blocked", "no manifest to edit")
         if not run.approve(decision.writes[0]):
@@ -492,11 +501,8 @@ class ApiConsumerStep(Step):
         return Decision("none", f"consumer {want.name} exists, bound to {bound}")
 
     def act(self, run: Run, decision: Decision) -> StepResult:
-        if decision.action in ("none", "drift"):
-            status: Status = "unchanged" if decision.action == "none" else "drift"
-            result = self.result(status, decision.detail, api_consumer_id=run.api_consumer_id)
-            result.diffs = decision.diffs
-            return result
+        if settled := self.settled(decision, api_consumer_id=run.api_consumer_id):
+            return settled
         if run.manifest is None or run.manifest.status != ManifestsTexts.ACTIVE:
             return self.result("blocked", "no active manifest to bind the consumer to")
         if not run.approve(decision.writes[0]):
@@ -529,7 +535,7 @@ class ApiKeyStep(Step):
         stored = run.sink.load(consumer.id)
         if stored is not None:
             run.secrets.add(stored.api_key)
-        held = stored is not None and stored.prefix == consumer.key_prefix
+        held = stored is not None and stored.matches(consumer.key_prefix)
         if run.options.rotate_key:
             return Decision("update", "--rotate-key", [regenerate])
         if not held:
@@ -550,11 +556,8 @@ class ApiKeyStep(Step):
 
     def act(self, run: Run, decision: Decision) -> StepResult:
         consumer_id = run.api_consumer_id
-        if decision.action in ("none", "drift"):
-            status: Status = "unchanged" if decision.action == "none" else "drift"
-            result = self.result(status, decision.detail, api_consumer_id=consumer_id)
-            result.diffs = decision.diffs
-            return result
+        if settled := self.settled(decision, api_consumer_id=consumer_id):
+            return settled
         if consumer_id is None:
             return self.result("blocked", "no consumer to hold the key")
         if decision.action == "blocked":
@@ -578,17 +581,37 @@ class ApiKeyStep(Step):
 
     @staticmethod
     def _generate(run: Run, consumer_id: str, replace: bool) -> str:
-        """The key's one appearance: not recorded in the trace, straight into the sink."""
+        """The key's one appearance: not recorded in the trace, straight into the sink.
+
+        Whatever happens while it is on screen, the key is registered as a secret (if it can
+        be read at all) and the page is left before recording resumes or a failure screenshot
+        is taken.
+        """
         pages = run.consumers
         pages.show(consumer_id)
         pages.open_key_form(run.seeds.api_consumer.key_scopes)
-        paused = run.trace.paused() if run.trace is not None else contextlib.nullcontext()
-        with paused:
-            key = pages.reveal_key(replace_existing=replace)
-            run.secrets.add(key)
-            run.sink.store(consumer_id, run.seeds.api_consumer.name, key)
-            pages.leave_key_page()
+        with unrecorded(run):
+            try:
+                key = pages.reveal_key(replace_existing=replace)
+                run.secrets.add(key)
+                try:
+                    run.sink.store(consumer_id, run.seeds.api_consumer.name, key)
+                except Exception as exc:  # noqa: BLE001  (any sink failure: the key exists and nobody holds it)
+                    raise StepFailed(
+                        f"the API key was generated but could not be stored in {run.sink.description} "
+                        f"({exc.__class__.__name__})",
+                        where=f"step api-key, key sink {run.sink.description}",
+                        hint="fix the key sink, then run `apply --rotate-key`: it revokes the lost key and stores a new one",
+                    ) from None
+            finally:
+                run.secrets.add(pages.key_on_screen())
+                pages.leave_key_page()
         return key
+
+
+def unrecorded(run: Run) -> contextlib.AbstractContextManager[None]:
+    """Leave what happens inside out of the trace (when there is one)."""
+    return run.trace.paused() if run.trace is not None else contextlib.nullcontext()
 
 
 class WidgetsStep(Step):
@@ -620,11 +643,8 @@ class WidgetsStep(Step):
         return Decision("none", f"all {len(run.seeds.widgets)} widgets exist")
 
     def act(self, run: Run, decision: Decision) -> StepResult:
-        if decision.action in ("none", "drift"):
-            status: Status = "unchanged" if decision.action == "none" else "drift"
-            result = self.result(status, decision.detail, hub_id=run.hub_id)
-            result.diffs = decision.diffs
-            return result
+        if settled := self.settled(decision, hub_id=run.hub_id):
+            return settled
         if run.hub_id is None:
             return self.result("blocked", "no hub to hold the widgets")
         by_name = {w.name: w for w in run.seeds.widgets}
@@ -640,7 +660,6 @@ class WidgetsStep(Step):
         status: Status = "created" if created else "skipped"
         detail = f"{len(created)} created" + (f", {len(skipped)} skipped" if skipped else "")
         result = self.result(status, detail, hub_id=run.hub_id)
-        result.writes = len(created)
         result.diffs = decision.diffs
         return result
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from playwright.sync_api import Dialog
+from playwright.sync_api import Error as PlaywrightError
 
 from pages.base import AdminPage, Row, Screen, query_param
 
@@ -114,22 +115,15 @@ class ApiConsumersPage(AdminPage):
 
     # -------------------------------------------------------------- the one-time key
 
-    def generate_key(self, consumer_id: str, scopes: list[str], *, replace_existing: bool = False) -> str:
-        """Generate a key with ``scopes`` and return it, read once from the page.
-
-        With ``replace_existing`` the page's Regenerate button is used and its ``confirm()``
-        accepted: the consumer's current key is revoked.
-        """
-        self._open(ApiConsumersTexts.SHOW_PATH.format(id=consumer_id))
-        self.open_key_form(scopes)
-        return self.reveal_key(replace_existing=replace_existing)
-
     def open_key_form(self, scopes: list[str]) -> None:
-        """Fill the key form on the open show page (split from the reveal so that callers can
+        """Fill the key form on the open show page (apart from the reveal, so that callers can
         stop recording before the key appears)."""
         self.scopes.fill(" ".join(scopes))
 
     def reveal_key(self, *, replace_existing: bool = False) -> str:
+        """Generate the key and read it once from the page. With ``replace_existing`` the
+        page's Regenerate button is used and its ``confirm()`` accepted: the current key is
+        revoked."""
         button = self.regenerate_button if replace_existing else self.generate_button
 
         def confirm(dialog: Dialog) -> None:
@@ -144,10 +138,22 @@ class ApiConsumersPage(AdminPage):
                 self.page.remove_listener("dialog", confirm)
         return self.key_field.input_value()
 
+    def key_on_screen(self) -> str | None:
+        """The key if the page shows one now (to register it as a secret after a failure)."""
+        try:
+            if self.key_field.count() == 1:
+                return self.key_field.input_value(timeout=1000)
+        except PlaywrightError:
+            pass
+        return None
+
     def leave_key_page(self) -> None:
         """Unload the page that shows the key, so that it is in no document any more (the
         blank page needs no request; the next step navigates where it needs to)."""
-        self.page.goto("about:blank")
+        try:
+            self.page.goto("about:blank")
+        except PlaywrightError:
+            pass  # the browser is gone: no page shows the key any more either
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = ApiConsumersTexts

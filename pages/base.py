@@ -32,7 +32,6 @@ class Ihp:
     LOGIN_PATH = "/NewSession"
     LOGIN_PASSWORD_PLACEHOLDER = "Password"
     FORM_ERROR_CSS = ".invalid-feedback, .alert-danger"  # IHP gives no role or label for these
-    FLASH_CSS = ".alert"
     FIELD_GROUP_CSS = ".mb-3"
     PLEASE_SELECT = "Please select"
 
@@ -150,7 +149,6 @@ class AdminPage:
         self.page = page
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.form_errors = page.locator(Ihp.FORM_ERROR_CSS)
         self.login_form = page.get_by_placeholder(Ihp.LOGIN_PASSWORD_PLACEHOLDER, exact=True)
         _watch(page)
 
@@ -302,10 +300,6 @@ class AdminPage:
         except PlaywrightError:
             return ""
         return re.sub(r"\s+", " ", str(texts))[:300]
-
-    def flash(self) -> str:
-        flash = self.page.locator(Ihp.FLASH_CSS)
-        return flash.first.inner_text().strip() if flash.count() else ""
 
     # -------------------------------------------------------------- reading
 

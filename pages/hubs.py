@@ -11,6 +11,8 @@ from pages.base import AdminPage, Row, Screen, query_param
 
 class HubsTexts:
     INDEX_PATH = "/Hubs"
+    ID_PARAM = "hubId"
+    MANIFEST_ID_PARAM = "hubCapabilityManifestId"
     NEW_PATH = "/Hubs/new"
     SHOW_PATH = "/ShowHub?hubId={id}"
     EDIT_PATH = "/EditHub?hubId={id}"
@@ -102,12 +104,9 @@ class HubsPage(AdminPage):
             self._open(HubsTexts.INDEX_PATH)
         return [self._summary(row) for row in self.read_table(self.index_table)]
 
-    def find(self, slug: str) -> HubSummary | None:
-        return next((h for h in self.list() if h.slug == slug), None)
-
     def _summary(self, row: Row) -> HubSummary:
         t = HubsTexts
-        hub_id = query_param(row.links.get(t.SHOW_LINK, ""), "hubId") or ""
+        hub_id = query_param(row.links.get(t.SHOW_LINK, ""), t.ID_PARAM) or ""
         return HubSummary(hub_id, row[t.NAME], row[t.SLUG], row[t.DOMAIN], row[t.KIND])
 
     # -------------------------------------------------------------- new / edit
@@ -116,7 +115,7 @@ class HubsPage(AdminPage):
         self._open(HubsTexts.NEW_PATH)
         filled, absent = self._fill(hub)
         self._submit(self.create_button, self.show_heading, what="create the hub")
-        return SavedHub(self.id_from_url("hubId"), filled, absent)
+        return SavedHub(self.id_from_url(HubsTexts.ID_PARAM), filled, absent)
 
     def update(self, hub_id: str, hub: HubFields) -> SavedHub:
         self._open(HubsTexts.EDIT_PATH.format(id=hub_id))
@@ -148,13 +147,6 @@ class HubsPage(AdminPage):
                 absent.append(key)
         return filled, absent
 
-    def optional_fields_present(self) -> list[str]:
-        """Which optional fields the open form has (for plan and doctor)."""
-        return [key for key, locator in self.optional.items() if locator.count() == 1]
-
-    def open_new_form(self) -> None:
-        self._open(HubsTexts.NEW_PATH)
-
     # -------------------------------------------------------------- show
 
     def show(self, hub_id: str) -> HubDetails:
@@ -173,13 +165,13 @@ class HubsPage(AdminPage):
                     values[attr] = text
         manifests = [
             ManifestSummary(
-                query_param(row.links.get(t.SHOW_LINK, ""), "hubCapabilityManifestId") or "",
+                query_param(row.links.get(t.SHOW_LINK, ""), t.MANIFEST_ID_PARAM) or "",
                 row[t.MANIFEST_VERSION],
                 row[t.MANIFEST_STATUS],
             )
             for row in self.read_table(self.manifests_table)
         ]
-        return HubDetails(self.id_from_url("hubId"), values, manifests)
+        return HubDetails(self.id_from_url(HubsTexts.ID_PARAM), values, manifests)
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = HubsTexts

@@ -34,25 +34,22 @@ class LoginPage(AdminPage):
         self._click(self.login_button)
         self.await_logged_in(what="log in")
 
-    def await_logged_in(self, *, what: str, timeout_s: float | None = None) -> None:
-        """Wait until an admin page shows (by the tool's submit or an operator's hand)."""
+    def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
+        """Wait until an admin page shows (by the tool's submit or an operator's hand).
+
+        The login form stays visible on failure, so the error flash or the admin layout are
+        the outcomes; with ``retry_on_error`` (an operator typing) only the admin layout is.
+        """
         if timeout_s is not None:
             saved, self.timeout_s = self.timeout_s, timeout_s
         try:
-            self._await_login_outcome(what)
+            errors = self.page.locator(Ihp.FORM_ERROR_CSS)
+            self._await(self.logout_button if retry_on_error else self.logout_button.or_(errors).first, what)
+            if not retry_on_error and errors.count():
+                raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
         finally:
             if timeout_s is not None:
                 self.timeout_s = saved
-
-    def _await_login_outcome(self, what: str) -> None:
-        # The login form stays visible on failure, so only the flash or the admin layout count.
-        errors = self.page.locator(Ihp.FORM_ERROR_CSS)
-        self._await(self.logout_button.or_(errors).first, what)
-        if errors.count():
-            raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
-
-    def is_logged_in(self) -> bool:
-        return self.logout_button.count() > 0
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         fields = {"email": self.email, "password": self.password, "login button": self.login_button}

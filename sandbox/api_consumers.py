@@ -129,6 +129,8 @@ def routes(sb: Sandbox) -> list[Route]:
         if not form.ok:
             return ctx.render("api_consumers_show.html", c=consumer, form=form)
         key = new_api_key()
+        if sb.config.faults.on_api_key is not None:
+            sb.config.faults.on_api_key(key)
         k = t.api_keys
         with sb.engine.begin() as conn:
             conn.execute(

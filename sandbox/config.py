@@ -28,8 +28,10 @@ class Faults:
     drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
     latency_ms: int = 0  # added to every response
     expire_session_after: int = 0  # end every session after N authenticated requests
-    # Test hook, in-process only: called with (N, path) when the Nth mutating request arrives.
+    # Test hooks, in-process only: called with (N, path) when the Nth mutating request arrives,
+    # and with each API key generated (so that a test can look for it where it must not be).
     on_mutation: Callable[[int, str], None] | None = None
+    on_api_key: Callable[[str], None] | None = None
     requests_seen: int = 0
     mutations_seen: int = 0
 

@@ -123,7 +123,7 @@ class Tool:
         }
 
     def __call__(
-        self, *args: str, input: str | None = None, timeout: float = 180, trace: bool = False, **settings: str | None
+        self, *args: str, input: str | None = None, wait: float = 180, trace: bool = False, **settings: str | None
     ) -> subprocess.CompletedProcess[str]:
         """``trace=False`` adds ``--no-trace`` to apply and plan: recording costs ~40 % of a run,
         and only the tests about the audit trail (and some end-to-end ones) look at it."""
@@ -138,7 +138,7 @@ class Tool:
             input=input,
             env=env,
             cwd=self.tmp_path,
-            timeout=timeout,
+            timeout=wait,
             check=False,
         )
 

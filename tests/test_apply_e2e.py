@@ -175,12 +175,19 @@ def test_confirm_yes_skip_abort_from_stdin(tool: Tool, sandbox) -> None:  # noqa
     assert_bootstrapped(sandbox)
 
 
-@pytest.mark.parametrize("answers", ["a\n", "y\na\n"], ids=["at the plan", "at the first write"])
-def test_confirm_abort_writes_nothing(tool: Tool, sandbox, answers: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ("a\n", "the operator did not approve the plan: nothing was written"),
+        ("y\na\n", "aborted by the operator before: create hub"),
+    ],
+    ids=["at the plan", "at the first write"],
+)
+def test_confirm_abort_writes_nothing(tool: Tool, sandbox, answers: str, message: str) -> None:  # noqa: ANN001
     before = snapshot(sandbox)
     result = tool("apply", "--confirm", input=answers)
     assert result.returncode == ExitCode.ABORTED
-    assert "nothing was written" in result.stderr or "aborted by the operator before: create hub" in result.stderr
+    assert message in result.stderr
     assert snapshot(sandbox) == before
 
 

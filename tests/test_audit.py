@@ -9,6 +9,8 @@ the same values are found, which proves the scan can see them."""
 from __future__ import annotations
 
 import base64
+import html
+import io
 import json
 import re
 import zipfile
@@ -17,24 +19,41 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy import insert, select
 
 from flows.audit import UNSAFE_NO_SCRUB_ENV, RunEnd, RunStart, StepEvent, VerificationEvent, read_audit_log
+from flows.apply import ApplyOptions, execute
+from flows.console import Console
 from flows.errors import ExitCode
+from flows.seeds import load_seeds
+from flows.settings import ExplicitSettings
 from tests.conftest import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
 
-CANARY_PASSWORD = "Canary-Pw-7f3a9c-QX"
+# Characters that Python's quote(), encodeURIComponent() and a browser's form encoding each
+# treat differently, and that HTML escapes: every one of these forms must be caught.
+CANARY_PASSWORD = "Canary P@ss!~*'(7f3a)<&>\"Q+X"
 CANARY_COOKIE = "CanarySession-5e8d2b71c4a94f06b1d3e2f7a8c9d0e1"
 
 
 def forms(secret: str) -> list[bytes]:
-    """The secret as it could appear in a file: plain, URL-encoded, base64 at 3 alignments."""
-    raw = secret.encode()
-    found = {raw, quote(secret, safe="").encode(), quote_plus(secret).encode()}
+    """The secret as it could appear in a file: plain, URL-encoded the three ways a run may
+    encode it, HTML-escaped, JSON-escaped, base64 at 3 alignments (written here, not taken
+    from the tool, so that the test does not trust what it tests)."""
+    found = {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        quote(secret, safe="-_.!~*'()"),  # encodeURIComponent
+        quote_plus(secret, safe="*-._").replace("~", "%7E"),  # a browser's form body
+        html.escape(secret),
+        json.dumps(secret)[1:-1],
+    }
+    raw = {f.encode() for f in found}
     for offset in range(3):
-        encoded = base64.b64encode(b"x" * offset + raw)
-        found.add(encoded[(offset * 4 + 2) // 3 + 1 : len(encoded) - 4])
-    return [f for f in found if len(f) >= 8]
+        encoded = base64.b64encode(b"x" * offset + secret.encode())
+        raw.add(encoded[(offset * 4 + 2) // 3 + 1 : len(encoded) - 4])
+    return [f for f in raw if len(f) >= 8]
 
 
 def every_byte(folder: Path) -> dict[str, bytes]:
@@ -111,8 +130,10 @@ def test_without_scrubbing_the_scanner_finds_them(sandbox_factory: SandboxFactor
         assert "the run folder still holds a secret after scrubbing" in result.stderr
         assert re.search(r"trace\.zip!\d-trace\.network \(", result.stderr)
     hits = occurrences(secrets_of(sandbox, tool) + old_keys, folders=[tool.runs], texts={})
-    assert any(h.startswith("secret 0 in") and "trace" in h for h in hits), hits  # the password
-    assert any(h.startswith("secret 1 in") for h in hits), hits  # the canary session cookie
+    assert any(h.startswith("secret 1 in") and "trace" in h for h in hits), hits  # the canary session cookie
+    assert any("trace" in h for h in hits if not h.startswith(("secret 0 ", "secret 1 "))), hits  # sessions, keys
+    # the login is never recorded, so the password is not in the trace even unscrubbed
+    assert not any(h.startswith("secret 0 in") and "trace" in h for h in hits), hits
     # the tool's own output still holds none of them
     assert occurrences(secrets_of(sandbox, tool) + old_keys, folders=[], texts={"output": output}) == []
     folder = Path(json.loads(results[0].stdout)["run_folder"])
@@ -129,7 +150,7 @@ def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
         assert z.testzip() is None
         names = z.namelist()
         traces = sorted(n for n in names if n.endswith(".trace"))
-        assert traces == ["0-trace.trace", "1-trace.trace"]  # recorded around the key reveal
+        assert traces == ["0-trace.trace", "1-trace.trace", "2-trace.trace"]  # around the login and the key
         actions, urls = [], []
         for name in names:
             if name.endswith((".trace", ".network")):
@@ -140,8 +161,20 @@ def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
                         urls.append(json.dumps(event.get("params", {})))
     assert {"goto", "fill", "click", "selectOption"} <= set(actions), set(actions)
     seen = "\n".join(urls)
-    for path in ("/NewSession", "/Hubs/new", "/HubCapabilityManifests/new", "/EditHubCapabilityManifest", "/ShowHubCapabilityManifest", "/ApiConsumers/new", "/ShowApiConsumer", "/Widgets/new"):
+    for path in ("/Hubs/new", "/HubCapabilityManifests/new", "/EditHubCapabilityManifest", "/ShowHubCapabilityManifest", "/ApiConsumers/new", "/ShowApiConsumer", "/Widgets/new"):
         assert path in seen, path
+    # left out entirely, network included: the login form's POST and the page showing the key
+    with zipfile.ZipFile(trace) as z:
+        recorded = b"".join(z.read(n) for n in z.namelist())
+        requests = [
+            json.loads(line)["snapshot"]["request"]["url"]
+            for name in z.namelist()
+            if name.endswith(".network")
+            for line in z.read(name).decode().splitlines()
+            if json.loads(line).get("type") == "resource-snapshot"
+        ]
+    assert requests and not [u for u in requests if "/CreateSession" in u or "/CreateApiKey" in u], requests
+    assert b"apiKey_key" not in recorded and b"API key created" not in recorded
 
 
 def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
@@ -184,3 +217,49 @@ def test_failed_run_leaves_a_complete_scrubbed_folder(tool: Tool, sandbox) -> No
     assert isinstance(events[-1], RunEnd) and events[-1].exit_code == ExitCode.STEP_FAILED
     secrets = [s.token for s in rows(sandbox, "sessions")] + [tool.settings["password"]]
     assert occurrences(secrets, folders=[folder], texts={"stdout": json.dumps(report), "stderr": stderr}) == []
+
+
+def test_a_password_typed_by_hand_is_not_recorded(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser
+) -> None:
+    """Headed, no credentials: the operator logs in in the window; the tool never learns the
+    password, so nothing could scrub it: it must never be recorded."""
+    sandbox = sandbox_factory(admin_password=CANARY_PASSWORD)
+
+    class Operator(Console):
+        def info(self, text: str) -> None:
+            super().info(text)
+            if text.startswith("Log in to Inter-Hub in the browser window"):
+                page = browser.contexts[-1].pages[-1]  # the run's window, as the operator sees it
+                page.get_by_placeholder("E-Mail").fill(ADMIN_EMAIL)
+                page.get_by_placeholder("Password").fill("a typo")
+                page.get_by_role("button", name="Login").click()
+                page.get_by_text("Invalid Credentials").wait_for()  # a typo: the run keeps waiting
+                page.get_by_placeholder("Password").fill(CANARY_PASSWORD)
+                page.get_by_role("button", name="Login").click()
+
+    settings = ExplicitSettings(base=sandbox.base_url, runs_dir=tmp_path / "runs", key_sink=f"file:{tmp_path / 'k.json'}")
+    output = io.StringIO()
+    report = execute(settings, load_seeds(), ApplyOptions(headed=True, browser=browser), Operator(output))
+    assert report.exit_code == ExitCode.OK, output.getvalue()
+    assert report.steps[0].detail == "logged in by the operator (not recorded in the trace)"
+    assert (report.run_folder / "trace.zip").is_file()
+    assert occurrences([CANARY_PASSWORD], folders=[tool_runs := tmp_path / "runs"], texts={"console": output.getvalue()}) == []
+    assert tool_runs.is_dir()
+
+
+def test_a_failure_while_the_key_is_on_screen_records_no_key(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """The key page changed (its field is not where the page object looks): the step fails
+    while the key is displayed; the page is left before recording resumes or the failure
+    screenshot is taken, so neither holds the key."""
+    sandbox = sandbox_factory(relabel={"API key": "Your new key"})
+    keys: list[str] = []
+    sandbox.config.faults.on_api_key = keys.append
+    tool = Tool(sandbox, tmp_path)
+    code, report, stderr = tool.json("apply", trace=True, timeout="3")
+    assert code == ExitCode.STEP_FAILED, stderr
+    assert report["steps"][-1]["name"] == "api-key" and report["steps"][-1]["status"] == "failed"
+    assert len(keys) == 1  # the key was generated and shown
+    folder = Path(report["run_folder"])
+    assert (folder / "failure.png").is_file() and (folder / "trace.zip").is_file()
+    assert occurrences(keys, folders=[folder], texts={"stdout": json.dumps(report), "stderr": stderr}) == []

@@ -27,6 +27,12 @@ UNAUTHORIZED: Route = (401, JSON, b'{"error": "unauthorized"}')
 NOT_FOUND: Route = (404, JSON, b'{"error": "not_found"}')
 
 
+@pytest.fixture(autouse=True)
+def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where no .env is: a developer's settings must not reach these tests."""
+    monkeypatch.chdir(tmp_path)
+
+
 def run(capsys: pytest.CaptureFixture[str], base: str, *extra: str) -> tuple[int, str, str]:
     code = probe.main(["--base", base, *extra])  # a named --env-file must exist; .env in cwd is optional
     out, err = capsys.readouterr()
@@ -136,7 +142,7 @@ def test_other_openapi_location_and_full_paths(fake_inter_hub: Callable[[dict[st
 
 
 def test_server_url_prefix_is_understood() -> None:
-    doc = json.loads(open_api_doc(["/hubs", "/x/"], servers=[{"url": "https://hub.example.org/api/v2/"}]))
+    doc = json.loads(open_api_doc(["/hubs", "/x/"], servers=[{"url": "https://hub.example.invalid/api/v2/"}]))
     assert {"/hubs", "/x"} <= probe.listed_paths(doc)
     assert probe.listed_paths(openapi("open")) >= set(probe.GATED_PATHS)
 
@@ -225,7 +231,7 @@ def test_no_openapi_anywhere_closes_the_gate(fake_inter_hub: Callable[[dict[str,
 
 
 def test_plain_http_to_another_host_is_refused_before_any_request(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "http://hub.example.org")
+    code, out, err = run(capsys, "http://hub.example.invalid")
     assert code == ExitCode.BAD_INPUT
     assert out == "" and "refusing plain http://" in err
 
