@@ -128,7 +128,8 @@ def build_tables(schema: Schema) -> Tables:
         UniqueConstraint("hub_id", "version", name="hub_capability_manifests_hub_id_version_key"),
     )
 
-    def registry(name: str) -> Table:
+    def registry(name: str, *, named: bool = True) -> Table:
+        """A vocabulary registry: entries published by a hub's active manifest."""
         return Table(
             name,
             md,
@@ -141,26 +142,12 @@ def build_tables(schema: Schema) -> Tables:
                 nullable=False,
             ),
             Column("key", String(120), nullable=False, unique=True),
-            Column("name", String(200), nullable=False),
+            *([Column("name", String(200), nullable=False)] if named else []),
             Column("description", Text, nullable=False, default=""),
             _created(),
         )
 
-    policy_scopes = Table(
-        "policy_scopes",
-        md,
-        _id(),
-        Column("hub_id", Uuid, ForeignKey("hubs.id", ondelete="CASCADE"), nullable=False),
-        Column(
-            "hub_capability_manifest_id",
-            Uuid,
-            ForeignKey("hub_capability_manifests.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
-        Column("key", String(120), nullable=False, unique=True),
-        Column("description", Text, nullable=False, default=""),
-        _created(),
-    )
+    policy_scopes = registry("policy_scopes", named=False)  # a scope has a key, no display name
     api_consumers = Table(
         "api_consumers",
         md,
