@@ -4,9 +4,7 @@ its run folder, live progress and, for apply, the runbook's validation at the en
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +15,17 @@ from playwright.sync_api import Error as PlaywrightError
 
 from flows.audit import UNSAFE_NO_SCRUB_ENV, RunFolder, utc_now
 from flows.browser import BrowserOptions, BrowserSession, executable
+from flows.command import interrupted
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
-from flows.errors import Aborted, ExitCode, IhubError, SecretLeak, StepFailed
+from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
 from flows.known_secrets import KnownSecrets
 from flows.lock import target_lock
+from flows.workdir import RunWorkDir
 from flows.seeds import SeedSet
 from flows.settings import Settings
-from flows.steps import STEPS, Approver, Decision, Options, Run, Step, StepResult, page_failure
+from flows.steps import STEPS, Approver, Decision, Options, Run, Step, StepResult, off_target_failure, page_failure
 from flows.verify import Check, verify
 from pages.base import PageError
 
@@ -182,6 +182,8 @@ def _run_steps(
                 where=f"step {step.name}",
                 hint="this is a bug in ihub-bootstrap: report it with the run folder; run apply again to finish",
             )
+        if error is not None and (elsewhere := run.off_target()):
+            error = off_target_failure(step, run.base_url, elsewhere)
         if error is not None:
             status = "blocked" if error.exit_code == ExitCode.NEEDS_DECISION else "failed"
             result = step.result(status, error.message)  # type: ignore[arg-type]
@@ -241,6 +243,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     command = "plan" if opts.plan else "apply"
     base = settings.require_base()
     settings.check_transport()
+    settings.check_secrets_against(seeds)
     mode = settings.session_mode(headed=opts.headed)
     if opts.browser is None:
         executable(settings)  # a wrong IHUB_BROWSER is bad input: refused before anything starts
@@ -270,7 +273,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         console.warn(f"{UNSAFE_NO_SCRUB_ENV}=1: artifacts are NOT scrubbed (a test switch); do not share {folder.path}")
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
-    raw = Path(tempfile.mkdtemp(prefix="ihub-trace-"))  # 0700, outside the run folder
+    work = RunWorkDir(folder.path)  # 0700: raw trace parts and the browser's files, unscrubbed
     chunks: list[Path] = []
     run: Run | None = None
     try:
@@ -280,7 +283,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             session = stack.enter_context(
                 BrowserSession(
                     settings,
-                    BrowserOptions(opts.headed, opts.slow_mo_ms, raw if opts.trace else None, opts.browser),
+                    BrowserOptions(opts.headed, opts.slow_mo_ms, work.trace if opts.trace else None, opts.browser, work.tmp),
                     mode,
                     title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
                 )
@@ -307,6 +310,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 trace=session.trace,
                 credentials=credentials,
                 manual_login=ask_for_manual_login if mode == "manual" else None,
+                off_target=session.guard.violation,
             )
             try:
                 # Phase 1, always: observe everything, write nothing (this is all of `plan`).
@@ -327,8 +331,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             except IhubError as exc:
                 report.error = exc
                 _record_failure(folder, run, exc.render())
-            except KeyboardInterrupt:
-                report.error = Aborted("interrupted (Ctrl-C)", hint="run apply again to finish: nothing is created twice")
+            except KeyboardInterrupt as exc:
+                report.error = interrupted(exc, "run apply again to finish: nothing is created twice")
             finally:
                 report.changes = run.writes
                 report.hub_id = run.hub_id or next((r.ids.get("hub_id") for r in report.steps if r.ids.get("hub_id")), None)
@@ -355,9 +359,11 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     except IhubError as exc:
         report.error = exc
         _record_failure(folder, run, exc.render())
+    except KeyboardInterrupt as exc:  # during verify, or while the browser closed
+        report.error = report.error or interrupted(exc, "run apply again to finish: nothing is created twice")
     finally:
         _close(folder, report, chunks, console, detailed_exitcode)
-        shutil.rmtree(raw, ignore_errors=True)
+        work.close()
     return report
 
 
@@ -423,6 +429,7 @@ def run_verify(
     """``ihub-bootstrap verify``: the validation alone, over HTTP, with its own run folder."""
     base = settings.require_base()
     settings.check_transport()
+    settings.check_secrets_against(seeds)
     sink = open_sink(key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name)
     secrets = KnownSecrets(settings.secret_values())
     console.redact = secrets.redact

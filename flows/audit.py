@@ -21,8 +21,7 @@ import json
 import os
 import secrets as _random
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -31,10 +30,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from flows.errors import ExitCode
-from flows.known_secrets import MARKER, KnownSecrets, encoded_forms
+from flows.known_secrets import KnownSecrets
+from flows.scrub import Leak, ScrubError, _scrub_value, scan_folder, scrub_blob
 
-SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
-JSON_LINES = (".trace", ".network", ".stacks")
+__all__ = ["Leak", "RunFolder", "ScrubError", "merge_trace", "scan_folder"]
 # Test-only: leave artifacts unscrubbed, to prove that the scanner finds what scrubbing removes.
 UNSAFE_NO_SCRUB_ENV = "IHUB_UNSAFE_NO_SCRUB_FOR_TESTS"
 
@@ -125,63 +124,7 @@ def read_audit_log(path: Path) -> list[RunStart | StepEvent | VerificationEvent 
     return [AUDIT_EVENT.validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-# ---------------------------------------------------------------- scrubbing
-
-
-def _scrub_json(value: Any, forms: list[str]) -> Any:
-    if isinstance(value, str):
-        for form in forms:
-            if form in value:
-                value = value.replace(form, MARKER)
-        return value
-    if isinstance(value, list):
-        return [_scrub_json(v, forms) for v in value]
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key == "cookies" and isinstance(item, list):
-                out[key] = [{**c, "value": MARKER} if isinstance(c, dict) and "value" in c else c for c in item]
-                continue
-            out[key] = _scrub_json(item, forms)
-        name = out.get("name")
-        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and "value" in out:
-            out["value"] = MARKER
-        return out
-    return value
-
-
-# Lines without any of these (lower-cased) and without a known secret are left as they are:
-# nothing in them to scrub, so they are not parsed and rewritten (most of a trace).
-_SENSITIVE_MARKS = ("cookie", "authorization")
-
-
-def scrub_json_lines(data: bytes, forms: list[str]) -> bytes:
-    lines = []
-    for raw in data.decode("utf-8").splitlines():
-        if not raw.strip():
-            continue
-        lowered = raw.lower()
-        if not any(mark in lowered for mark in _SENSITIVE_MARKS) and not any(form in raw for form in forms):
-            lines.append(raw)
-            continue
-        lines.append(json.dumps(_scrub_json(json.loads(raw), forms), ensure_ascii=False, separators=(",", ":")))
-    return "".join(line + "\n" for line in lines).encode("utf-8")
-
-
-def scrub_bytes(data: bytes, forms: list[str]) -> bytes:
-    marker = MARKER.encode()
-    for form in forms:
-        data = data.replace(form.encode(), marker)
-    return data
-
-
-def scrub_entry(name: str, data: bytes, forms: list[str]) -> bytes:
-    if name.endswith(JSON_LINES):
-        try:
-            return scrub_json_lines(data, forms)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            pass  # not what Playwright writes; fall back to byte replacement
-    return scrub_bytes(data, forms)
+# ---------------------------------------------------------------- trace parts
 
 
 def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> None:
@@ -189,8 +132,9 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
 
     Each chunk's ``trace.trace``/``.network``/``.stacks`` become ``<n>-trace.*``: the trace
     viewer loads every ``*.trace`` of a zip, so the chunks show as consecutive recordings.
+    Raises :class:`ScrubError` (naming the entry) when an entry cannot be made clean.
     """
-    forms = secrets.forms() if secrets is not None else []
+    values = secrets.values if secrets is not None else []
     seen: set[str] = set()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for n, chunk in enumerate(chunks):
@@ -204,82 +148,10 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
                         continue
                     seen.add(target_name)
                     if secrets is not None:
-                        data = scrub_entry(name, data, forms)
+                        data = scrub_blob(f"trace.zip!{target_name}", data, values)
                     # screenshots are JPEG already: compressing them again only costs time
                     kind = zipfile.ZIP_STORED if name.endswith((".jpeg", ".jpg", ".png")) else zipfile.ZIP_DEFLATED
                     target.writestr(target_name, data, compress_type=kind)
-
-
-# ---------------------------------------------------------------- scanning
-
-
-@dataclass(frozen=True)
-class Leak:
-    file: str  # relative to the run folder; "trace.zip!0-trace.network" for a zip entry
-    what: str  # "known secret #2" (by length, never the value) or "unscrubbed Cookie header"
-
-    def __str__(self) -> str:
-        return f"{self.file} ({self.what})"
-
-
-def _artifacts(folder: Path) -> Iterator[tuple[str, bytes]]:
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file():
-            continue
-        rel = str(path.relative_to(folder))
-        data = path.read_bytes()
-        yield rel, data
-        if zipfile.is_zipfile(path):
-            try:
-                with zipfile.ZipFile(path) as z:
-                    for name in z.namelist():
-                        yield f"{rel}!{name}", z.read(name)
-            except zipfile.BadZipFile:
-                pass
-
-
-def _unscrubbed_headers(value: Any) -> Iterator[str]:
-    """Sensitive headers and cookies whose value is not the marker: secrets nobody told us of."""
-    if isinstance(value, list):
-        for item in value:
-            yield from _unscrubbed_headers(item)
-    elif isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and value.get("value") not in (MARKER, "", None):
-            yield f"unscrubbed {name} header"
-        cookies = value.get("cookies")
-        if isinstance(cookies, list) and any(isinstance(c, dict) and c.get("value") not in (MARKER, "", None) for c in cookies):
-            yield "unscrubbed cookie value"
-        for key, item in value.items():
-            if key != "cookies":
-                yield from _unscrubbed_headers(item)
-
-
-def _header_leaks(name: str, data: bytes) -> set[str]:
-    if not name.endswith(JSON_LINES):
-        return set()
-    found: set[str] = set()
-    for line in data.decode("utf-8", errors="replace").splitlines():
-        if not any(mark in line.lower() for mark in _SENSITIVE_MARKS):
-            continue
-        try:
-            found.update(_unscrubbed_headers(json.loads(line)))
-        except json.JSONDecodeError:
-            continue
-    return found
-
-
-def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
-    """Every file (and zip entry) that holds a known secret in any encoded form, or a
-    Cookie/Set-Cookie/Authorization value in trace JSON that was not scrubbed."""
-    patterns = [(i + 1, [f.encode() for f in encoded_forms(v)]) for i, v in enumerate(values)]
-    leaks = []
-    for rel, data in _artifacts(folder):
-        for index, forms in patterns:
-            if any(form in data for form in forms):
-                leaks.append(Leak(rel, f"known secret #{index}"))
-        leaks.extend(Leak(rel, what) for what in sorted(_header_leaks(rel, data)))
-    return leaks
 
 
 # ---------------------------------------------------------------- the folder
@@ -323,7 +195,7 @@ class RunFolder:
         record = AUDIT_EVENT.validate_python({"event": event, "time": utc_now(), "run_id": self.run_id, **fields})
         line = record.model_dump_json()
         if self.scrub:
-            line = json.dumps(_scrub_json(json.loads(line), self.secrets.forms()), ensure_ascii=False)
+            line = json.dumps(_scrub_value(json.loads(line), self.secrets.values, self.secrets.forms()), ensure_ascii=False)
         with self.log.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 
@@ -349,18 +221,32 @@ class RunFolder:
     ) -> tuple[int, list[str]]:
         """Finish the folder; returns the final exit code (6 when a secret was found) and the
         findings. ``summary(exit_code, findings)`` gives summary.json's content."""
+        problems: list[str] = []
         if chunks:
-            merge_trace(chunks, self.path / "trace.zip", self.secrets if self.scrub else None)
+            try:
+                merge_trace(chunks, self.path / "trace.zip", self.secrets if self.scrub else None)
+            except Exception as exc:  # noqa: BLE001  whatever went wrong, nothing unclean is kept
+                (self.path / "trace.zip").unlink(missing_ok=True)
+                why = str(exc) if isinstance(exc, ScrubError) else f"{exc.__class__.__name__} while merging and scrubbing"
+                problems.append(f"trace.zip ({why}; the trace was deleted)")
         if self.scrub:  # secrets learnt after an artifact was written (a key, a token) go now
-            forms = self.secrets.forms()
-            for path in self.path.iterdir():
-                if path.is_file() and path.suffix in (".json", ".jsonl", ".txt"):
-                    data = path.read_bytes()
-                    path.write_bytes(scrub_json_lines(data, forms) if path.suffix == ".jsonl" else scrub_bytes(data, forms))
-        findings = [str(leak) for leak in scan_folder(self.path, self.secrets.values)]
+            for path in sorted(self.path.iterdir()):
+                if not path.is_file() or path.name == "trace.zip":
+                    continue
+                try:
+                    path.write_bytes(scrub_blob(path.name, path.read_bytes(), self.secrets.values))
+                except Exception as exc:  # noqa: BLE001
+                    path.unlink(missing_ok=True)
+                    why = str(exc) if isinstance(exc, ScrubError) else f"{exc.__class__.__name__} while scrubbing"
+                    problems.append(f"{path.name} ({why}; the file was deleted)")
+        leaks = scan_folder(self.path, self.secrets.values)
+        if leaks and self.scrub:  # never left for someone to share
+            for name in sorted({leak.file.split("!")[0] for leak in leaks}):
+                (self.path / name).unlink(missing_ok=True)
+        findings = problems + [str(leak) + (" (deleted)" if self.scrub else "") for leak in leaks]
         if findings:
             exit_code = ExitCode.SECRET_LEAK
-            error = "the run folder holds a secret after scrubbing: " + "; ".join(findings)
+            error = "the run folder held a secret after scrubbing: " + "; ".join(findings)
         self.event("run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms())
         self.write_json("summary.json", summary(exit_code, findings))
         return exit_code, findings
@@ -368,8 +254,8 @@ class RunFolder:
 
 def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | None) -> KnownSecrets:
     """The secrets this machine can still name after a run, for ``audit scan``: password and
-    session cookie from the settings, the cookies of a storage-state file, the keys a key
-    sink holds."""
+    session cookie from the settings, the cookies of a storage-state file, every key a key
+    sink holds (a file sink: for every target)."""
     from flows.keysink import EnvFileSink, FileSink, open_sink  # the sink formats are theirs
 
     known = KnownSecrets(settings.secret_values())
@@ -378,14 +264,14 @@ def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | 
             state = json.loads(settings.storage_state.read_text(encoding="utf-8"))
             for cookie in state.get("cookies", []):
                 known.add(cookie.get("value"))
-        except (OSError, json.JSONDecodeError, AttributeError):
+        except (OSError, json.JSONDecodeError, AttributeError, UnicodeDecodeError):
             pass
-    if settings.base and consumer_name:
-        sink = open_sink(key_sink or settings.key_sink, base_url=settings.base, consumer_name=consumer_name, for_writing=False)
+    spec = key_sink or settings.key_sink
+    if spec or (settings.base and consumer_name):
+        sink = open_sink(spec, base_url=settings.base or "", consumer_name=consumer_name or "", for_writing=False)
         if isinstance(sink, FileSink):
-            stored = sink.find(consumer_name)
-            if stored is not None:
-                known.add(stored.api_key)
+            for key in sink.keys():
+                known.add(key)
         elif isinstance(sink, EnvFileSink) and sink.path.is_file():
             from dotenv import dotenv_values
 

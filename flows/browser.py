@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -26,6 +28,74 @@ class BrowserOptions:
     # An already running Chromium to open this run's context in (tests, benchmarks); the run
     # closes only its own context then. None: launch one for the run.
     browser: Browser | None = None
+    # TMPDIR of Playwright's driver and of the Chromium it launches (the run's private work
+    # directory: trace files in progress and the browser profile hold secrets). None: as is.
+    driver_tmp: Path | None = None
+
+
+# Variables that make Playwright print what it sends and receives (filled passwords, the key
+# page, cookies) on stderr, past every redaction. Honoured only with --playwright-debug.
+DEBUG_VARIABLES = ("DEBUG", "DEBUG_FILE", "DEBUGP", "PWDEBUG")
+PLAYWRIGHT_DEBUG_ENV = "IHUB_PLAYWRIGHT_DEBUG"
+
+
+def playwright_debug_allowed() -> bool:
+    return os.environ.get(PLAYWRIGHT_DEBUG_ENV) == "1"
+
+
+@contextlib.contextmanager
+def driver_environment(tmp: Path | None) -> Iterator[None]:
+    """The environment Playwright's driver starts with (it copies ``os.environ`` once)."""
+    saved = dict(os.environ)
+    if not playwright_debug_allowed():
+        for name in DEBUG_VARIABLES:
+            os.environ.pop(name, None)
+        saved.pop("DEBUGP", None)  # read by the Python client on every message: gone for good
+    if tmp is not None:
+        for name in ("TMPDIR", "TMP", "TEMP"):
+            os.environ[name] = str(tmp)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, without a default port."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+class OriginGuard:
+    """Keeps the browser on the base's origin: every request elsewhere (a redirect to another
+    host or port included) is aborted before it leaves, and remembered for the error."""
+
+    def __init__(self, base: str):
+        self.base = origin(base)
+        self.blocked: list[str] = []
+
+    def install(self, context: BrowserContext) -> None:
+        # A regular expression is matched inside the driver: requests to the base are never
+        # paused for Python (a function matcher would pause every one of them).
+        elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
+        context.route(elsewhere, self._abort)
+
+    def _abort(self, route) -> None:  # noqa: ANN001
+        self.blocked.append(origin(route.request.url))
+        with contextlib.suppress(PlaywrightError):
+            route.abort("blockedbyclient")
+
+    def violation(self) -> str | None:
+        return self.blocked[0] if self.blocked else None
 
 
 def executable(settings: Settings) -> str | None:
@@ -72,6 +142,7 @@ class TraceRecorder:
         directory.mkdir(parents=True, exist_ok=True)
         context.tracing.start(**self.options)
         self.recording = True
+        self.given_up = False  # a page could not be cleaned: nothing more is recorded
 
     def _save(self) -> None:
         path = self.directory / f"part-{len(self.chunks)}.zip"
@@ -80,21 +151,66 @@ class TraceRecorder:
         self.chunks.append(path)
 
     @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        if not self.recording:
-            yield
-            return
-        self._save()
+    def paused(self, before_resume: Callable[[], None] | None = None) -> Iterator[None]:
+        """Nothing inside is recorded. ``before_resume`` (leave the page, empty a field) runs
+        before recording starts again, whatever happened inside; if it fails, recording does
+        not start again for the rest of the run: a page that may still hold a secret is never
+        recorded."""
+        was_recording = self.recording
+        if was_recording:
+            self._save()
         try:
             yield
         finally:
-            self.context.tracing.start(**self.options)
-            self.recording = True
+            clean = True
+            if before_resume is not None:
+                try:
+                    before_resume()
+                except Exception:  # noqa: BLE001  (any failure: the page may still hold the secret)
+                    clean = False
+            if was_recording and clean and not self.given_up:
+                self.context.tracing.start(**self.options)
+                self.recording = True
+            elif not clean:
+                self.given_up = True
 
     def finish(self) -> list[Path]:
         if self.recording:
             self._save()
         return self.chunks
+
+
+def unrecorded(trace: TraceRecorder | None, before_resume: Callable[[], None] | None = None):  # noqa: ANN201
+    """Leave what happens inside out of the trace (when there is one); ``before_resume`` runs
+    on the way out in any case (see :meth:`TraceRecorder.paused`)."""
+    if trace is not None:
+        return trace.paused(before_resume)
+    return _then(before_resume)
+
+
+@contextlib.contextmanager
+def _then(cleanup: Callable[[], None] | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if cleanup is not None:
+            with contextlib.suppress(Exception):
+                cleanup()
+
+
+@contextlib.contextmanager
+def login_attempt(trace: TraceRecorder | None, login_page) -> Iterator[None]:  # noqa: ANN001
+    """A login, by the tool or by the operator's hand, that nothing records: tracing stops
+    before the form is filled, and before it starts again the page is left (the attempt
+    failed: the form may still hold the password) or its password fields are emptied."""
+    failed = True
+
+    def forget() -> None:
+        login_page.forget_password(leave=failed)
+
+    with unrecorded(trace, forget):
+        yield
+        failed = False
 
 
 class BrowserSession:
@@ -111,6 +227,7 @@ class BrowserSession:
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.trace: TraceRecorder | None = None
+        self.guard = OriginGuard(settings.require_base())
 
     def __enter__(self) -> BrowserSession:
         base = self.settings.require_base()
@@ -119,7 +236,8 @@ class BrowserSession:
             return self._open_context(base)
         path = executable(self.settings)
         try:
-            self.playwright = self._stack.enter_context(sync_playwright())
+            with driver_environment(self.options.driver_tmp):
+                self.playwright = self._stack.enter_context(sync_playwright())
             self.browser = self.playwright.chromium.launch(
                 executable_path=path,
                 headless=not self.options.headed,
@@ -141,6 +259,7 @@ class BrowserSession:
         self.context = self.browser.new_context(base_url=base, storage_state=storage, viewport={"width": 1280, "height": 900})
         self.context.set_default_timeout(self.settings.timeout * 1000)
         self.context.set_default_navigation_timeout(self.settings.timeout * 1000)
+        self.guard.install(self.context)
         if self.mode == "cookie" and self.settings.session_cookie is not None:
             self.context.add_cookies(
                 [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -159,11 +160,11 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     try:
         consumer = load_seeds(args.seeds).api_consumer.name
     except IhubError:
-        console.warn("seeds not readable: keys in the key sink are not looked for")
+        console.warn("seeds not readable: keys in the default key sink are not looked for")
     known = secrets_on_record(settings, args.key_sink, consumer)
     for name in args.secret_env or []:
-        import os
-
+        if not os.environ.get(name):
+            raise BadInputError(f"--secret-env {name}: that environment variable is not set", where="--secret-env")
         known.add(os.environ.get(name))
     leaks = scan_folder(folder, known.values)
     files = sum(1 for p in folder.rglob("*") if p.is_file())
@@ -172,9 +173,16 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
             print(f"LEAK {leak}")
         console.warn(f"{len(leaks)} finding(s) in {folder}: do not share this run folder")
         return ExitCode.SECRET_LEAK
+    if not known:
+        console.warn(
+            "no secret known to look for: only unscrubbed Cookie/Set-Cookie/Authorization values were checked. "
+            "Name where the run's secrets are: --env-file, --storage-state, --key-sink, --secret-env NAME"
+        )
+        return ExitCode.NOTHING_TO_SCAN
     print(
         f"clean: {files} file(s) in {folder} (zip entries included) hold none of {len(known.values)} known "
-        "secret(s) in plain, URL or base64 form, and no unscrubbed Cookie/Set-Cookie/Authorization value"
+        "secret(s), read plain and decoded (JSON, URL, HTML, base64), and no unscrubbed Cookie/Set-Cookie/"
+        "Authorization value"
     )
     return ExitCode.OK
 
@@ -204,7 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 step failed, 2 changes pending (plan --detailed-exitcode), "
         "3 bad input, 4 authentication, 5 verification failed, 6 secret found in run folder, "
         "7 operator decision needed, 8 locked, 9 aborted, 10 gate closed, 11 probe failed, "
-        "12 doctor mismatch.",
+        "12 doctor mismatch, 13 audit scan knew no secret to look for.",
+    )
+    parser.add_argument(
+        "--playwright-debug",
+        action="store_true",
+        help="let Playwright's own debug variables (DEBUG=pw:api, DEBUGP, PWDEBUG) work: they print "
+        "filled passwords, the API key and cookies on stderr, past all redaction; default: ignored",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -298,9 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     seeds_arg(scan)
     scan.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     scan.add_argument("--base", help="the run's Inter-Hub base URL (finds the default key sink)")
-    scan.add_argument("--storage-state", type=Path, metavar="PATH")
-    scan.add_argument("--key-sink", metavar="SINK")
-    scan.add_argument("--secret-env", action="append", metavar="NAME", help="also look for the value of this environment variable")
+    scan.add_argument("--storage-state", type=Path, metavar="PATH", help="its cookies are looked for (IHUB_STORAGE_STATE)")
+    scan.add_argument("--key-sink", metavar="SINK", help="every key it holds is looked for (IHUB_KEY_SINK)")
+    scan.add_argument(
+        "--secret-env", action="append", metavar="NAME", help="also look for the value of this environment variable (repeatable)"
+    )
     scan.set_defaults(func=cmd_audit_scan)
 
     probe.add_parser(sub)
@@ -316,8 +332,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _playwright_debug(allowed: bool) -> None:
+    from flows.browser import DEBUG_VARIABLES, PLAYWRIGHT_DEBUG_ENV
+
+    set_here = [name for name in DEBUG_VARIABLES if os.environ.get(name)]
+    if allowed:
+        os.environ[PLAYWRIGHT_DEBUG_ENV] = "1"
+        print(
+            "warning: --playwright-debug: Playwright's debug output (stderr) shows passwords, the API key and "
+            "session cookies in clear; do not share it",
+            file=sys.stderr,
+        )
+        return
+    os.environ.pop(PLAYWRIGHT_DEBUG_ENV, None)
+    if set_here:
+        print(
+            f"note: {', '.join(set_here)} ignored for Playwright: its debug output would print secrets "
+            "(pass --playwright-debug to allow it)",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _playwright_debug(args.playwright_debug)
     return run(args.func, args)
 
 

@@ -9,11 +9,8 @@ Inter-Hub release.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
 from flows.audit import RunFolder
-from flows.browser import BrowserOptions, BrowserSession
+from flows.command import interrupted
+from flows.workdir import RunWorkDir
+from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
 from flows.known_secrets import KnownSecrets
@@ -116,17 +115,18 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
     """doctor with its run folder (audit log, trace, summary), like every command."""
     base = settings.require_base()
     settings.check_transport()
+    settings.check_secrets_against(seeds)
     mode = settings.session_mode()
     secrets = KnownSecrets(settings.secret_values())
     console.redact = secrets.redact
     folder = RunFolder(settings.runs_dir, "doctor", secrets)
     folder.start(target=base, session_mode=mode, operator=settings.operator, seeds=seeds, options={})
-    raw = Path(tempfile.mkdtemp(prefix="ihub-trace-"))
+    work = RunWorkDir(folder.path)  # 0700: raw trace parts and the browser's files, unscrubbed
     chunks: list[Path] = []
     error: IhubError | None = None
     findings: list[Finding] = []
     try:
-        with BrowserSession(settings, BrowserOptions(trace_dir=raw), mode, title="ihub-bootstrap doctor") as session:
+        with BrowserSession(settings, BrowserOptions(trace_dir=work.trace, driver_tmp=work.tmp), mode, title="ihub-bootstrap doctor") as session:
             try:
                 findings = doctor(session, settings, seeds, mode)
             finally:
@@ -135,6 +135,8 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
                 chunks = session.finish_trace()
     except IhubError as exc:
         error = exc
+    except KeyboardInterrupt as exc:
+        error = interrupted(exc, "run doctor again")
     finally:
         code = int(error.exit_code) if error else exit_code(findings)
         code, leaks = folder.close(
@@ -144,7 +146,7 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
             error=error.message if error else None,
             summary=lambda c, found: {"exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found},
         )
-        shutil.rmtree(raw, ignore_errors=True)
+        work.close()
     if error is not None:
         raise error
     return DoctorReport(findings, str(folder.path), code, leaks)
@@ -165,7 +167,7 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
         findings.extend(_check(login, login.screens({})[0]))
     try:
         if mode == "password" and settings.email and settings.password is not None:
-            with session.trace.paused() if session.trace else contextlib.nullcontext():  # the password's POST
+            with login_attempt(session.trace, login):  # the password's POST, the filled form
                 login.log_in(settings.email, settings.password.get_secret_value())
         ids = _ids(hubs, consumers, seeds)
     except SessionExpired:

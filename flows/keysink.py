@@ -2,24 +2,30 @@
 
 ``--key-sink`` takes:
 
-- ``file:PATH``: a JSON document (consumer id and name, the key), mode 0600, written atomically.
-  The default is such a file outside the repository, per target and consumer:
+- ``file:PATH``: a JSON document holding one entry per target and consumer (consumer id and
+  name, the key), mode 0600, written atomically under a lock: hubs that share one file each
+  keep their key. The default is such a file outside the repository, per target and consumer:
   ``$XDG_DATA_HOME/ihub-bootstrap/keys/<host>/<consumer>.json``.
 - ``envfile:PATH``: appends ``IHUB_<CONSUMER>_API_CONSUMER_ID=`` and ``IHUB_<CONSUMER>_API_KEY=``
   lines (``IHUB_OPS_HUB_API_KEY`` for ops-hub) to an env-style file, mode 0600.
 - ``keyring``: the system keyring (``pip install keyring``), service ``ihub-bootstrap <base URL>``.
 
-A file sink inside a Git work tree is refused unless Git ignores the path.
+A file sink is refused when it is a symbolic link, inside a Git work tree and not ignored by
+Git, owned by another user, or in a directory other users can write to.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
+import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +72,9 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if append:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        if os.fstat(fd).st_uid != os.geteuid():
+            os.close(fd)
+            raise PermissionError(f"{path} belongs to another user")
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(text)
@@ -77,14 +86,48 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        if path.is_symlink():  # checked when the sink was opened; a link put there since is not followed
+            raise PermissionError(f"{path} is a symbolic link")
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
         raise
 
 
+def check_secret_path(path: Path, setting: str) -> None:
+    """Everything a file that will hold a secret must pass before anything is generated."""
+    refuse_link_or_foreign(path, setting)
+    refuse_unwritable_location(path, setting)
+    refuse_tracked_location(path, setting)
+
+
+def refuse_link_or_foreign(path: Path, setting: str) -> None:
+    """A symbolic link (the write would land elsewhere, or replace the link), a file of another
+    user (root would write the key into it), a directory others can write to (they could swap
+    the file): each is refused."""
+    hint = "choose a path of your own in a directory only you can write to (the default is one)"
+    if path.is_symlink():
+        raise BadInputError(f"refusing to write a secret to {path}: it is a symbolic link", where=setting, hint=hint)
+    if path.exists():
+        owner = path.lstat().st_uid
+        if owner != os.geteuid():
+            raise BadInputError(
+                f"refusing to write a secret to {path}: it belongs to another user (uid {owner})", where=setting, hint=hint
+            )
+    directory = path.parent
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    mode = directory.stat().st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+        raise BadInputError(
+            f"refusing to write a secret to {path}: other users can write to {directory}", where=setting, hint=hint
+        )
+
+
 def refuse_tracked_location(path: Path, setting: str) -> None:
-    """Refuse a secret file inside a Git work tree unless Git ignores it."""
+    """Refuse a secret file inside a Git work tree unless Git ignores it (the path as written:
+    a link's target is not what gets written)."""
+    path = Path(os.path.abspath(path))
     git = shutil.which("git")
     if git is None:
         return
@@ -97,7 +140,7 @@ def refuse_tracked_location(path: Path, setting: str) -> None:
     if inside.returncode != 0:
         return
     ignored = subprocess.run(
-        [git, "-C", str(directory), "check-ignore", "-q", str(path.resolve())], capture_output=True, check=False
+        [git, "-C", str(directory), "check-ignore", "-q", str(path)], capture_output=True, check=False
     )
     if ignored.returncode != 0:
         raise BadInputError(
@@ -126,43 +169,75 @@ def env_prefix(consumer_name: str) -> str:
 
 
 class FileSink:
-    def __init__(self, path: Path):
+    """One JSON file, one entry per (target, consumer): ``{"format": 2, "keys": [...]}``. A file
+    in the first format (a single consumer's document) is read as one entry for any target."""
+
+    def __init__(self, path: Path, target: str | None = None):
         self.path = path
+        self.target = target
         self.description = f"file:{path}"
 
-    def load(self, consumer_id: str) -> StoredKey | None:
-        data = self._document()
-        if data.get("api_consumer_id") != consumer_id or not data.get("api_key"):
-            return None
-        return StoredKey(consumer_id, data["api_key"])
-
-    def _document(self) -> dict[str, str]:
+    def entries(self) -> list[dict[str, str]]:
         if not self.path.is_file():
-            return {}
+            return []
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadInputError(
                 f"the key sink {self.path} cannot be read: {exc.__class__.__name__}",
                 where="--key-sink",
                 hint="fix or move the file; it should hold the JSON this tool wrote",
             ) from None
-        return data if isinstance(data, dict) else {}
+        if isinstance(data, dict) and isinstance(data.get("keys"), list):
+            return [e for e in data["keys"] if isinstance(e, dict)]
+        return [data] if isinstance(data, dict) and data.get("api_key") else []
+
+    def _mine(self, entry: dict[str, str]) -> bool:
+        return self.target is None or entry.get("target") in (None, self.target)
+
+    def load(self, consumer_id: str) -> StoredKey | None:
+        for entry in reversed(self.entries()):
+            if self._mine(entry) and entry.get("api_consumer_id") == consumer_id and entry.get("api_key"):
+                return StoredKey(consumer_id, entry["api_key"])
+        return None
 
     def find(self, consumer_name: str) -> StoredKey | None:
-        data = self._document()
-        if data.get("api_consumer_name") != consumer_name or not data.get("api_key"):
-            return None
-        return StoredKey(str(data.get("api_consumer_id")), data["api_key"])
+        for entry in reversed(self.entries()):
+            if self._mine(entry) and entry.get("api_consumer_name") == consumer_name and entry.get("api_key"):
+                return StoredKey(str(entry.get("api_consumer_id")), entry["api_key"])
+        return None
+
+    def keys(self) -> list[str]:
+        """Every key the file holds, for any target (for scanning)."""
+        return [e["api_key"] for e in self.entries() if isinstance(e.get("api_key"), str)]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
-        document = {
+        """Add the key beside the others; only this target's entry for this consumer (a key
+        revoked by this very regeneration) is replaced."""
+        entry = {
+            "target": self.target,
             "api_consumer_id": consumer_id,
             "api_consumer_name": consumer_name,
             "stored_at": _now(),
             "api_key": api_key,
         }
-        write_private(self.path, json.dumps(document, indent=2) + "\n")
+        with self._locked():
+            kept = [
+                e for e in self.entries()
+                if not (e.get("api_consumer_id") == consumer_id and e.get("target") in (None, self.target))
+            ]
+            write_private(self.path, json.dumps({"format": 2, "keys": [*kept, entry]}, indent=2) + "\n")
 
 
 class EnvFileSink:
@@ -248,9 +323,8 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
     if not spec:
         path = default_key_path(base_url, consumer_name)
         if for_writing:
-            refuse_unwritable_location(path, "the default key sink (set --key-sink)")
-            refuse_tracked_location(path, "the default key sink (set --key-sink)")
-        return FileSink(path)
+            check_secret_path(path, "the default key sink (set --key-sink)")
+        return FileSink(path, base_url)
     kind, _, rest = spec.partition(":")
     if kind == "keyring" and not rest:
         return KeyringSink(base_url)
@@ -259,11 +333,10 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
         if path.is_dir():
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
         if for_writing:
-            refuse_unwritable_location(path, "--key-sink / IHUB_KEY_SINK")
-            refuse_tracked_location(path, "--key-sink / IHUB_KEY_SINK")
-        return FileSink(path) if kind == "file" else EnvFileSink(path)
+            check_secret_path(path, "--key-sink / IHUB_KEY_SINK")
+        return FileSink(path, base_url) if kind == "file" else EnvFileSink(path)
     raise BadInputError(
-        f"unknown key sink {spec!r}",
+        "unknown key sink (it is neither file:PATH, envfile:PATH nor keyring)",
         where="--key-sink / IHUB_KEY_SINK",
         hint="use file:PATH, envfile:PATH or keyring",
     )

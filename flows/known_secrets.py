@@ -43,7 +43,8 @@ def encoded_forms(value: str) -> set[str]:
         quote_plus(value, safe="*-._").replace("~", "%7E"),  # application/x-www-form-urlencoded (native submit)
         html.escape(value),  # an attribute value in a page (value="...")
         html.escape(value, quote=False),
-        json.dumps(value)[1:-1],
+        json.dumps(value)[1:-1],  # Python's JSON: ASCII-escaped
+        json.dumps(value, ensure_ascii=False)[1:-1],  # Playwright's (JavaScript's) JSON: UTF-8
     }
     forms |= {c.decode("ascii") for c in _base64_cores(value.encode())}
     return {f for f in forms if len(f) >= MIN_LENGTH}

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flows.browser import BrowserOptions, BrowserSession
+from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.console import Console
 from flows.errors import AuthError
-from flows.keysink import default_key_path, refuse_tracked_location, write_private
+from flows.keysink import check_secret_path, default_key_path, write_private
 from flows.settings import Settings
 from pages.base import PageError
 from pages.hubs import HubsPage
@@ -40,7 +40,7 @@ def login_and_save(
     """
     base = settings.require_base()
     settings.check_transport()
-    refuse_tracked_location(path, "--out")
+    check_secret_path(path, "--out")
     with BrowserSession(settings, BrowserOptions(headed=headed), mode="manual") as session:
         assert session.page is not None
         login = LoginPage(session.page, base, settings.timeout)
@@ -49,7 +49,8 @@ def login_and_save(
         if fill is not None:
             fill(session.page)
         try:
-            login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True)
+            with login_attempt(None, login):
+                login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True)
             HubsPage(session.page, base, settings.timeout).list()
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

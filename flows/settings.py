@@ -63,7 +63,9 @@ def _is_ip(host: str) -> bool:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+    """``localhost`` itself or a loopback address: other names (``x.localhost`` too) are resolved
+    through DNS, which may answer with any address."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -111,16 +113,16 @@ class Settings(BaseSettings):
             parts = urlsplit(value)
             port = parts.port  # raises for a port that is not a number in 0..65535
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not a valid URL ({exc}); give one like https://hub.coulomb.social") from None
+            raise ValueError(f"not a valid URL ({exc}); give one like https://hub.coulomb.social") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL like https://hub.coulomb.social")
+            raise ValueError("not an http(s) URL like https://hub.coulomb.social")
         host = parts.hostname
         if not (_HOSTNAME.fullmatch(_idna(host)) or _is_ip(host)):
-            raise ValueError(f"{value!r}: {host!r} is not a host name or IP address")
+            raise ValueError("its host is not a host name or IP address")
         if port == 0:
-            raise ValueError(f"{value!r}: port 0 is not a port to connect to")
+            raise ValueError("port 0 is not a port to connect to")
         if parts.path or parts.query or parts.fragment:
-            raise ValueError(f"{value!r}: give the base URL only, without a path")
+            raise ValueError("give the base URL only, without a path, query or fragment")
         return value
 
     @field_validator("email", "operator")
@@ -132,7 +134,7 @@ class Settings(BaseSettings):
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.fullmatch(value):
-            raise ValueError(f"{value!r} is not an email address like admin@example.org")
+            raise ValueError("not an email address like admin@example.org")
         return value
 
     @field_validator("password", "session_cookie")
@@ -174,7 +176,9 @@ class Settings(BaseSettings):
     def _cookie_name(cls, value: str) -> str:
         value = value.strip()
         if not _TOKEN.fullmatch(value):
-            raise ValueError(f"{value!r} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            raise ValueError(
+                "not a cookie name (letters, digits and !#$%&'*+-.^_`|~ only; the name alone, not name=value)"
+            )
         return value
 
     @field_validator("runs_dir")
@@ -188,7 +192,7 @@ class Settings(BaseSettings):
             existing = existing.parent
         if not existing.is_dir():
             raise ValueError(
-                f"{value} is not a directory" if existing == value else f"{value}: {existing} is not a directory"
+                "not a directory" if existing == value else f"{existing} is not a directory"
             )
         return value
 
@@ -283,6 +287,22 @@ class Settings(BaseSettings):
                     raise bad(f"is not a Playwright storage state: $.cookies[{i}].{key} is missing or not a string")
         if not isinstance(state.get("origins", []), list):
             raise bad("is not a Playwright storage state: $.origins must be a list")
+
+    def check_secrets_against(self, seeds: Any) -> None:
+        """A secret that also stands in the hub's own data would be replaced there too, and the
+        text around ``[REDACTED]`` would show what it is: such a secret is refused up front."""
+        for secret, name in ((self.password, "IHUB_PASSWORD"), (self.session_cookie, "IHUB_SESSION_COOKIE")):
+            if secret is None:
+                continue
+            value = secret.get_secret_value()
+            for path in seeds.files():
+                if value.casefold() in path.read_text(encoding="utf-8").casefold():
+                    raise BadInputError(
+                        f"{name} occurs in the seeds' text ({path.name}): redacting it would also hide that text "
+                        "and show where the secret stands",
+                        where=f"setting {name}",
+                        hint="use a password that appears nowhere in the hub's data (a long random one)",
+                    )
 
     def secret_values(self) -> list[str]:
         """The secret values this run knows from its settings (for scrubbing and scanning)."""

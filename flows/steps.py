@@ -9,17 +9,17 @@ on the seeds: nothing is created twice.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from flows.errors import AuthError, NeedsDecision, StepFailed
+from flows.browser import login_attempt, unrecorded
+from flows.errors import AuthError, BadInputError, NeedsDecision, StepFailed
 from flows.keysink import KeySink
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from pages.api_consumers import ApiConsumersPage, ConsumerSummary
-from pages.base import FormError, PageError, SessionExpired
+from pages.base import FormError, OffTarget, PageError, SessionExpired
 from pages.hubs import HubDetails, HubsPage, HubSummary
 from pages.login import LoginPage
 from pages.manifests import ManifestDetails, ManifestsPage, ManifestsTexts
@@ -122,6 +122,7 @@ class Run:
         trace: Any = None,
         credentials: tuple[str, str] | None = None,
         manual_login: Any = None,
+        off_target: Any = None,
     ):
         self.seeds = seeds
         self.sink = sink
@@ -131,6 +132,8 @@ class Run:
         self.trace = trace  # a TraceRecorder, or None
         self.credentials = credentials
         self.manual_login = manual_login  # callback telling the operator to log in by hand
+        # callback: the origin the browser was kept from going to (a redirect elsewhere), or None
+        self.off_target = off_target or (lambda: None)
         args = (page, base_url, timeout_s)
         self.login_page = LoginPage(*args)
         self.hubs = HubsPage(*args)
@@ -235,8 +238,9 @@ class LoginStep(Step):
         page = run.login_page
         try:
             # Not recorded: the form's POST carries the password (typed by hand, it is a value
-            # this tool never learns, so nothing could scrub it from a trace).
-            with unrecorded(run):
+            # this tool never learns, so nothing could scrub it from a trace); the page is left
+            # or its password emptied before recording resumes.
+            with login_attempt(run.trace, page):
                 if run.credentials is not None:
                     email, password = run.credentials
                     page.log_in(email, password)
@@ -590,28 +594,24 @@ class ApiKeyStep(Step):
         pages = run.consumers
         pages.show(consumer_id)
         pages.open_key_form(run.seeds.api_consumer.key_scopes)
-        with unrecorded(run):
+
+        def forget_key() -> None:
+            run.secrets.add(pages.key_on_screen())
+            pages.leave_key_page()
+
+        with unrecorded(run.trace, forget_key):
+            key = pages.reveal_key(replace_existing=replace)
+            run.secrets.add(key)
             try:
-                key = pages.reveal_key(replace_existing=replace)
-                run.secrets.add(key)
-                try:
-                    run.sink.store(consumer_id, run.seeds.api_consumer.name, key)
-                except Exception as exc:  # noqa: BLE001  (any sink failure: the key exists and nobody holds it)
-                    raise StepFailed(
-                        f"the API key was generated but could not be stored in {run.sink.description} "
-                        f"({exc.__class__.__name__})",
-                        where=f"step api-key, key sink {run.sink.description}",
-                        hint="fix the key sink, then run `apply --rotate-key`: it revokes the lost key and stores a new one",
-                    ) from None
-            finally:
-                run.secrets.add(pages.key_on_screen())
-                pages.leave_key_page()
+                run.sink.store(consumer_id, run.seeds.api_consumer.name, key)
+            except Exception as exc:  # noqa: BLE001  (any sink failure: the key exists and nobody holds it)
+                raise StepFailed(
+                    f"the API key was generated but could not be stored in {run.sink.description} "
+                    f"({exc.__class__.__name__})",
+                    where=f"step api-key, key sink {run.sink.description}",
+                    hint="fix the key sink, then run `apply --rotate-key`: it revokes the lost key and stores a new one",
+                ) from None
         return key
-
-
-def unrecorded(run: Run) -> contextlib.AbstractContextManager[None]:
-    """Leave what happens inside out of the trace (when there is one)."""
-    return run.trace.paused() if run.trace is not None else contextlib.nullcontext()
 
 
 class WidgetsStep(Step):
@@ -676,8 +676,19 @@ STEPS: list[Step] = [
 ]
 
 
-def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError:
+def off_target_failure(step: Step, base_url: str, elsewhere: str) -> BadInputError:
+    return BadInputError(
+        f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; "
+        "nothing was typed, sent or read there",
+        where=f"step {step.name}",
+        hint="check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)",
+    )
+
+
+def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError | BadInputError:
     """A page error as an operator reads it: step, screen, field, the page's own message."""
+    if isinstance(exc, OffTarget):
+        return BadInputError(f"{step.title} stopped: {exc.message}", where=f"step {step.name}, screen {exc.screen}")
     where = f"step {step.name}, screen {exc.screen}, {exc.url}"
     if exc.field:
         where += f", field {exc.field!r}"

@@ -125,6 +125,7 @@ class ApiConsumersPage(AdminPage):
         page's Regenerate button is used and its ``confirm()`` accepted: the current key is
         revoked."""
         button = self.regenerate_button if replace_existing else self.generate_button
+        self.ensure_on_target("generate the API key")
 
         def confirm(dialog: Dialog) -> None:
             dialog.accept()
@@ -136,6 +137,7 @@ class ApiConsumersPage(AdminPage):
         finally:
             if replace_existing:
                 self.page.remove_listener("dialog", confirm)
+        self.ensure_on_target("read the API key")
         return self.key_field.input_value()
 
     def key_on_screen(self) -> str | None:
@@ -149,11 +151,13 @@ class ApiConsumersPage(AdminPage):
 
     def leave_key_page(self) -> None:
         """Unload the page that shows the key, so that it is in no document any more (the
-        blank page needs no request; the next step navigates where it needs to)."""
+        blank page needs no request; the next step navigates where it needs to). Raises when
+        the page could not be left while the browser still runs."""
         try:
             self.page.goto("about:blank")
         except PlaywrightError:
-            pass  # the browser is gone: no page shows the key any more either
+            if not self.browser_gone():
+                raise
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = ApiConsumersTexts

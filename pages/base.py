@@ -75,6 +75,10 @@ class NotAsExpected(PageError):
     """The page does not have what this tool expects (the UI may have changed)."""
 
 
+class OffTarget(PageError):
+    """The browser is not on the base's origin (a redirect took it elsewhere)."""
+
+
 @dataclass(frozen=True)
 class Screen:
     """One state of an admin screen and the locators this tool relies on there (for doctor).
@@ -97,6 +101,11 @@ class Row:
 
     def __getitem__(self, column: str) -> str:
         return self.cells.get(column, "")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url.split("?")[0]
 
 
 def query_param(url: str, name: str) -> str | None:
@@ -164,6 +173,15 @@ class AdminPage:
 
     def _error(self, cls: type[PageError], message: str, field: str | None = None) -> PageError:
         return cls(message, screen=self.SCREEN, url=self._relative(self.page.url), field=field)
+
+    def ensure_on_target(self, what: str) -> None:
+        """Raise :class:`OffTarget` unless the page is on the base's origin: nothing secret is
+        typed into, sent to or read from another origin."""
+        url = self.page.url
+        if url != self.base_url and not url.startswith(self.base_url + "/"):
+            raise OffTarget(
+                f"{what}: the browser is on {_origin(url)}, not on {self.base_url}", screen=self.SCREEN, url=_origin(url)
+            )
 
     def browser_gone(self) -> bool:
         browser = self.page.context.browser

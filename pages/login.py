@@ -29,10 +29,22 @@ class LoginPage(AdminPage):
     def log_in(self, email: str, password: str) -> None:
         """Fill and send the form; raise :class:`FormError` with the page's message on failure."""
         self.open()
+        self.ensure_on_target("log in")
         self.email.fill(email)
         self.password.fill(password)
         self._click(self.login_button)
         self.await_logged_in(what="log in")
+
+    def forget_password(self, *, leave: bool) -> None:
+        """After a login attempt: leave the page (``leave``: the attempt failed, the form may
+        still hold the password or a request may still be under way) or empty every password
+        field, so that no later screenshot or DOM snapshot holds what was typed."""
+        if leave:
+            self.page.goto("about:blank")
+            return
+        self.page.evaluate(
+            "() => document.querySelectorAll('input[type=password]').forEach(i => { i.value = ''; })"
+        )
 
     def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
         """Wait until an admin page shows (by the tool's submit or an operator's hand).

@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Gate = Literal["closed", "open"]
@@ -76,6 +77,7 @@ def _env_int(name: str, default: int) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sandbox",
+        allow_abbrev=False,
         description="A local Inter-Hub replica (admin UI + v2 API) for rehearsals and tests. Loopback only.",
     )
     p.add_argument("--host", default=_env("HOST", "127.0.0.1"), choices=LOOPBACK_HOSTS)
@@ -83,9 +85,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=_env("DB", "sandbox.sqlite3"), help="SQLite path or postgresql:// URL")
     p.add_argument("--admin-email", default=_env("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
     p.add_argument(
-        "--admin-password",
-        default=_env("ADMIN_PASSWORD", ""),
-        help="default: generated and printed once at start-up",
+        "--admin-password-file",
+        metavar="PATH",
+        help="read the admin password from this file's first line (or set SANDBOX_ADMIN_PASSWORD; "
+        "never a flag: flags show in `ps`); default: generated and printed once at start-up",
     )
     p.add_argument("--gate", choices=["closed", "open"], default=_env("GATE", "closed"))
     p.add_argument("--submit", choices=["js", "native"], default=_env("SUBMIT", "js"))
@@ -109,6 +112,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _admin_password(path: str | None) -> str:
+    if path is None:
+        return os.environ.get("SANDBOX_ADMIN_PASSWORD", "")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"error: --admin-password-file {path}: cannot be read ({exc.__class__.__name__})") from None
+    return lines[0] if lines else ""
+
+
 def from_args(argv: list[str] | None = None) -> SandboxConfig:
     a = parser().parse_args(argv)
     return SandboxConfig(
@@ -116,7 +129,7 @@ def from_args(argv: list[str] | None = None) -> SandboxConfig:
         port=a.port,
         db=a.db,
         admin_email=a.admin_email,
-        admin_password=a.admin_password,
+        admin_password=_admin_password(a.admin_password_file),
         gate=a.gate,
         submit=a.submit,
         schema=a.schema,

@@ -7,6 +7,8 @@ SQLAlchemy Core, so the same schema runs on SQLite (default, a file) and Postgre
 
 from __future__ import annotations
 
+import os
+
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -219,6 +221,11 @@ def engine_for(db: str) -> Engine:
         url = "postgresql+psycopg://" + db.split("://", 1)[1]
         return create_engine(url, pool_pre_ping=True)
     url = db if db.startswith("sqlite:") else f"sqlite:///{db}"
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:" and not url.startswith("sqlite:///:"):
+        # 0600 from the first byte: it holds the admin's password hash and live sessions
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

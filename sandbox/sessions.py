@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy import delete, insert, select
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sandbox.web import Ctx, Sandbox, Session, admin_page, check_password
+from sandbox.web import Ctx, Sandbox, Session, admin_page, check_password, new_session_token, sha256_hex
 
 INVALID = "Invalid Credentials"
 
@@ -31,17 +29,17 @@ def routes(sb: Sandbox) -> list[Route]:
             return ctx.render("sessions_new.html", email=email, flash=("danger", INVALID))
         # A new session id on login: the anonymous one is not upgraded (no session fixation).
         target = ctx.session.redirect_after_login or "/"
-        token = secrets.token_urlsafe(32)
+        token = new_session_token(sb)
         with sb.engine.begin() as conn:
-            conn.execute(delete(t.sessions).where(t.sessions.c.token == ctx.session.token))
-            conn.execute(insert(t.sessions).values(token=token, user_id=user.id))
+            conn.execute(delete(t.sessions).where(t.sessions.c.token == sha256_hex(ctx.session.token)))
+            conn.execute(insert(t.sessions).values(token=sha256_hex(token), user_id=user.id))
         ctx.session.changes.clear()
         ctx.session = Session(token, user.id, None, None, is_new=True)
         return ctx.redirect(target)
 
     async def delete_(ctx: Ctx) -> Response:
         with sb.engine.begin() as conn:
-            conn.execute(delete(t.sessions).where(t.sessions.c.token == ctx.session.token))
+            conn.execute(delete(t.sessions).where(t.sessions.c.token == sha256_hex(ctx.session.token)))
         ctx.session.changes.clear()
         response = ctx.redirect("/NewSession")
         response.delete_cookie("SESSION", path="/")

@@ -35,6 +35,9 @@ class Sandbox:
         self.config = config
         self.engine = engine
         self.t = tables
+        # Session ids handed out, in memory only (the database keeps their SHA-256): tests look
+        # for them in the tool's artifacts.
+        self.issued_session_tokens: list[str] = []
         self.templates = Jinja2Templates(directory=str(TEMPLATES))
         if config.relabel:  # every {{ text }} output passes here, labels and button texts included
             relabel = config.relabel
@@ -76,24 +79,32 @@ class Session:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
+def new_session_token(sb: Sandbox) -> str:
+    token = secrets.token_urlsafe(32)
+    sb.issued_session_tokens.append(token)
+    return token
+
+
 def load_session(sb: Sandbox, request: Request, *, count_request: bool = False) -> Session:
+    """The request's session; the database holds only each session id's SHA-256."""
     token = request.cookies.get(SESSION_COOKIE, "")
+    s = sb.t.sessions
     with sb.engine.begin() as conn:
-        row = conn.execute(select(sb.t.sessions).where(sb.t.sessions.c.token == token)).first() if token else None
+        row = conn.execute(select(s).where(s.c.token == sha256_hex(token))).first() if token else None
         if row is None:
-            token = secrets.token_urlsafe(32)
-            conn.execute(insert(sb.t.sessions).values(token=token))
+            token = new_session_token(sb)
+            conn.execute(insert(s).values(token=sha256_hex(token)))
             return Session(token, None, None, None, is_new=True)
         user_id = row.user_id
         limit = sb.config.faults.expire_session_after
         if count_request and user_id is not None and limit:
             count = row.request_count + 1
             if count > limit:  # fault injection: the session ends, as an expired one would
-                conn.execute(delete(sb.t.sessions).where(sb.t.sessions.c.token == token))
-                token = secrets.token_urlsafe(32)
-                conn.execute(insert(sb.t.sessions).values(token=token))
+                conn.execute(delete(s).where(s.c.token == sha256_hex(token)))
+                token = new_session_token(sb)
+                conn.execute(insert(s).values(token=sha256_hex(token)))
                 return Session(token, None, None, None, is_new=True)
-            conn.execute(update(sb.t.sessions).where(sb.t.sessions.c.token == token).values(request_count=count))
+            conn.execute(update(s).where(s.c.token == sha256_hex(token)).values(request_count=count))
     flash = (row.flash_kind, row.flash_text) if row.flash_kind else None
     return Session(token, user_id, flash, row.redirect_after_login)
 
@@ -102,7 +113,7 @@ def save_session(sb: Sandbox, session: Session, response: Response, request: Req
     if session.changes:
         with sb.engine.begin() as conn:
             conn.execute(
-                update(sb.t.sessions).where(sb.t.sessions.c.token == session.token).values(**session.changes)
+                update(sb.t.sessions).where(sb.t.sessions.c.token == sha256_hex(session.token)).values(**session.changes)
             )
         session.changes.clear()
     if session.is_new:

@@ -97,11 +97,22 @@ def rows(sandbox: RunningSandbox, table: str) -> list[Any]:
 # ---------------------------------------------------------------- the tool as an operator runs it
 
 
+def work_dir_for(tmp_path: Path) -> str:
+    """A short private work directory per test (IHUB_WORK_DIR), the same for the same tmp_path."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]
+    return str(Path(tempfile.gettempdir()) / f"ihw-{digest}")
+
+
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """A clean environment for the CLI: no operator settings, locks and keys under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    # short: Chromium's sockets live below it (see flows/workdir.py)
+    env["IHUB_WORK_DIR"] = work_dir_for(tmp_path)
     env.update({f"IHUB_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -141,6 +152,14 @@ class Tool:
             timeout=wait,
             check=False,
         )
+
+    def stored_key(self) -> dict[str, str]:
+        """The entry the key file holds for this sandbox's consumer (the last one stored)."""
+        from flows.keysink import FileSink
+
+        entries = [e for e in FileSink(self.key_file).entries() if e.get("target") == self.sandbox.base_url]
+        assert entries, f"no key for {self.sandbox.base_url} in {self.key_file}"
+        return entries[-1]
 
     def json(self, *args: str, **kwargs: Any) -> tuple[int, dict[str, Any], str]:
         result = self(*args, "--json", **kwargs)

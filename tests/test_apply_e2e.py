@@ -203,12 +203,12 @@ def test_confirm_skip_hub_blocks_what_needs_it(tool: Tool, sandbox) -> None:  # 
 
 def test_rotate_key_replaces_the_key(tool: Tool, sandbox) -> None:  # noqa: ANN001
     assert tool("apply").returncode == 0
-    first = json.loads(tool.key_file.read_text())
+    first = tool.stored_key()
     assert stat.S_IMODE(tool.key_file.stat().st_mode) == 0o600
     code, report, stderr = tool.json("apply", "--rotate-key")
     assert code == ExitCode.OK, stderr
     assert report["changes"] == 1
-    second = json.loads(tool.key_file.read_text())
+    second = tool.stored_key()
     assert second["api_key"] != first["api_key"] and second["api_consumer_id"] == first["api_consumer_id"]
     keys = rows(sandbox, "api_keys")
     assert len(keys) == 2 and sum(k.revoked_at is None for k in keys) == 1

@@ -28,6 +28,7 @@ from flows.console import Console
 from flows.errors import ExitCode
 from flows.seeds import load_seeds
 from flows.settings import ExplicitSettings
+from sandbox.web import sha256_hex
 from tests.conftest import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
 
 # Characters that Python's quote(), encodeURIComponent() and a browser's form encoding each
@@ -84,21 +85,21 @@ def canary_sandbox(sandbox_factory: SandboxFactory, submit: str):  # noqa: ANN20
     sb = sandbox.sandbox
     with sb.engine.begin() as conn:
         admin_id = conn.execute(select(sb.t.users.c.id).where(sb.t.users.c.email == ADMIN_EMAIL)).scalar_one()
-        conn.execute(insert(sb.t.sessions).values(token=CANARY_COOKIE, user_id=admin_id))
+        conn.execute(insert(sb.t.sessions).values(token=sha256_hex(CANARY_COOKIE), user_id=admin_id))
     return sandbox
 
 
 def secrets_of(sandbox, tool: Tool) -> list[str]:  # noqa: ANN001
     """Every secret the runs saw: the canaries, all session tokens, the keys in the sink."""
-    keys = [json.loads(tool.key_file.read_text())["api_key"]] if tool.key_file.exists() else []
-    sessions = [s.token for s in rows(sandbox, "sessions")]
+    keys = [tool.stored_key()["api_key"]] if tool.key_file.exists() else []
+    sessions = list(sandbox.sandbox.issued_session_tokens)
     return [CANARY_PASSWORD, CANARY_COOKIE, *sessions, *keys]
 
 
 def run_twice(tool: Tool, **env: str) -> tuple[list, list[str], str]:  # noqa: ANN401
     """A password-mode fresh apply, then a cookie-mode apply that rotates the key."""
     first = tool("apply", "--json", password=CANARY_PASSWORD, trace=True, **env)
-    first_key = json.loads(tool.key_file.read_text())["api_key"]
+    first_key = tool.stored_key()["api_key"]
     second = tool("apply", "--json", "--rotate-key", email=None, password=None, session_cookie=CANARY_COOKIE, trace=True, **env)
     return [first, second], [first_key], f"{first.stdout}{first.stderr}{second.stdout}{second.stderr}"
 
@@ -215,7 +216,7 @@ def test_failed_run_leaves_a_complete_scrubbed_folder(tool: Tool, sandbox) -> No
     failed = [e for e in events if isinstance(e, StepEvent) and e.status == "failed"]
     assert [e.step for e in failed] == ["hub"] and "This is already in use" in (failed[0].error or "")
     assert isinstance(events[-1], RunEnd) and events[-1].exit_code == ExitCode.STEP_FAILED
-    secrets = [s.token for s in rows(sandbox, "sessions")] + [tool.settings["password"]]
+    secrets = list(sandbox.sandbox.issued_session_tokens) + [tool.settings["password"]]
     assert occurrences(secrets, folders=[folder], texts={"stdout": json.dumps(report), "stderr": stderr}) == []
 
 

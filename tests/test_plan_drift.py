@@ -124,7 +124,7 @@ def test_a_key_nobody_holds_stops_the_run(tool: Tool, sandbox) -> None:  # noqa:
     code, report, stderr = tool.json("apply", "--rotate-key")
     assert code == ExitCode.OK, stderr
     valid = [k for k in rows(sandbox, "api_keys") if k.revoked_at is None]
-    stored = json.loads(tool.key_file.read_text())
+    stored = tool.stored_key()
     assert len(valid) == 1 and valid[0].key_prefix == stored["api_key"][:8]
     assert all(c["ok"] for c in report["verification"])
 

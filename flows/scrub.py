@@ -1,0 +1,324 @@
+"""Scrubbing and scanning run-folder artifacts for secrets, by *reading* what they hold.
+
+A secret can reach a file in many spellings: as is, JSON-escaped (ASCII-escaped by Python,
+raw UTF-8 by Playwright), URL-encoded (three ways), HTML-escaped, base64-encoded inside a
+larger blob. Rather than list every spelling, the scanner decodes what it reads and compares
+decoded text with the secret:
+
+- a file is read as UTF-8 text (binary files, e.g. screenshots, only byte for byte);
+- JSON (a document or JSON lines) is parsed and each string value is read on its own;
+- each text is also read HTML-unescaped, URL-decoded (``+`` as space and as itself) and, for
+  runs of base64 characters, base64-decoded (then read again, a bounded number of times);
+- zip entries are read the same way, at any depth.
+
+Scrubbing replaces the spellings it knows (:func:`flows.known_secrets.encoded_forms`), then
+reads the result the scanner's way: a JSON string value that still decodes to a secret is
+replaced whole by the marker, a text that still does is replaced whole, and anything that
+cannot be made clean raises :class:`ScrubError` (the caller deletes it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+from flows.known_secrets import MARKER, MIN_LENGTH, encoded_forms
+
+SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_MAX_DEPTH = 3  # base64 in JSON in base64 ...: deeper nesting is not what a trace holds
+
+
+class ScrubError(Exception):
+    """An artifact could not be made clean; the message names it, never a secret."""
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _b64decode(run: str) -> bytes | None:
+    padded = run + "=" * (-len(run) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            return decode(padded)
+        except (binascii.Error, ValueError):
+            continue
+    return None
+
+
+def _json_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_strings(item)
+
+
+def _json_documents(text: str) -> Iterator[Any]:
+    """The JSON a text holds: one document, or JSON lines (split on ``\\n`` only: U+2028 and
+    U+0085 are ordinary characters inside JSON strings)."""
+    stripped = text.lstrip()
+    if not stripped or stripped[0] not in "{[\"":
+        return
+    try:
+        yield json.loads(text)
+        return
+    except (json.JSONDecodeError, RecursionError):
+        pass
+    for line in text.split("\n"):
+        line = line.strip()
+        if line[:1] in ("{", "["):
+            try:
+                yield json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                continue
+
+
+def readings(text: str, depth: int = 0) -> Iterator[str]:
+    """``text`` and every decoded reading of it (see the module's docstring)."""
+    yield text
+    if len(text) < MIN_LENGTH:
+        return
+    if "&" in text:
+        yield html.unescape(text)
+    if "%" in text or "+" in text:
+        for decoded in {unquote_plus(text), unquote(text)}:
+            yield decoded
+            if "&" in decoded:
+                yield html.unescape(decoded)
+    if depth >= _MAX_DEPTH:
+        return
+    for document in _json_documents(text):
+        for value in _json_strings(document):
+            if len(value) >= MIN_LENGTH:
+                yield from readings(value, depth + 1)
+    for match in _BASE64_RUN.finditer(text):
+        raw = _b64decode(match.group())
+        if raw is None:
+            continue
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        yield from readings(decoded, depth + 1)
+
+
+def _as_text(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def secrets_in(data: bytes, secrets: Iterable[str]) -> set[str]:
+    """The secrets that ``data`` holds in any spelling (plain or decoded)."""
+    secrets = [s for s in secrets if s]
+    found = {s for s in secrets if any(form.encode() in data for form in encoded_forms(s))}
+    rest = [s for s in secrets if s not in found]
+    text = _as_text(data) if rest else None
+    if text is None:
+        return found
+    for reading in readings(text):
+        for secret in rest:
+            if secret not in found and secret in reading:
+                found.add(secret)
+        if len(found) == len(secrets):
+            break
+    return found
+
+
+# ---------------------------------------------------------------- sensitive headers
+
+
+def _unscrubbed_headers(value: Any) -> Iterator[str]:
+    """Sensitive headers and cookies whose value is not the marker: secrets nobody told us of."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _unscrubbed_headers(item)
+    elif isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and value.get("value") not in (MARKER, "", None):
+            yield f"unscrubbed {name} header"
+        cookies = value.get("cookies")
+        if isinstance(cookies, list) and any(isinstance(c, dict) and c.get("value") not in (MARKER, "", None) for c in cookies):
+            yield "unscrubbed cookie value"
+        for key, item in value.items():
+            if key != "cookies":
+                yield from _unscrubbed_headers(item)
+
+
+def header_leaks(data: bytes) -> set[str]:
+    text = _as_text(data)
+    if text is None:
+        return set()
+    lowered = text.lower()
+    if "cookie" not in lowered and "authorization" not in lowered:
+        return set()
+    found: set[str] = set()
+    for document in _json_documents(text):
+        found.update(_unscrubbed_headers(document))
+    return found
+
+
+# ---------------------------------------------------------------- scrubbing
+
+
+def _scrub_value(value: Any, secrets: list[str], forms: list[str]) -> Any:
+    if isinstance(value, str):
+        for form in forms:
+            if form in value:
+                value = value.replace(form, MARKER)
+        if secrets and len(value) >= MIN_LENGTH and any(secrets_in(value.encode("utf-8", "surrogatepass"), secrets)):
+            return MARKER  # some encoding the forms do not know: the whole value goes
+        return value
+    if isinstance(value, list):
+        return [_scrub_value(v, secrets, forms) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "cookies" and isinstance(item, list):
+                out[key] = [{**c, "value": MARKER} if isinstance(c, dict) and "value" in c else c for c in item]
+                continue
+            out[_scrub_value(key, secrets, forms)] = _scrub_value(item, secrets, forms)
+        name = out.get("name")
+        if isinstance(name, str) and name.lower() in SENSITIVE_HEADERS and "value" in out:
+            out["value"] = MARKER
+        return out
+    return value
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def scrub_json_lines(data: bytes, secrets: list[str]) -> bytes:
+    """JSON lines (a trace's ``.trace``/``.network``, ``audit.jsonl``) with every string value
+    scrubbed and every sensitive header's value replaced. Lines are split on ``\\n`` alone."""
+    forms = _forms(secrets)
+    out = []
+    for raw in data.decode("utf-8").split("\n"):
+        if not raw.strip():
+            continue
+        lowered = raw.lower()
+        plain = not any(mark in lowered for mark in ("cookie", "authorization"))
+        if plain and not secrets_in(raw.encode(), secrets):
+            out.append(raw)  # nothing in it to scrub (most of a trace): kept byte for byte
+            continue
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ScrubError("a line is not JSON") from None
+        out.append(_dump(_scrub_value(value, secrets, forms)))
+    return "".join(line + "\n" for line in out).encode("utf-8")
+
+
+def _forms(secrets: list[str]) -> list[str]:
+    found: set[str] = set()
+    for secret in secrets:
+        found |= encoded_forms(secret)
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrub_zip(name: str, data: bytes, secrets: list[str]) -> bytes | None:
+    """A zip with every entry scrubbed (rebuilt), or None when ``data`` is no zip."""
+    try:
+        source = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    out = io.BytesIO()
+    with source, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, scrub_blob(f"{name}!{info.filename}", source.read(info), secrets))
+    return out.getvalue()
+
+
+def scrub_blob(name: str, data: bytes, secrets: list[str]) -> bytes:
+    """One artifact, scrubbed; raises :class:`ScrubError` when it cannot be made clean."""
+    if not secrets and not name.endswith(JSON_LINES):
+        return data
+    if data[:2] == b"PK" and (rebuilt := _scrub_zip(name, data, secrets)) is not None:
+        return rebuilt
+    if name.endswith(JSON_LINES) or name.endswith(".jsonl"):
+        try:
+            data = scrub_json_lines(data, secrets)
+        except UnicodeDecodeError:
+            raise ScrubError(f"{name} is not UTF-8 text") from None
+    else:
+        marker = MARKER.encode()
+        for form in _forms(secrets):
+            data = data.replace(form.encode(), marker)
+        if secrets_in(data, secrets):
+            text = _as_text(data)
+            if text is not None and text.lstrip()[:1] in ("{", "["):
+                documents = list(_json_documents(text))
+                if len(documents) == 1:
+                    data = (_dump(_scrub_value(documents[0], secrets, _forms(secrets))) + "\n").encode()
+            if secrets_in(data, secrets):
+                data = marker  # a body only a decoder can read a secret in: the body goes
+    if secrets_in(data, secrets) or header_leaks(data):
+        raise ScrubError(f"{name} still holds a secret after scrubbing")
+    return data
+
+
+JSON_LINES = (".trace", ".network", ".stacks")
+
+
+# ---------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class Leak:
+    file: str  # relative to the run folder; "trace.zip!0-trace.network" for a zip entry
+    what: str  # "known secret #2" (never the value) or "unscrubbed Cookie header"
+
+    def __str__(self) -> str:
+        return f"{self.file} ({self.what})"
+
+
+def _entries(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    yield name, data
+    if depth >= 3 or not data.startswith(b"PK"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for entry in z.namelist():
+                yield from _entries(f"{name}!{entry}", z.read(entry), depth + 1)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
+        return
+
+
+def scan_blobs(blobs: Iterable[tuple[str, bytes]], values: list[str]) -> list[Leak]:
+    numbered = {value: i + 1 for i, value in enumerate(values)}
+    leaks = []
+    for name, data in blobs:
+        for rel, blob in _entries(name, data):
+            for secret in sorted(secrets_in(blob, values), key=numbered.__getitem__):
+                leaks.append(Leak(rel, f"known secret #{numbered[secret]}"))
+            leaks.extend(Leak(rel, what) for what in sorted(header_leaks(blob)))
+    return leaks
+
+
+def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
+    """Every file (and zip entry, at any depth) holding a known secret in any spelling, or a
+    Cookie/Set-Cookie/Authorization value in JSON that was not scrubbed."""
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                yield str(path.relative_to(folder)), path.read_bytes()
+
+    return scan_blobs(files(), values)

@@ -1,0 +1,123 @@
+"""The tool's private working directory on this machine, and what a killed run leaves there.
+
+While a run goes, some files hold secrets in clear until the run folder is finished: the raw
+trace parts (scrubbed only when merged) and what Playwright's driver and Chromium keep in
+their temporary directory (trace files being written, the browser profile with its cookies).
+All of it goes into one directory per run, mode 0700, below
+
+    $IHUB_WORK_DIR   (default: $TMPDIR/ihub-bootstrap-<uid>, e.g. /tmp/ihub-bootstrap-1000)
+
+kept short on purpose: Chromium puts Unix sockets there, whose paths may not exceed 107 bytes.
+
+The run holds a lock on its directory while it lives. A run that ends in any way but SIGKILL
+removes its directory itself; after a SIGKILL (or a power cut) the lock is free, and the next
+run of any ``ihub-bootstrap`` command on this machine removes the directory, notes that in
+the run folder it belonged to, and tells the operator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+_LOCK = ".lock"
+_RUN_FOLDER = "run-folder"
+_YOUNG_S = 60  # a directory without its lock file yet may be one being created right now
+
+
+WORK_DIR_ENV = "IHUB_WORK_DIR"
+
+
+def root() -> Path:
+    configured = os.environ.get(WORK_DIR_ENV)
+    path = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ihub-bootstrap-{os.geteuid()}"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+        raise OSError(f"{path} is not a directory of this user")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+class RunWorkDir:
+    """``with RunWorkDir(run_folder) as work:`` gives ``work.trace`` (raw trace parts) and
+    ``work.tmp`` (TMPDIR for Playwright's driver and Chromium), removed on exit."""
+
+    def __init__(self, run_folder: Path | None = None):
+        self.path = root() / f"{os.getpid()}-{secrets.token_hex(2)}"
+        self.path.mkdir(mode=0o700)
+        self._lock = os.open(self.path / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        if run_folder is not None:
+            (self.path / _RUN_FOLDER).write_text(str(run_folder.resolve()) + "\n", encoding="utf-8")
+        self.trace = self.path / "trace"
+        self.tmp = self.path / "tmp"
+        self.trace.mkdir(mode=0o700)
+        self.tmp.mkdir(mode=0o700)
+
+    def close(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            os.close(self._lock)
+
+    def __enter__(self) -> RunWorkDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _abandoned(directory: Path) -> bool:
+    """Whether no living run holds ``directory`` (its lock can be taken)."""
+    try:
+        fd = os.open(directory / _LOCK, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return time.time() - directory.lstat().st_mtime > _YOUNG_S
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # a living run holds it
+    finally:
+        os.close(fd)
+    return True
+
+
+def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
+    """Remove what killed runs left behind; ``say`` tells the operator. Returns what went."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in root().iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        candidates = []
+    for directory in candidates:
+        if not _abandoned(directory):
+            continue
+        run_folder = None
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            run_folder = Path((directory / _RUN_FOLDER).read_text(encoding="utf-8").strip())
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+        where = f" of run folder {run_folder}" if run_folder else ""
+        say(
+            f"a run was killed before it could finish{where}: its raw trace parts and browser files "
+            f"(never scrubbed) were removed from {directory}; that run has no trace.zip"
+        )
+        if run_folder is not None and run_folder.is_dir():
+            with contextlib.suppress(OSError):
+                with (run_folder / "killed.txt").open("a", encoding="utf-8") as note:
+                    note.write(
+                        "This run was killed (SIGKILL or a crash) before it could finish: no run-end event, no "
+                        "summary, no trace. A later run removed its unscrubbed raw trace parts.\n"
+                    )
+    return removed

@@ -1,0 +1,154 @@
+"""Property-based: secrets drawn from all of Unicode.
+
+- planted in every kind of artifact a run folder holds, in the spelling each writer uses
+  (Playwright's UTF-8 JSON, Python's ASCII JSON, form bodies, HTML, base64, nested zips), the
+  tool's scanner finds every one, and scrubbing leaves none (checked by the tests' own finder);
+- through a real apply (and a failed login, unscrubbed) they are found 0 times in every
+  artifact and in the terminal output.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+from playwright.sync_api import Browser
+
+from flows.apply import ApplyOptions, execute
+from flows.audit import UNSAFE_NO_SCRUB_ENV
+from flows.console import Console
+from flows.errors import ExitCode
+from flows.known_secrets import MARKER
+from flows.scrub import scan_folder, scrub_blob
+from flows.seeds import PROJECT_SEEDS, load_seeds
+from flows.settings import ExplicitSettings
+from sandbox.config import SandboxConfig
+from sandbox.server import start_in_thread
+from tests.conftest import ADMIN_EMAIL
+from tests.secret_finder import where
+
+SEED_TEXT = "".join(p.read_text(encoding="utf-8") for p in PROJECT_SEEDS.glob("*.json")).casefold()
+
+# Any Unicode scalar value (no lone surrogates: they cannot be written as UTF-8 at all).
+ANY = st.characters(codec="utf-8")
+HOSTILE_EXAMPLES = ['q"\\é', "a\u2028b\u0085c", "%2B+ &amp;", "\U0001f600\x01\t~*'()"]
+
+
+def plausible(secret: str) -> bool:
+    """A secret a run could hold: long enough to scrub, not inside the marker or seeds."""
+    return len(secret) >= 4 and not secret.isspace() and secret not in MARKER and secret.casefold() not in SEED_TEXT
+
+
+def planted(secret: str) -> dict[str, bytes]:
+    """The artifacts of a run folder, each holding the secret as its writer would write it."""
+    pw_json = json.dumps(secret, ensure_ascii=False)
+    network = (
+        '{"type":"resource-snapshot","snapshot":{"request":{"method":"POST","headers":[],'
+        '"postData":{"mimeType":"application/json","text":' + pw_json + "}}}}\n"
+    )
+    trace = '{"type":"frame-snapshot","snapshot":{"html":["INPUT",{"__playwright_value_":' + pw_json + "}]}}\n"
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("resources/form.txt", "email=a%40b.c&password=" + quote_plus(secret))
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr("0-trace.network", network)
+        z.writestr("0-trace.trace", trace)
+        z.writestr("resources/page.html", f'<input value="{html.escape(secret)}">')
+        z.writestr("resources/xhr.txt", "password=" + quote(secret, safe="-_.!~*'()"))
+        z.writestr("resources/body.json", json.dumps({"b64": base64.b64encode(("k=" + secret).encode()).decode()}))
+        z.writestr("nested.zip", inner.getvalue())
+    return {
+        "trace.zip": outer.getvalue(),
+        "audit.jsonl": (json.dumps({"event": "step", "detail": secret}) + "\n").encode(),
+        "failure.txt": f"error: {secret}\n".encode(),
+    }
+
+
+def entries_with(files: dict[str, bytes]) -> set[str]:
+    return {"trace.zip!0-trace.network", "trace.zip!0-trace.trace", "trace.zip!resources/page.html",
+            "trace.zip!resources/xhr.txt", "trace.zip!resources/body.json",
+            "trace.zip!nested.zip!resources/form.txt", "audit.jsonl", "failure.txt"}
+
+
+@settings(max_examples=150, deadline=None)
+@given(secret=st.text(ANY, min_size=4, max_size=24))
+@example(secret=HOSTILE_EXAMPLES[0])
+@example(secret=HOSTILE_EXAMPLES[1])
+@example(secret=HOSTILE_EXAMPLES[2])
+@example(secret=HOSTILE_EXAMPLES[3])
+def test_the_scanner_finds_every_planted_secret_and_scrubbing_removes_it(secret: str) -> None:
+    assume(plausible(secret))
+    files = planted(secret)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
+        found = {leak.file for leak in scan_folder(folder, [secret])}
+        assert entries_with(files) <= found
+
+        for name, data in files.items():
+            if name == "trace.zip":
+                out = io.BytesIO()
+                with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+                    for entry in source.namelist():
+                        target.writestr(entry, scrub_blob(f"trace.zip!{entry}", source.read(entry), [secret]))
+                data = out.getvalue()
+            else:
+                data = scrub_blob(name, data, [secret])
+            (folder / name).write_bytes(data)
+        assert scan_folder(folder, [secret]) == []
+        assert where(folder, [secret]) == []
+
+
+def _passwords() -> st.SearchStrategy[str]:
+    # What a password input can hold: a browser drops line breaks (and NUL) from it.
+    return st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), min_size=6, max_size=20)
+
+
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(password=_passwords(), wrong=st.text(ANY, min_size=6, max_size=20))
+@example(password='Pw"q\\é-€-\U0001f600', wrong="x\u2028y\u0085z\"\\ü")
+@example(password="a%2B+b &amp; \u2028 c\x01", wrong="\U0001f600\U0001f600'\"<>&%+")
+def test_a_real_apply_and_a_failed_login_leave_no_drawn_secret(
+    password: str, wrong: str, browser: Browser, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assume(plausible(password) and plausible(wrong) and len(password.strip()) >= 4 and wrong != password)
+    tmp = tmp_path_factory.mktemp("drawn")
+    sandbox = start_in_thread(SandboxConfig(port=0, db=str(tmp / "sb.sqlite3"), admin_password=password))
+    keys: list[str] = []
+    sandbox.config.faults.on_api_key = keys.append
+    try:
+        def run(secret: str, runs: str) -> tuple[int, Path, str]:
+            stream = io.StringIO()
+            settings_ = ExplicitSettings(
+                base=sandbox.base_url, email=ADMIN_EMAIL, password=secret, runs_dir=tmp / runs,
+                key_sink=f"file:{tmp / 'keys.json'}", timeout=20,
+            )
+            report = execute(settings_, load_seeds(), ApplyOptions(trace=True, browser=browser), Console(stream))
+            return report.exit_code, report.run_folder, stream.getvalue()
+
+        code, folder, output = run(password, "runs-ok")
+        assert code == ExitCode.OK, output
+        secrets = [password, *sandbox.sandbox.issued_session_tokens, *keys]
+        assert where(folder, secrets, {"console": output}) == []
+
+        with monkeypatch.context() as m:
+            m.setenv(UNSAFE_NO_SCRUB_ENV, "1")  # unscrubbed: only what was never recorded is absent
+            code, folder, output = run(wrong, "runs-failed")
+        assert code in (ExitCode.AUTH, ExitCode.SECRET_LEAK), output  # unscrubbed: the cookies are there
+        assert "refused the login" in output
+        assert (folder / "trace.zip").is_file()
+        assert where(folder, [wrong], {"console": output}) == []
+    finally:
+        sandbox.stop()
