@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 step failed, 2 changes pending (plan --detailed-exitcode), "
         "3 bad input, 4 authentication, 5 verification failed, 6 secret found in run folder, "
         "7 operator decision needed, 8 locked, 9 aborted, 10 gate closed, 11 probe failed, "
-        "12 doctor mismatch, 13 audit scan knew no secret to look for.",
+        "12 doctor mismatch, 14 audit scan knew no secret to look for.",
     )
     parser.add_argument(
         "--playwright-debug",

@@ -25,7 +25,7 @@ class ExitCode(IntEnum):
     GATE_CLOSED = 10  # probe: the production API gate is closed, use the UI path
     PROBE_FAILED = 11  # probe: no verdict (network error, timeout, unexpected answer)
     DOCTOR_MISMATCH = 12  # doctor: the live UI no longer matches the page objects
-    NOTHING_TO_SCAN = 13  # audit scan: no secret known to look for (a clean verdict would mean nothing)
+    NOTHING_TO_SCAN = 14  # audit scan: no secret known to look for (a clean verdict would mean nothing)
 
 
 class IhubError(Exception):
