@@ -240,19 +240,21 @@ class LoginStep(Step):
             # Not recorded: the form's POST carries the password (typed by hand, it is a value
             # this tool never learns, so nothing could scrub it from a trace); the page is left
             # or its password emptied before recording resumes.
-            with login_attempt(run.trace, page):
-                if run.credentials is not None:
-                    email, password = run.credentials
-                    page.log_in(email, password)
-                    how = f"logged in as {email} (not recorded in the trace)"
-                elif run.manual_login is not None:
-                    page.open()
-                    run.manual_login()
-                    # a mistyped password is the operator's to retry: only success ends the wait
-                    page.await_logged_in(what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), retry_on_error=True)
-                    how = "logged in by the operator (not recorded in the trace)"
-                else:
-                    how = "with the given session"
+            how = "with the given session"
+            if run.credentials is not None or run.manual_login is not None:
+                with login_attempt(run.trace, page):
+                    if run.credentials is not None:
+                        email, password = run.credentials
+                        page.log_in(email, password)
+                        how = f"logged in as {email} (not recorded in the trace)"
+                    else:
+                        page.open()
+                        run.manual_login()
+                        # a mistyped password is the operator's to retry: only success ends the wait
+                        page.await_logged_in(
+                            what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), retry_on_error=True
+                        )
+                        how = "logged in by the operator (not recorded in the trace)"
             # An admin page proves the session before any write; the hub step uses what it lists.
             run.hub_list = run.hubs.list(reuse_open_page=True)
         except SessionExpired:
