@@ -4,7 +4,12 @@ Read-only. Logs in, opens every screen the flow uses (the new-record forms inclu
 submitted) and checks that every locator of the page objects resolves to exactly one
 element. Prints a table (screen, element, locator, OK / missing / ambiguous) and exits 12
 when anything is missing or ambiguous: run it before a production run, and after every
-Inter-Hub release.
+Inter-Hub release. For each miss it lists what the screen offers instead (labels, buttons,
+headings, table columns; the closest first) and the ui-texts key to set.
+
+``--capture DIR`` saves every screen it opened as HTML (password inputs and shown keys
+emptied, the run's known secrets redacted, the folder scanned afterwards): the shape of the
+real UI, for whoever maintains the page objects.
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ import re
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from flows.audit import RunFolder
+from flows.audit import RunFolder, scan_folder
 from flows.browser import BrowserOptions, BrowserSession
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
@@ -30,7 +35,7 @@ from flows.seeds import SeedSet
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
 from pages.api_consumers import ApiConsumersPage
-from pages.base import AdminPage, FormError, PageError, SessionExpired
+from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, norm
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -44,13 +49,25 @@ class Finding:
     locator: str
     status: str  # OK, missing, ambiguous, absent (optional), not checked
     detail: str = ""
+    key: str = ""  # the ui-texts key that sets the text looked for
+    looked_for: str = ""  # e.g. "field 'Domain'"
+    candidates: list[str] = field(default_factory=list)  # what the screen offers instead, closest first
 
     @property
     def bad(self) -> bool:
         return self.status in ("missing", "ambiguous", "page error")
 
     def to_json(self) -> dict[str, Any]:
-        return {"screen": self.screen, "element": self.element, "locator": self.locator, "status": self.status, "detail": self.detail}
+        return {
+            "screen": self.screen,
+            "element": self.element,
+            "locator": self.locator,
+            "status": self.status,
+            "detail": self.detail,
+            "key": self.key,
+            "looked_for": self.looked_for,
+            "candidates": self.candidates,
+        }
 
 
 def describe(locator: Locator) -> str:
@@ -59,20 +76,48 @@ def describe(locator: Locator) -> str:
     return match.group(1) if match else repr(locator)
 
 
-def _check(page: AdminPage, screen: Any) -> list[Finding]:
+# Emptied before a screen is saved: what a password field holds, and a key shown once
+# (read-only inputs: IHP shows a new key in one). The run's known secrets are redacted too.
+_CAPTURE_JS = """() => {
+    const doc = document.documentElement.cloneNode(true);
+    doc.querySelectorAll('input').forEach(i => {
+        if (i.type === 'password' || i.readOnly || i.type === 'hidden' && /key|token|secret/i.test(i.name)) {
+            i.removeAttribute('value');
+            if (i.readOnly) i.setAttribute('value', '[stripped]');
+        }
+    });
+    doc.querySelectorAll('script').forEach(s => s.remove());
+    return '<!DOCTYPE html>\n' + doc.outerHTML;
+}"""
+
+
+def _count(page: AdminPage, target: Locator | Target) -> int:
+    if isinstance(target, Target) and target.kind == "label":  # a value's label, whatever holds it
+        return int(norm(target.text) in page.read_record())
+    return (target.locator if isinstance(target, Target) else target).count()
+
+
+def _finding(page: AdminPage, screen: str, element: str, target: Locator | Target, *, optional: bool) -> Finding:
+    n = _count(page, target)
+    status = "OK" if n == 1 else ("absent (optional)" if optional else "missing") if n == 0 else "ambiguous"
+    detail = "" if n < 2 else f"{n} matches"
+    if not isinstance(target, Target):
+        return Finding(screen, element, describe(target), status, detail)
+    near = candidates(page.root, target.kind, target.text) if status in ("missing", "ambiguous") else []
+    return Finding(screen, element, describe(target.locator), status, detail, target.key, target.describe(), near)
+
+
+def _check(page: AdminPage, screen: Any, capture: Path | None = None, redact: Any = None) -> list[Finding]:
     try:
         page._open(screen.path)
     except PageError as exc:
         return [Finding(screen.name, "(page)", screen.path, "page error", exc.message)]
-    findings = []
-    for element, locator in screen.landmarks.items():
-        n = locator.count()
-        status = "OK" if n == 1 else "missing" if n == 0 else "ambiguous"
-        findings.append(Finding(screen.name, element, describe(locator), status, "" if n < 2 else f"{n} matches"))
-    for element, locator in screen.optional.items():
-        n = locator.count()
-        status = "OK" if n == 1 else "absent (optional)" if n == 0 else "ambiguous"
-        findings.append(Finding(screen.name, element, describe(locator), status, "" if n < 2 else f"{n} matches"))
+    if capture is not None:
+        html = page.page.evaluate(_CAPTURE_JS)
+        name = re.sub(r"[^a-z0-9]+", "-", screen.name.lower()).strip("-")
+        (capture / f"{name}.html").write_text(redact(html) if redact else html, encoding="utf-8")
+    findings = [_finding(page, screen.name, element, target, optional=False) for element, target in screen.landmarks.items()]
+    findings += [_finding(page, screen.name, element, target, optional=True) for element, target in screen.optional.items()]
     return findings
 
 
@@ -102,6 +147,8 @@ class DoctorReport:
     run_folder: str
     exit_code: int
     leaks: list[str]
+    capture: str | None = None
+    capture_leaks: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,10 +156,12 @@ class DoctorReport:
             "exit_code": self.exit_code,
             "findings": [f.to_json() for f in self.findings],
             "leaks": self.leaks,
+            "capture": self.capture,
+            "capture_leaks": self.capture_leaks,
         }
 
 
-def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorReport:
+def run_doctor(settings: Settings, seeds: SeedSet, console: Console, *, capture: Path | None = None) -> DoctorReport:
     """doctor with its run folder (audit log, trace, summary), like every command."""
     base = settings.require_base()
     settings.check_transport()
@@ -125,10 +174,12 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
     chunks: list[Path] = []
     error: IhubError | None = None
     findings: list[Finding] = []
+    if capture is not None:
+        capture.mkdir(parents=True, exist_ok=True)
     try:
         with BrowserSession(settings, BrowserOptions(trace_dir=raw), mode, title="ihub-bootstrap doctor") as session:
             try:
-                findings = doctor(session, settings, seeds, mode)
+                findings = doctor(session, settings, seeds, mode, capture=capture, redact=secrets.redact)
             finally:
                 for value in session.cookie_values():
                     secrets.add(value)
@@ -147,10 +198,17 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
         shutil.rmtree(raw, ignore_errors=True)
     if error is not None:
         raise error
-    return DoctorReport(findings, str(folder.path), code, leaks)
+    capture_leaks: list[str] = []
+    if capture is not None:
+        capture_leaks = [str(leak) for leak in scan_folder(capture, secrets.values)]
+        if capture_leaks:
+            code = ExitCode.SECRET_LEAK
+    return DoctorReport(findings, str(folder.path), code, leaks, str(capture) if capture else None, capture_leaks)
 
 
-def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: str) -> list[Finding]:
+def doctor(
+    session: BrowserSession, settings: Settings, seeds: SeedSet, mode: str, *, capture: Path | None = None, redact: Any = None
+) -> list[Finding]:
     base = settings.require_base()
     findings: list[Finding] = []
     assert session.page is not None
@@ -162,7 +220,7 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
         # With a session the login form is never used; it is checked only when logging in.
         findings.append(Finding("login form", "(all)", LoginPage.SCREEN, "not checked", f"session mode {mode}"))
     else:
-        findings.extend(_check(login, login.screens({})[0]))
+        findings.extend(_check(login, login.screens({})[0], capture, redact))
     try:
         if mode == "password" and settings.email and settings.password is not None:
             with session.trace.paused() if session.trace else contextlib.nullcontext():  # the password's POST
@@ -182,7 +240,7 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
     for page in (hubs, manifests, consumers, widgets):
         for screen in page.screens(ids):
             try:
-                findings.extend(_check(page, screen))
+                findings.extend(_check(page, screen, capture, redact))
             except PlaywrightError as exc:
                 findings.append(Finding(screen.name, "(page)", screen.path, "page error", str(exc).splitlines()[0]))
     if "draft_manifest_id" not in ids:
@@ -206,10 +264,15 @@ def print_table(findings: list[Finding], stream: Any = None) -> None:
     for f in findings:
         detail = f"  ({f.detail})" if f.detail else ""
         lines.append(f"{f.screen:<{widths[0]}}  {f.element:<{widths[1]}}  {f.status:<{widths[2]}}  {f.locator}{detail}")
+        if f.bad and f.looked_for:
+            offered = ", ".join(repr(c) for c in f.candidates) or "nothing of that kind"
+            lines.append(f"    looked for the {f.looked_for}; the screen offers (closest first): {offered}")
+            lines.append(f"    to change: {f.key} (in a --ui-texts file; `ihub-bootstrap ui-texts` prints them all)")
     bad = [f for f in findings if f.bad]
     lines.append("")
     lines.append(
-        f"{len(bad)} element(s) missing or ambiguous: the UI changed; update the texts in pages/ before a run"
+        f"{len(bad)} element(s) missing or ambiguous: the UI changed; set the texts named above in a ui-texts file "
+        "(`ihub-bootstrap ui-texts > ui-texts.toml`, then `--ui-texts ui-texts.toml`) and run doctor again"
         if bad
         else f"all {sum(f.status == 'OK' for f in findings)} checked elements found exactly once"
     )
