@@ -22,8 +22,10 @@ class LoginPage(AdminPage):
         self.email = self.page.get_by_placeholder(t.EMAIL_PLACEHOLDER, exact=True)
         self.password = self.page.get_by_placeholder(Ihp.LOGIN_PASSWORD_PLACEHOLDER, exact=True)
         self.login_button = self.button(t, "LOGIN_BUTTON").locator
-        # anywhere on the page (navigation bars included), the first one: it only says "logged in"
-        self.logout_button = self.page.get_by_role("button", name=tolerant(t.LOGOUT_BUTTON)).first
+        # anywhere on the page (navigation bars included), a button or IHP's js-delete link; the
+        # first one: it only says "logged in"
+        logout = tolerant(t.LOGOUT_BUTTON)
+        self.logout_button = self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).first
 
     def open(self) -> None:
         self._open(Ihp.LOGIN_PATH)
