@@ -34,9 +34,9 @@ from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
-from pages.api_consumers import ApiConsumersPage
+from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
 from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, norm
-from pages.hubs import HubsPage
+from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
@@ -70,10 +70,15 @@ class Finding:
         }
 
 
+# the page objects' scope, <main> or else the body (AdminPage.root), said once
+_ROOT = re.compile(r'^internal:role=main >> internal:or="body >> internal:has-not=\\*"internal:role=main\\*"" >> ')
+
+
 def describe(locator: Locator) -> str:
-    """The selector Playwright builds for a locator, e.g. internal:label="Name"s."""
+    """The selector Playwright builds for a locator, e.g. (main) internal:label=/^Name$/i."""
     match = re.search(r"selector='(.*)'>?$", repr(locator))
-    return match.group(1) if match else repr(locator)
+    selector = match.group(1) if match else repr(locator)
+    return _ROOT.sub("(main) ", selector).replace("\\\\", "\\")  # repr doubled the backslashes
 
 
 # Emptied before a screen is saved: what a password field holds, and a key shown once
@@ -87,7 +92,7 @@ _CAPTURE_JS = """() => {
         }
     });
     doc.querySelectorAll('script').forEach(s => s.remove());
-    return '<!DOCTYPE html>\n' + doc.outerHTML;
+    return '<!DOCTYPE html>\\n' + doc.outerHTML;
 }"""
 
 
@@ -112,32 +117,75 @@ def _check(page: AdminPage, screen: Any, capture: Path | None = None, redact: An
         page._open(screen.path)
     except PageError as exc:
         return [Finding(screen.name, "(page)", screen.path, "page error", exc.message)]
+    findings = []
     if capture is not None:
-        html = page.page.evaluate(_CAPTURE_JS)
         name = re.sub(r"[^a-z0-9]+", "-", screen.name.lower()).strip("-")
-        (capture / f"{name}.html").write_text(redact(html) if redact else html, encoding="utf-8")
-    findings = [_finding(page, screen.name, element, target, optional=False) for element, target in screen.landmarks.items()]
+        try:
+            html = page.page.evaluate(_CAPTURE_JS)
+            (capture / f"{name}.html").write_text(redact(html) if redact else html, encoding="utf-8")
+        except (PlaywrightError, OSError) as exc:
+            findings.append(Finding(screen.name, "(capture)", str(capture), "not captured", str(exc).splitlines()[0]))
+    findings += [_finding(page, screen.name, element, target, optional=False) for element, target in screen.landmarks.items()]
     findings += [_finding(page, screen.name, element, target, optional=True) for element, target in screen.optional.items()]
     return findings
 
 
+# When an index table is not found (the UI changed), the records to open the other screens
+# with are taken from the index page's links: the row that mentions the seed, else the first.
+_ID_FROM_LINKS_JS = """([param, hint]) => {
+    const links = [...document.querySelectorAll('a[href*="' + param + '="]')];
+    const near = links.find(a => (a.closest('tr, li, p, div') || a).textContent.includes(hint)) || links[0];
+    return near ? new URL(near.href).searchParams.get(param) : null;
+}"""
+
+
+def _id_from_links(page: AdminPage, path: str, param: str, hint: str) -> str | None:
+    try:
+        page._open(path)
+        return page.page.evaluate(_ID_FROM_LINKS_JS, [param, hint])
+    except (PageError, PlaywrightError):
+        return None
+
+
 def _ids(hubs: HubsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[str, str]:
-    """Records to open show and edit screens with: the seeds' own if present, else any."""
+    """Records to open show and edit screens with: the seeds' own if present, else any. A
+    screen that does not read as expected is no reason to stop: doctor reports it when it
+    checks that screen, and looks at the others."""
     ids: dict[str, str] = {}
-    listed = hubs.list()
-    hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
-    if hub is not None:
-        ids["hub_id"] = hub.id
-        details = hubs.show(hub.id)
-        if details.manifests:
-            ids["manifest_id"] = details.manifests[0].id
-        draft = next((m for m in details.manifests if m.status == ManifestsTexts.DRAFT), None)
-        if draft is not None:
-            ids["draft_manifest_id"] = draft.id
-    found = consumers.list()
-    consumer = next((c for c in found if c.name == seeds.api_consumer.name), found[0] if found else None)
-    if consumer is not None:
-        ids["consumer_id"] = consumer.id
+    try:
+        listed = hubs.list()
+        hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
+        hub_id = hub.id if hub else None
+    except SessionExpired:
+        raise
+    except PageError:
+        hub_id = _id_from_links(hubs, HubsTexts.INDEX_PATH, HubsTexts.ID_PARAM, seeds.hub.slug)
+    if hub_id:
+        ids["hub_id"] = hub_id
+        try:
+            details = hubs.show(hub_id)
+        except SessionExpired:
+            raise
+        except PageError:
+            manifest_id = _id_from_links(hubs, HubsTexts.SHOW_PATH.format(id=hub_id), HubsTexts.MANIFEST_ID_PARAM, "")
+            if manifest_id:
+                ids["manifest_id"] = manifest_id
+        else:
+            if details.manifests:
+                ids["manifest_id"] = details.manifests[0].id
+            draft = next((m for m in details.manifests if m.status == ManifestsTexts.DRAFT), None)
+            if draft is not None:
+                ids["draft_manifest_id"] = draft.id
+    try:
+        found = consumers.list()
+        consumer = next((c for c in found if c.name == seeds.api_consumer.name), found[0] if found else None)
+        consumer_id = consumer.id if consumer else None
+    except SessionExpired:
+        raise
+    except PageError:
+        consumer_id = _id_from_links(consumers, ApiConsumersTexts.INDEX_PATH, ApiConsumersTexts.ID_PARAM, seeds.api_consumer.name)
+    if consumer_id:
+        ids["consumer_id"] = consumer_id
     return ids
 
 

@@ -278,7 +278,8 @@ class AdminPage:
             f"the {target.describe()} {found}{near} "
             f"(set {target.key} in a --ui-texts file if Inter-Hub names it differently; `ihub-bootstrap doctor` lists every element)"
         )
-        return self._error(NotAsExpected, message, target.text)  # type: ignore[return-value]
+        field = target.text if target.kind == "field" else None
+        return self._error(NotAsExpected, message, field)  # type: ignore[return-value]
 
     def one(self, target: Target) -> Locator:
         """The target's element, checked to be there exactly once (the page is loaded)."""
@@ -435,7 +436,7 @@ class AdminPage:
                 if (!e.classList.contains('invalid-feedback')) return [null, e.textContent.trim()];
                 const group = e.closest(groupCss);
                 const label = group && group.querySelector('label');
-                const name = label ? label.textContent.replace(/\s+/g, ' ').replace(/[\s*:]+$/, '').trim() : null;
+                const name = label ? label.textContent.replace(/\\s+/g, ' ').replace(/[\\s*:]+$/, '').trim() : null;
                 return [name, e.textContent.trim()];
             })""",
             [Ihp.FORM_ERROR_CSS, Ihp.FIELD_GROUP_CSS],
