@@ -14,6 +14,7 @@ Pages know nothing of seeds or the order of steps.
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import weakref
@@ -103,8 +104,6 @@ _CANDIDATES_JS = """(root, kind) => {
 
 def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[str]:
     """The visible texts of this kind near ``root``, the closest to ``wanted`` first."""
-    import difflib
-
     try:
         found: list[str] = root.first.evaluate(_CANDIDATES_JS, kind, timeout=5000)
     except PlaywrightError:
