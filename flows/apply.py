@@ -27,7 +27,7 @@ from flows.seeds import SeedSet
 from flows.settings import Settings
 from flows.steps import STEPS, Approver, Decision, Options, Run, Step, StepResult, off_target_failure, page_failure
 from flows.verify import Check, verify
-from pages.base import PageError
+from pages.base import NotAsExpected, PageError
 
 PLAN_STATUS = {"create": "create", "update": "update", "none": "unchanged", "drift": "drift", "blocked": "blocked"}
 
@@ -172,6 +172,8 @@ def _run_steps(
                 result = step.act(run, decision)
         except PageError as exc:
             error = page_failure(step, exc)
+            if isinstance(exc, NotAsExpected):  # the screen lacks what the page object looks for
+                error.hint = UI_CHANGED_HINT
         except IhubError as exc:
             error = exc
         except PlaywrightError as exc:
@@ -219,6 +221,12 @@ def _run_steps(
     return results, None
 
 
+UI_CHANGED_HINT = (
+    "run `ihub-bootstrap doctor`: it lists, for every element the tool cannot find, what the screen offers "
+    "and the ui-texts key to set; put that in a --ui-texts file (`ihub-bootstrap ui-texts` prints the defaults)"
+)
+
+
 def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
     first = (exc.message or str(exc)).splitlines()[0]
     if run.hubs.browser_gone():  # killed, crashed
@@ -230,7 +238,7 @@ def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
     return StepFailed(  # most often an element the page object looks for is not on the page
         f"{step.title} failed: {first}",
         where=f"step {step.name}, {run.hubs.url}",
-        hint="the admin UI may have changed: `ihub-bootstrap doctor` shows which element no longer matches",
+        hint=UI_CHANGED_HINT,
     )
 
 

@@ -66,6 +66,14 @@ def cmd_sandbox(args: argparse.Namespace, console: Console) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    settings = _load_settings(args)
+    from flows import ui_texts
+
+    ui_texts.use(settings.ui_texts)  # before any page object is built
+    return settings
+
+
+def _load_settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         env_file=args.env_file or ".env",
         require_env_file=args.env_file is not None,
@@ -77,6 +85,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         key_sink=getattr(args, "key_sink", None),
         timeout=getattr(args, "timeout", None),
         allow_insecure_http=True if getattr(args, "allow_insecure_http", False) else None,
+        ui_texts=getattr(args, "ui_texts", None),
     )
 
 
@@ -190,15 +199,32 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     from flows.doctor import print_table, run_doctor
 
-    report = run_doctor(_settings(args), load_seeds(args.seeds), console)
+    report = run_doctor(_settings(args), load_seeds(args.seeds), console, capture=args.capture)
     if args.json:
         text = json.dumps(report.to_json(), indent=2) + "\n"
     else:
         buffer = io.StringIO()
         print_table(report.findings, buffer)
         text = buffer.getvalue() + f"run folder: {report.run_folder}\n"
+        if report.capture:
+            text += f"screens saved as HTML in: {report.capture}\n"
+        for leak in report.capture_leaks:
+            text += f"LEAK {leak}: do not share the capture folder\n"
     sys.stdout.write(console.redact(text))
     return report.exit_code
+
+
+def cmd_ui_texts(args: argparse.Namespace, console: Console) -> int:
+    from flows import ui_texts
+
+    if args.check is not None:
+        texts = ui_texts.load(args.check)
+        count = sum(len(v) if isinstance(v, dict) else 1 for entries in texts.values() for v in entries.values())
+        print(f"ui-texts OK: {args.check} sets {count} text(s)")
+        return ExitCode.OK
+    texts = ui_texts.defaults()
+    sys.stdout.write(json.dumps(texts, indent=2, ensure_ascii=False) + "\n" if args.json else ui_texts.to_toml(texts))
+    return ExitCode.OK
 
 
 # ---------------------------------------------------------------- parser
@@ -243,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for any page outcome (default 30)")
         p.add_argument(
             "--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than this machine"
+        )
+        p.add_argument(
+            "--ui-texts", type=Path, metavar="FILE", help="TOML or JSON file overriding the UI texts (IHUB_UI_TEXTS; see `ui-texts`)"
         )
         if sink:
             p.add_argument(
@@ -290,7 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check, read-only, that every screen and element the tool uses is still there"
     )
     target(doctor, sink=False)
+    doctor.add_argument(
+        "--capture",
+        type=Path,
+        metavar="DIR",
+        help="save every screen opened as HTML (passwords and shown keys stripped, the folder scanned for secrets)",
+    )
     doctor.set_defaults(func=cmd_doctor)
+
+    texts = sub.add_parser(
+        "ui-texts", help="print the UI texts the page objects look for, as a ready-to-edit --ui-texts file (TOML)"
+    )
+    texts.add_argument("--json", action="store_true", help="print them as JSON instead")
+    texts.add_argument("--check", type=Path, metavar="FILE", help="validate a ui-texts file instead")
+    texts.set_defaults(func=cmd_ui_texts)
 
     rehearse = sub.add_parser("rehearse", help="apply and verify against a throw-away local sandbox")
     seeds_arg(rehearse)

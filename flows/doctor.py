@@ -4,33 +4,38 @@ Read-only. Logs in, opens every screen the flow uses (the new-record forms inclu
 submitted) and checks that every locator of the page objects resolves to exactly one
 element. Prints a table (screen, element, locator, OK / missing / ambiguous) and exits 12
 when anything is missing or ambiguous: run it before a production run, and after every
-Inter-Hub release.
+Inter-Hub release. For each miss it lists what the screen offers instead (labels, buttons,
+headings, table columns; the closest first) and the ui-texts key to set.
+
+``--capture DIR`` saves every screen it opened as HTML (password inputs and shown keys
+emptied, the run's known secrets redacted, the folder scanned afterwards): the shape of the
+real UI, for whoever maintains the page objects.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from flows.audit import RunFolder
+from flows.audit import RunFolder, scan_folder
+from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.command import interrupted
 from flows.workdir import RunWorkDir
-from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
-from pages.api_consumers import ApiConsumersPage
-from pages.base import AdminPage, FormError, PageError, SessionExpired
-from pages.hubs import HubsPage
+from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
+from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, norm
+from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
@@ -43,55 +48,143 @@ class Finding:
     locator: str
     status: str  # OK, missing, ambiguous, absent (optional), not checked
     detail: str = ""
+    key: str = ""  # the ui-texts key that sets the text looked for
+    looked_for: str = ""  # e.g. "field 'Domain'"
+    candidates: list[str] = field(default_factory=list)  # what the screen offers instead, closest first
 
     @property
     def bad(self) -> bool:
         return self.status in ("missing", "ambiguous", "page error")
 
     def to_json(self) -> dict[str, Any]:
-        return {"screen": self.screen, "element": self.element, "locator": self.locator, "status": self.status, "detail": self.detail}
+        return {
+            "screen": self.screen,
+            "element": self.element,
+            "locator": self.locator,
+            "status": self.status,
+            "detail": self.detail,
+            "key": self.key,
+            "looked_for": self.looked_for,
+            "candidates": self.candidates,
+        }
+
+
+# the page objects' scope, <main> or else the body (AdminPage.root), said once
+_ROOT = re.compile(r'^internal:role=main >> internal:or="body >> internal:has-not=\\*"internal:role=main\\*"" >> ')
 
 
 def describe(locator: Locator) -> str:
-    """The selector Playwright builds for a locator, e.g. internal:label="Name"s."""
+    """The selector Playwright builds for a locator, e.g. (main) internal:label=/^Name$/i."""
     match = re.search(r"selector='(.*)'>?$", repr(locator))
-    return match.group(1) if match else repr(locator)
+    selector = match.group(1) if match else repr(locator)
+    return _ROOT.sub("(main) ", selector).replace("\\\\", "\\")  # repr doubled the backslashes
 
 
-def _check(page: AdminPage, screen: Any) -> list[Finding]:
+# Emptied before a screen is saved: what a password field holds, and a key shown once
+# (read-only inputs: IHP shows a new key in one). The run's known secrets are redacted too.
+_CAPTURE_JS = """() => {
+    const doc = document.documentElement.cloneNode(true);
+    doc.querySelectorAll('input').forEach(i => {
+        if (i.type === 'password' || i.readOnly || i.type === 'hidden' && /key|token|secret/i.test(i.name)) {
+            i.removeAttribute('value');
+            if (i.readOnly) i.setAttribute('value', '[stripped]');
+        }
+    });
+    doc.querySelectorAll('script').forEach(s => s.remove());
+    return '<!DOCTYPE html>\\n' + doc.outerHTML;
+}"""
+
+
+def _count(page: AdminPage, target: Locator | Target) -> int:
+    if isinstance(target, Target) and target.kind == "label":  # a value's label, whatever holds it
+        return int(norm(target.text) in page.read_record())
+    return (target.locator if isinstance(target, Target) else target).count()
+
+
+def _finding(page: AdminPage, screen: str, element: str, target: Locator | Target, *, optional: bool) -> Finding:
+    n = _count(page, target)
+    status = "OK" if n == 1 else ("absent (optional)" if optional else "missing") if n == 0 else "ambiguous"
+    detail = "" if n < 2 else f"{n} matches"
+    if not isinstance(target, Target):
+        return Finding(screen, element, describe(target), status, detail)
+    near = candidates(page.root, target.kind, target.text) if status in ("missing", "ambiguous") else []
+    return Finding(screen, element, describe(target.locator), status, detail, target.key, target.describe(), near)
+
+
+def _check(page: AdminPage, screen: Any, capture: Path | None = None, redact: Any = None) -> list[Finding]:
     try:
         page._open(screen.path)
     except PageError as exc:
         return [Finding(screen.name, "(page)", screen.path, "page error", exc.message)]
     findings = []
-    for element, locator in screen.landmarks.items():
-        n = locator.count()
-        status = "OK" if n == 1 else "missing" if n == 0 else "ambiguous"
-        findings.append(Finding(screen.name, element, describe(locator), status, "" if n < 2 else f"{n} matches"))
-    for element, locator in screen.optional.items():
-        n = locator.count()
-        status = "OK" if n == 1 else "absent (optional)" if n == 0 else "ambiguous"
-        findings.append(Finding(screen.name, element, describe(locator), status, "" if n < 2 else f"{n} matches"))
+    if capture is not None:
+        name = re.sub(r"[^a-z0-9]+", "-", screen.name.lower()).strip("-")
+        try:
+            html = page.page.evaluate(_CAPTURE_JS)
+            (capture / f"{name}.html").write_text(redact(html) if redact else html, encoding="utf-8")
+        except (PlaywrightError, OSError) as exc:
+            findings.append(Finding(screen.name, "(capture)", str(capture), "not captured", str(exc).splitlines()[0]))
+    findings += [_finding(page, screen.name, element, target, optional=False) for element, target in screen.landmarks.items()]
+    findings += [_finding(page, screen.name, element, target, optional=True) for element, target in screen.optional.items()]
     return findings
 
 
+# When an index table is not found (the UI changed), the records to open the other screens
+# with are taken from the index page's links: the row that mentions the seed, else the first.
+_ID_FROM_LINKS_JS = """([param, hint]) => {
+    const links = [...document.querySelectorAll('a[href*="' + param + '="]')];
+    const near = links.find(a => (a.closest('tr, li, p, div') || a).textContent.includes(hint)) || links[0];
+    return near ? new URL(near.href).searchParams.get(param) : null;
+}"""
+
+
+def _id_from_links(page: AdminPage, path: str, param: str, hint: str) -> str | None:
+    try:
+        page._open(path)
+        return page.page.evaluate(_ID_FROM_LINKS_JS, [param, hint])
+    except (PageError, PlaywrightError):
+        return None
+
+
 def _ids(hubs: HubsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[str, str]:
-    """Records to open show and edit screens with: the seeds' own if present, else any."""
+    """Records to open show and edit screens with: the seeds' own if present, else any. A
+    screen that does not read as expected is no reason to stop: doctor reports it when it
+    checks that screen, and looks at the others."""
     ids: dict[str, str] = {}
-    listed = hubs.list()
-    hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
-    if hub is not None:
-        ids["hub_id"] = hub.id
-        details = hubs.show(hub.id)
-        if details.manifests:
-            ids["manifest_id"] = details.manifests[0].id
-        draft = next((m for m in details.manifests if m.status == ManifestsTexts.DRAFT), None)
-        if draft is not None:
-            ids["draft_manifest_id"] = draft.id
-    found = consumers.list()
-    consumer = next((c for c in found if c.name == seeds.api_consumer.name), found[0] if found else None)
-    if consumer is not None:
-        ids["consumer_id"] = consumer.id
+    try:
+        listed = hubs.list()
+        hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
+        hub_id = hub.id if hub else None
+    except SessionExpired:
+        raise
+    except PageError:
+        hub_id = _id_from_links(hubs, HubsTexts.INDEX_PATH, HubsTexts.ID_PARAM, seeds.hub.slug)
+    if hub_id:
+        ids["hub_id"] = hub_id
+        try:
+            details = hubs.show(hub_id)
+        except SessionExpired:
+            raise
+        except PageError:
+            manifest_id = _id_from_links(hubs, HubsTexts.SHOW_PATH.format(id=hub_id), HubsTexts.MANIFEST_ID_PARAM, "")
+            if manifest_id:
+                ids["manifest_id"] = manifest_id
+        else:
+            if details.manifests:
+                ids["manifest_id"] = details.manifests[0].id
+            draft = next((m for m in details.manifests if m.status == ManifestsTexts.DRAFT), None)
+            if draft is not None:
+                ids["draft_manifest_id"] = draft.id
+    try:
+        found = consumers.list()
+        consumer = next((c for c in found if c.name == seeds.api_consumer.name), found[0] if found else None)
+        consumer_id = consumer.id if consumer else None
+    except SessionExpired:
+        raise
+    except PageError:
+        consumer_id = _id_from_links(consumers, ApiConsumersTexts.INDEX_PATH, ApiConsumersTexts.ID_PARAM, seeds.api_consumer.name)
+    if consumer_id:
+        ids["consumer_id"] = consumer_id
     return ids
 
 
@@ -101,6 +194,8 @@ class DoctorReport:
     run_folder: str
     exit_code: int
     leaks: list[str]
+    capture: str | None = None
+    capture_leaks: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,10 +203,12 @@ class DoctorReport:
             "exit_code": self.exit_code,
             "findings": [f.to_json() for f in self.findings],
             "leaks": self.leaks,
+            "capture": self.capture,
+            "capture_leaks": self.capture_leaks,
         }
 
 
-def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorReport:
+def run_doctor(settings: Settings, seeds: SeedSet, console: Console, *, capture: Path | None = None) -> DoctorReport:
     """doctor with its run folder (audit log, trace, summary), like every command."""
     base = settings.require_base()
     settings.check_transport()
@@ -125,10 +222,12 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
     chunks: list[Path] = []
     error: IhubError | None = None
     findings: list[Finding] = []
+    if capture is not None:
+        capture.mkdir(parents=True, exist_ok=True)
     try:
         with BrowserSession(settings, BrowserOptions(trace_dir=work.trace, driver_tmp=work.tmp), mode, title="ihub-bootstrap doctor") as session:
             try:
-                findings = doctor(session, settings, seeds, mode)
+                findings = doctor(session, settings, seeds, mode, capture=capture, redact=secrets.redact)
             finally:
                 for value in session.cookie_values():
                     secrets.add(value)
@@ -149,10 +248,17 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorRe
         work.close()
     if error is not None:
         raise error
-    return DoctorReport(findings, str(folder.path), code, leaks)
+    capture_leaks: list[str] = []
+    if capture is not None:
+        capture_leaks = [str(leak) for leak in scan_folder(capture, secrets.values)]
+        if capture_leaks:
+            code = ExitCode.SECRET_LEAK
+    return DoctorReport(findings, str(folder.path), code, leaks, str(capture) if capture else None, capture_leaks)
 
 
-def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: str) -> list[Finding]:
+def doctor(
+    session: BrowserSession, settings: Settings, seeds: SeedSet, mode: str, *, capture: Path | None = None, redact: Any = None
+) -> list[Finding]:
     base = settings.require_base()
     findings: list[Finding] = []
     assert session.page is not None
@@ -164,7 +270,7 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
         # With a session the login form is never used; it is checked only when logging in.
         findings.append(Finding("login form", "(all)", LoginPage.SCREEN, "not checked", f"session mode {mode}"))
     else:
-        findings.extend(_check(login, login.screens({})[0]))
+        findings.extend(_check(login, login.screens({})[0], capture, redact))
     try:
         if mode == "password" and settings.email and settings.password is not None:
             with login_attempt(session.trace, login):  # the password's POST, the filled form
@@ -184,7 +290,7 @@ def doctor(session: BrowserSession, settings: Settings, seeds: SeedSet, mode: st
     for page in (hubs, manifests, consumers, widgets):
         for screen in page.screens(ids):
             try:
-                findings.extend(_check(page, screen))
+                findings.extend(_check(page, screen, capture, redact))
             except PlaywrightError as exc:
                 findings.append(Finding(screen.name, "(page)", screen.path, "page error", str(exc).splitlines()[0]))
     if "draft_manifest_id" not in ids:
@@ -208,10 +314,15 @@ def print_table(findings: list[Finding], stream: Any = None) -> None:
     for f in findings:
         detail = f"  ({f.detail})" if f.detail else ""
         lines.append(f"{f.screen:<{widths[0]}}  {f.element:<{widths[1]}}  {f.status:<{widths[2]}}  {f.locator}{detail}")
+        if f.bad and f.looked_for:
+            offered = ", ".join(repr(c) for c in f.candidates) or "nothing of that kind"
+            lines.append(f"    looked for the {f.looked_for}; the screen offers (closest first): {offered}")
+            lines.append(f"    to change: {f.key} (in a --ui-texts file; `ihub-bootstrap ui-texts` prints them all)")
     bad = [f for f in findings if f.bad]
     lines.append("")
     lines.append(
-        f"{len(bad)} element(s) missing or ambiguous: the UI changed; update the texts in pages/ before a run"
+        f"{len(bad)} element(s) missing or ambiguous: the UI changed; set the texts named above in a ui-texts file "
+        "(`ihub-bootstrap ui-texts > ui-texts.toml`, then `--ui-texts ui-texts.toml`) and run doctor again"
         if bad
         else f"all {sum(f.status == 'OK' for f in findings)} checked elements found exactly once"
     )

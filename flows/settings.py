@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, allow_inf_nan=False, description="seconds to wait for any one page outcome"
     )
     operator: str | None = None
+    ui_texts: Path | None = Field(default=None, description="a TOML or JSON file overriding the UI texts (ihub-bootstrap ui-texts)")
+
+    @field_validator("ui_texts", mode="before")
+    @classmethod
+    def _ui_texts(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value  # "IHUB_UI_TEXTS=": none
 
     @field_validator("base")
     @classmethod

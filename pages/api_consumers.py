@@ -9,25 +9,24 @@ from dataclasses import dataclass
 from playwright.sync_api import Dialog
 from playwright.sync_api import Error as PlaywrightError
 
-from pages.base import AdminPage, Row, Screen, query_param
+from pages.base import AdminPage, Row, Screen, norm, query_param
 
 
 class ApiConsumersTexts:
+    UI_TEXTS_SECTION = "api_consumers"
     INDEX_PATH = "/ApiConsumers"
     NEW_PATH = "/ApiConsumers/new"
     SHOW_PATH = "/ShowApiConsumer?apiConsumerId={id}"
     ID_PARAM = "apiConsumerId"
-    INDEX_TABLE = "Api Consumers"
-    RECORD_TABLE = "Api Consumer"
     SHOW_HEADING = "Show Api Consumer"
     NAME = "Name"
     DESCRIPTION = "Description"
-    MANIFEST = "Hub Capability Manifest"
+    MANIFEST = "Hub Capability Manifest"  # the form's select
     MANIFEST_COLUMN = "Manifest"
-    API_KEY = "API Key"  # column and record row: "No API key" or "<prefix>… created <time>"
+    API_KEY = "API Key"  # column and record label: "No API key" or "<prefix>… created <time>"
     KEY_SCOPES = "Key Scopes"
     NO_KEY = "No API key"
-    KEY_PREFIX = re.compile(r"^(\S+?)…")
+    KEY_PREFIX = r"^(\S+?)…"  # a regular expression: the key's prefix as the UI shows it
     SCOPES = "Scopes"
     CREATE_BUTTON = "Create Api Consumer"
     GENERATE_BUTTON = "Generate API key"
@@ -59,18 +58,17 @@ class ApiConsumersPage(AdminPage):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         t = ApiConsumersTexts
-        p = self.page
-        self.index_table = p.get_by_role("table", name=t.INDEX_TABLE, exact=True)
-        self.record_table = p.get_by_role("table", name=t.RECORD_TABLE, exact=True)
-        self.show_heading = p.get_by_role("heading", name=t.SHOW_HEADING, exact=True)
-        self.name = p.get_by_label(t.NAME, exact=True)
-        self.description = p.get_by_label(t.DESCRIPTION, exact=True)
-        self.manifest = p.get_by_label(t.MANIFEST, exact=True)
-        self.scopes = p.get_by_label(t.SCOPES, exact=True)
-        self.create_button = p.get_by_role("button", name=t.CREATE_BUTTON, exact=True)
-        self.generate_button = p.get_by_role("button", name=t.GENERATE_BUTTON, exact=True)
-        self.regenerate_button = p.get_by_role("button", name=t.REGENERATE_BUTTON, exact=True)
-        self.key_field = p.get_by_label(t.KEY_FIELD, exact=True)
+        self.index_table = self.table(t, "NAME", "DESCRIPTION", "MANIFEST_COLUMN", "API_KEY")
+        self.show_heading = self.heading(t, "SHOW_HEADING")
+        self.name = self.field(t, "NAME")
+        self.description = self.field(t, "DESCRIPTION")
+        self.manifest = self.field(t, "MANIFEST")
+        self.scopes = self.field(t, "SCOPES")
+        self.create_button = self.button(t, "CREATE_BUTTON")
+        self.generate_button = self.button(t, "GENERATE_BUTTON")
+        self.regenerate_button = self.button(t, "REGENERATE_BUTTON")
+        self.key_target = self.field(t, "KEY_FIELD")
+        self.key_field = self.key_target.locator  # a Locator: the run masks it in screenshots
 
     # -------------------------------------------------------------- index
 
@@ -84,7 +82,7 @@ class ApiConsumersPage(AdminPage):
     def _summary(self, row: Row) -> ConsumerSummary:
         t = ApiConsumersTexts
         return ConsumerSummary(
-            id=query_param(row.links.get(t.SHOW_LINK, ""), t.ID_PARAM) or "",
+            id=query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or "",
             name=row[t.NAME],
             description=row[t.DESCRIPTION],
             manifest=row[t.MANIFEST_COLUMN],
@@ -96,21 +94,22 @@ class ApiConsumersPage(AdminPage):
     def create(self, name: str, description: str, manifest_id: str) -> str:
         """Create a consumer bound to the (active) manifest ``manifest_id``; returns its id."""
         self._open(ApiConsumersTexts.NEW_PATH)
-        self.name.fill(name)
-        self.description.fill(description)
-        self._choose(self.manifest, manifest_id, ApiConsumersTexts.MANIFEST)
+        self.fill_field(self.name, name)
+        self.fill_field(self.description, description)
+        self._choose(self.manifest, manifest_id)
         self._submit(self.create_button, self.show_heading, what="create the API consumer")
         return self.id_from_url(ApiConsumersTexts.ID_PARAM)
 
     def show(self, consumer_id: str) -> ConsumerDetails:
         t = ApiConsumersTexts
         self._open(t.SHOW_PATH.format(id=consumer_id))
-        fields = self.read_record(self.record_table)
+        self.one(self.show_heading)
+        fields = self.read_record()
         return ConsumerDetails(
             id=consumer_id,
             fields=fields,
-            key_prefix=_key_prefix(fields.get(t.API_KEY, "")),
-            key_scopes=fields.get(t.KEY_SCOPES, "").split(),
+            key_prefix=_key_prefix(self.record_value(fields, t, "API_KEY")),
+            key_scopes=fields.get(norm(t.KEY_SCOPES), "").split(),
         )
 
     # -------------------------------------------------------------- the one-time key
@@ -118,13 +117,14 @@ class ApiConsumersPage(AdminPage):
     def open_key_form(self, scopes: list[str]) -> None:
         """Fill the key form on the open show page (apart from the reveal, so that callers can
         stop recording before the key appears)."""
-        self.scopes.fill(" ".join(scopes))
+        self.fill_field(self.scopes, " ".join(scopes))
 
     def reveal_key(self, *, replace_existing: bool = False) -> str:
         """Generate the key and read it once from the page. With ``replace_existing`` the
         page's Regenerate button is used and its ``confirm()`` accepted: the current key is
         revoked."""
         button = self.regenerate_button if replace_existing else self.generate_button
+        self.one(button)  # before the dialog handler: a missing button is said as such
         self.ensure_on_target("generate the API key")
 
         def confirm(dialog: Dialog) -> None:
@@ -133,7 +133,7 @@ class ApiConsumersPage(AdminPage):
         if replace_existing:
             self.page.once("dialog", confirm)
         try:
-            self._submit(button, self.key_field, what="generate the API key")
+            self._submit(button, self.key_target, what="generate the API key")
         finally:
             if replace_existing:
                 self.page.remove_listener("dialog", confirm)
@@ -167,14 +167,15 @@ class ApiConsumersPage(AdminPage):
             Screen("new api consumer form", t.NEW_PATH, {**form, "create button": self.create_button}),
         ]
         if "consumer_id" in ids:
-            key_button = self.generate_button.or_(self.regenerate_button)
-            show = {"heading": self.show_heading, "consumer record": self.record_table, "scopes": self.scopes, "key button": key_button}
+            key_button = self.generate_button.locator.or_(self.regenerate_button.locator)
+            record = {"record api key": self.label(t, "API_KEY")}
+            show = {"heading": self.show_heading, **record, "scopes": self.scopes, "key button": key_button}
             screens.append(Screen("api consumer page", t.SHOW_PATH.format(id=ids["consumer_id"]), show))
         return screens
 
 
 def _key_prefix(text: str) -> str | None:
-    if not text or text.startswith(ApiConsumersTexts.NO_KEY):
+    if not text or norm(text).startswith(norm(ApiConsumersTexts.NO_KEY)):
         return None
-    match = ApiConsumersTexts.KEY_PREFIX.match(text)
+    match = re.match(ApiConsumersTexts.KEY_PREFIX, text)
     return match.group(1) if match else text.split()[0]

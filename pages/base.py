@@ -14,6 +14,7 @@ Pages know nothing of seeds or the order of steps.
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 import weakref
@@ -29,11 +30,88 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 class Ihp:
     """Texts and selectors of IHP's layout, the same on every screen."""
 
+    UI_TEXTS_SECTION = "layout"
     LOGIN_PATH = "/NewSession"
     LOGIN_PASSWORD_PLACEHOLDER = "Password"
     FORM_ERROR_CSS = ".invalid-feedback, .alert-danger"  # IHP gives no role or label for these
-    FIELD_GROUP_CSS = ".mb-3"
-    PLEASE_SELECT = "Please select"
+    # Bootstrap 5 (mb-3), Bootstrap 4 (form-group) and IHP's own id on either
+    FIELD_GROUP_CSS = ".mb-3, .form-group, [id^='form-group-']"
+
+
+def norm(text: str) -> str:
+    """A visible text as a person compares it: case, whitespace and underscores, required
+    markers (``*``) and trailing colons do not count. The same rule as ``_NORM_JS``."""
+    text = re.sub(r"[\s_]+", " ", text)
+    text = re.sub(r"^[\s*]+|[\s*:]+$", "", text)
+    return text.lower()
+
+
+_NORM_JS = r"s => s.replace(/[\s_]+/g, ' ').replace(/^[\s*]+|[\s*:]+$/g, '').toLowerCase()"
+
+
+def tolerant(text: str) -> re.Pattern[str]:
+    """A pattern for a visible text, matched as :func:`norm` compares: "Name", "name *",
+    "Name:" and "  NAME " all match "Name"; "Hub Name" does not (no substring matches, so
+    a label stays unambiguous)."""
+    words = [w for w in re.split(r"[\s_]+", text.strip()) if w]
+    body = r"[\s_]+".join(re.escape(w) for w in words)
+    return re.compile(rf"^[\s*]*{body}[\s*:]*$", re.I)
+
+
+@dataclass(frozen=True)
+class Target:
+    """An element the tool relies on, as a person finds it: what kind of element, the visible
+    text it goes by, the locator, and the ui-texts key that sets that text."""
+
+    kind: str  # field, button, heading, table, label, text
+    text: str
+    locator: Locator
+    key: str
+
+    def describe(self) -> str:
+        what = {"table": "table with the columns", "label": "value labelled"}.get(self.kind, self.kind)
+        return f"{what} {self.text!r}"
+
+
+def text_of(texts: type, attr: str, sub: str | None = None) -> str:
+    value = getattr(texts, attr)
+    return str(value[sub] if sub is not None else value)
+
+
+def key_of(texts: type, attr: str, sub: str | None = None) -> str:
+    """The ui-texts key of a text: ``hubs.domain``, ``manifests.vocabulary.declaredWidgetTypes``."""
+    key = f"{getattr(texts, 'UI_TEXTS_SECTION', texts.__name__)}.{attr.lower()}"
+    return f"{key}.{sub}" if sub is not None else key
+
+
+# What a screen offers instead of a missing element, by the kind of element looked for:
+# visible texts of that kind inside the scope (main content, else the body).
+_CANDIDATES_JS = """(root, kind) => {
+    const text = e => (e.textContent || '').replace(/\\s+/g, ' ').trim();
+    const all = sel => [...root.querySelectorAll(sel)].filter(e => !e.closest('[hidden]'));
+    const label = e => e.getAttribute('aria-label') || (e.labels && e.labels[0] ? text(e.labels[0]) : '')
+        || e.getAttribute('placeholder') || '';
+    if (kind === 'field') return [...all('label').map(text), ...all('input, textarea, select').map(label)];
+    if (kind === 'button') return all('button, input[type=submit], input[type=button], [role=button]')
+        .map(e => e.getAttribute('aria-label') || text(e) || e.value || '');
+    if (kind === 'heading') return all('h1, h2, h3, h4, h5, h6, [role=heading], .card-header').map(text);
+    if (kind === 'table') return all('table').map(t => 'columns: ' + [...t.querySelectorAll('th')]
+        .filter(th => !th.closest('tbody')).map(text).filter(Boolean).join(' | '));
+    if (kind === 'link') return all('a').map(text);
+    return all('th, dt, strong, b, label, .label').map(text);
+}"""
+
+
+def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[str]:
+    """The visible texts of this kind near ``root``, the closest to ``wanted`` first."""
+    try:
+        found: list[str] = root.first.evaluate(_CANDIDATES_JS, kind, timeout=5000)
+    except PlaywrightError:
+        return []
+    unique = list(dict.fromkeys(t for t in found if t and t.strip()))
+    want = norm(wanted)
+    unique.sort(key=lambda t: -difflib.SequenceMatcher(None, norm(t), want).ratio())
+    return unique[:limit]
 
 
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
@@ -88,19 +166,22 @@ class Screen:
 
     name: str
     path: str
-    landmarks: dict[str, Locator]
-    optional: dict[str, Locator] = field(default_factory=dict)
+    landmarks: dict[str, Locator | Target]
+    optional: dict[str, Locator | Target] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Row:
     """One row of an IHP index table: cell texts by column header, link targets by link text."""
 
-    cells: dict[str, str]
-    links: dict[str, str]
+    cells: dict[str, str]  # keyed by the normalised column header (see :func:`norm`)
+    links: dict[str, str]  # keyed by the normalised link text
 
     def __getitem__(self, column: str) -> str:
-        return self.cells.get(column, "")
+        return self.cells.get(norm(column), "")
+
+    def link(self, text: str) -> str:
+        return self.links.get(norm(text), "")
 
 
 def _origin(url: str) -> str:
@@ -159,7 +240,61 @@ class AdminPage:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.login_form = page.get_by_placeholder(Ihp.LOGIN_PASSWORD_PLACEHOLDER, exact=True)
+        # The content being worked on: <main> where the layout has one, else the body. Navbars,
+        # sidebars and footers outside <main> may carry links and buttons named like the screens.
+        self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
         _watch(page)
+
+    # -------------------------------------------------------------- what the tool looks for
+
+    def field(self, texts: type, attr: str, sub: str | None = None) -> Target:
+        """A form field by its label (or aria-label), compared as a person reads it."""
+        text = text_of(texts, attr, sub)
+        return Target("field", text, self.root.get_by_label(tolerant(text)), key_of(texts, attr, sub))
+
+    def button(self, texts: type, attr: str) -> Target:
+        """A button of a form in the main content (not the navigation's look-alikes)."""
+        text = text_of(texts, attr)
+        locator = self.root.locator("form").get_by_role("button", name=tolerant(text))
+        return Target("button", text, locator, key_of(texts, attr))
+
+    def heading(self, texts: type, attr: str, sub: str | None = None) -> Target:
+        text = text_of(texts, attr, sub)
+        return Target("heading", text, self.root.get_by_role("heading", name=tolerant(text)), key_of(texts, attr, sub))
+
+    def table(self, texts: type, *columns: str) -> Target:
+        """The table in the main content that has all these column headers."""
+        locator = self.root.get_by_role("table")
+        for attr in columns:
+            locator = locator.filter(has=self.page.get_by_role("columnheader", name=tolerant(text_of(texts, attr))))
+        text = ", ".join(text_of(texts, attr) for attr in columns)
+        return Target("table", text, locator, ", ".join(key_of(texts, attr) for attr in columns))
+
+    def label(self, texts: type, attr: str) -> Target:
+        """The label a record value is shown beside on a show page, whatever element holds it."""
+        text = text_of(texts, attr)
+        return Target("label", text, self.root.get_by_text(tolerant(text)), key_of(texts, attr))
+
+    def missing(self, target: Target, *, count: int | None = None) -> NotAsExpected:
+        """The error for an element that is not there (or more than once), with what the
+        screen offers instead, closest first, and the ui-texts key that sets its text."""
+        n = target.locator.count() if count is None else count
+        found = "is not on the screen" if n == 0 else f"matches {n} elements"
+        offered = candidates(self.root, target.kind, target.text)
+        near = "; the screen offers: " + ", ".join(repr(c) for c in offered) if offered else ""
+        message = (
+            f"the {target.describe()} {found}{near} "
+            f"(set {target.key} in a --ui-texts file if Inter-Hub names it differently; `ihub-bootstrap doctor` lists every element)"
+        )
+        field = target.text if target.kind == "field" else None
+        return self._error(NotAsExpected, message, field)  # type: ignore[return-value]
+
+    def one(self, target: Target) -> Locator:
+        """The target's element, checked to be there exactly once (the page is loaded)."""
+        n = target.locator.count()
+        if n != 1:
+            raise self.missing(target, count=n)
+        return target.locator
 
     # -------------------------------------------------------------- where we are
 
@@ -211,9 +346,9 @@ class AdminPage:
 
     # -------------------------------------------------------------- submitting
 
-    def _submit(self, button: Locator, success: Locator, *, what: str) -> None:
+    def _submit(self, button: Locator | Target, success: Locator | Target, *, what: str) -> None:
         """Click ``button`` and wait for ``success``, a form error or the login page."""
-        self._click(button)
+        self._click(self.one(button) if isinstance(button, Target) else button)
         self._await_outcome(success, what=what)
 
     def _click(self, button: Locator) -> None:
@@ -221,9 +356,11 @@ class AdminPage:
         _watch(self.page).reset()
         button.click()
 
-    def _await_outcome(self, success: Locator, *, what: str) -> None:
+    def _await_outcome(self, success: Locator | Target, *, what: str) -> None:
         """Wait for ``success``; between slices, look for the other outcomes: a failed request,
         the login page, form errors. The usual case costs one call (one traced action)."""
+        target = success if isinstance(success, Target) else None
+        success = success.locator if isinstance(success, Target) else success
         watch = _watch(self.page)
         deadline = time.monotonic() + self.timeout_s
         while True:
@@ -237,6 +374,13 @@ class AdminPage:
                 if errors:
                     self._raise_failed_request(watch, what)  # an error page swapped in is the request's
                     raise FormError(errors, screen=self.SCREEN, url=self._relative(self.page.url))
+                if target is not None and time.monotonic() >= deadline:
+                    raise self._error(
+                        NotAsExpected,
+                        f"{what}: nothing happened within {self.timeout_s:g} s, or the next screen does not show "
+                        + self.missing(target, count=success.count()).message,
+                        target.text,
+                    )
                 self._raise_on_deadline(deadline, what)
                 continue
             self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
@@ -270,8 +414,12 @@ class AdminPage:
 
     # -------------------------------------------------------------- forms
 
-    def _choose(self, select: Locator, value: str, field: str) -> None:
+    def _choose(self, select: Locator | Target, value: str, field: str | None = None) -> None:
         """Select the option whose value is ``value``; a clear error when there is none."""
+        if isinstance(select, Target):
+            field = field or select.text
+            select = self.one(select)
+        field = field or "select"
         try:
             select.select_option(value=value, timeout=min(_OPTION_WAIT_MS, self.timeout_s * 1000))
             return
@@ -279,12 +427,20 @@ class AdminPage:
             pass  # no such option (or no such field): say which options there are
         if not select.count():
             raise self._error(NotAsExpected, f"the form has no {field} field", field)
-        options: list[str] = select.evaluate("s => [...s.options].filter(o => !o.disabled).map(o => o.value)")
+        options: list[str] = select.evaluate(
+            "s => [...s.options].filter(o => !o.disabled && o.hasAttribute('value') && o.value).map(o => o.value)"
+        )
         offered = ", ".join(f"{v!r}" for v in options) or "nothing"
         raise self._error(NotAsExpected, f"the {field} field has no option {value!r} (it offers {offered})", field)
 
-    def _set(self, field: Locator, value: str, name: str) -> None:
+    def fill_field(self, field: Target, value: str) -> None:
+        """Fill a text input or textarea found by its label."""
+        self.one(field).fill(value)
+
+    def _set(self, field: Locator | Target, value: str, name: str) -> None:
         """Fill a text input or textarea, or choose in a select, whichever the form has."""
+        if isinstance(field, Target):
+            field = self.one(field)
         if field.evaluate("e => e.tagName") == "SELECT":
             self._choose(field, value, name)
         else:
@@ -297,7 +453,8 @@ class AdminPage:
                 if (!e.classList.contains('invalid-feedback')) return [null, e.textContent.trim()];
                 const group = e.closest(groupCss);
                 const label = group && group.querySelector('label');
-                return [label ? label.textContent.trim() : null, e.textContent.trim()];
+                const name = label ? label.textContent.replace(/\\s+/g, ' ').replace(/[\\s*:]+$/, '').trim() : null;
+                return [name, e.textContent.trim()];
             })""",
             [Ihp.FORM_ERROR_CSS, Ihp.FIELD_GROUP_CSS],
         )
@@ -321,34 +478,90 @@ class AdminPage:
 
     # -------------------------------------------------------------- reading
 
-    @staticmethod
-    def read_table(table: Locator) -> list[Row]:
-        """An IHP index table as rows keyed by column header: one round trip."""
-        rows: list[dict[str, Any]] = table.evaluate(
+    def read_table(self, table: Locator | Target) -> list[Row]:
+        """An index table as rows keyed by (normalised) column header: one round trip."""
+        locator = self.one(table) if isinstance(table, Target) else table
+        rows: list[dict[str, Any]] = locator.evaluate(
             """t => {
-                const heads = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim());
-                return [...t.querySelectorAll('tbody tr')].map(tr => {
+                const norm = NORM;
+                const text = e => e.textContent.replace(/\\s+/g, ' ').trim();
+                const headRow = t.querySelector('thead tr') || t.querySelector('tr');
+                const heads = headRow ? [...headRow.children].map(c => norm(text(c))) : [];
+                const body = [...t.querySelectorAll('tr')].filter(tr => tr !== headRow && !tr.closest('thead'));
+                return body.map(tr => {
                     const cells = {};
-                    [...tr.querySelectorAll('td')].forEach((td, i) => {
-                        cells[heads[i] || String(i)] = td.textContent.replace(/\\s+/g, ' ').trim();
-                    });
+                    [...tr.children].forEach((td, i) => { cells[heads[i] || String(i)] = text(td); });
                     const links = {};
-                    tr.querySelectorAll('a').forEach(a => { links[a.textContent.trim()] = a.getAttribute('href'); });
+                    tr.querySelectorAll('a').forEach(a => { links[norm(text(a))] = a.getAttribute('href'); });
                     return {cells, links};
                 });
-            }"""
+            }""".replace("NORM", _NORM_JS)
         )
         return [Row(r["cells"], r["links"]) for r in rows]
 
-    @staticmethod
-    def read_record(table: Locator) -> dict[str, str]:
-        """A show page's record table (``<th scope=row>`` label, ``<td>`` value)."""
-        return table.evaluate(
-            """t => Object.fromEntries([...t.querySelectorAll('tr')]
-                .filter(tr => tr.querySelector('th') && tr.querySelector('td'))
-                .map(tr => [tr.querySelector('th').textContent.trim(),
-                            tr.querySelector('td').textContent.replace(/\\s+/g, ' ').trim()]))"""
+    def read_record(self, scope: Locator | Target | None = None) -> dict[str, str]:
+        """A show page's record, label -> value, keyed by the normalised label, whatever holds
+        them: table rows (``<th>`` label, ``<td>`` value), ``<dt>``/``<dd>``, or a label element
+        (``<strong>``, ``<b>``, ``<label>``) followed by its value."""
+        if isinstance(scope, Target):
+            scope = scope.locator
+        return (scope or self.root).first.evaluate(
+            """root => {
+                const norm = NORM;
+                const text = e => e.textContent.replace(/\\s+/g, ' ').trim();
+                const out = {};
+                const put = (k, v) => { k = norm(k); if (k && !(k in out)) out[k] = v; };
+                root.querySelectorAll('tr').forEach(tr => {
+                    const th = tr.querySelector('th'), td = tr.querySelector('td');
+                    if (th && td && th.compareDocumentPosition(td) & Node.DOCUMENT_POSITION_FOLLOWING) put(text(th), text(td));
+                });
+                root.querySelectorAll('dt').forEach(dt => {
+                    let dd = dt.nextElementSibling;
+                    while (dd && dd.tagName !== 'DD' && dd.tagName !== 'DT') dd = dd.nextElementSibling;
+                    if (dd && dd.tagName === 'DD') put(text(dt), text(dd));
+                });
+                root.querySelectorAll('strong, b, label, .label').forEach(l => {
+                    if (l.control || l.closest('form, table, dl, h1, h2, h3, h4, h5, h6')) return;
+                    const parent = l.parentElement, own = text(l), all = parent ? text(parent) : '';
+                    if (!own || !all.startsWith(own)) return;
+                    put(own, all.slice(own.length).trim());
+                });
+                return out;
+            }""".replace("NORM", _NORM_JS)
         )
+
+    def read_blocks(self, headings: list[str]) -> dict[str, str | None]:
+        """The text of the block (``<pre>``, ``<code>``) that follows each heading, before the
+        next heading; None where the heading or its block is missing. One round trip."""
+        return self.root.first.evaluate(
+            """(root, wanted) => {
+                const norm = NORM;
+                const heads = [...root.querySelectorAll('h1, h2, h3, h4, h5, h6, [role=heading], .card-header')];
+                const out = {};
+                for (const label of wanted) {
+                    out[label] = null;
+                    const h = heads.find(e => norm(e.textContent) === norm(label));
+                    if (!h) continue;
+                    const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
+                    walker.currentNode = h;
+                    for (let e = walker.nextNode(); e; e = walker.nextNode()) {
+                        if (h.contains(e)) continue;
+                        if (heads.includes(e)) break;
+                        if (e.tagName === 'PRE' || e.tagName === 'CODE') { out[label] = e.textContent; break; }
+                    }
+                }
+                return out;
+            }""".replace("NORM", _NORM_JS),
+            headings,
+        )
+
+    def record_value(self, record: dict[str, str], texts: type, attr: str, *, required: bool = True) -> str:
+        """A value of :meth:`read_record` by the label's text; a missing required label is an
+        error that says what the screen offers instead."""
+        key = norm(text_of(texts, attr))
+        if key not in record and required:
+            raise self.missing(self.label(texts, attr), count=0)
+        return record.get(key, "")
 
     def id_from_url(self, param: str) -> str:
         value = query_param(self.page.url, param)

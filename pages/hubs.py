@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pages.base import AdminPage, Row, Screen, query_param
+from pages.base import AdminPage, Row, Screen, norm, query_param
 
 
 class HubsTexts:
+    UI_TEXTS_SECTION = "hubs"
     INDEX_PATH = "/Hubs"
     ID_PARAM = "hubId"
     MANIFEST_ID_PARAM = "hubCapabilityManifestId"
     NEW_PATH = "/Hubs/new"
     SHOW_PATH = "/ShowHub?hubId={id}"
     EDIT_PATH = "/EditHub?hubId={id}"
-    INDEX_TABLE = "Hubs"
-    RECORD_TABLE = "Hub"
-    MANIFESTS_TABLE = "Capability Manifests"
     SHOW_HEADING = "Show Hub"
+    # form labels, index columns and show-page labels alike
     NAME, SLUG, DOMAIN, KIND = "Name", "Slug", "Domain", "Kind"
-    # Only newer Inter-Hub schemas have these; matched loosely ("VSM function" or "Vsm Function").
-    OPTIONAL = {
-        "hub_family": re.compile(r"^\s*hub[ _]family\s*$", re.I),
-        "vsm_function": re.compile(r"^\s*vsm[ _]function\s*$", re.I),
-        "vsm_system": re.compile(r"^\s*vsm[ _]system\s*$", re.I),
-    }
+    # Only newer Inter-Hub schemas have these (matched as every text: "VSM function" or "Vsm_Function").
+    OPTIONAL = {"hub_family": "Hub Family", "vsm_function": "Vsm Function", "vsm_system": "Vsm System"}
     CREATE_BUTTON = "Create Hub"
     SAVE_BUTTON = "Save Hub"
     SHOW_LINK = "Show"
@@ -82,18 +76,16 @@ class HubsPage(AdminPage):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         t = HubsTexts
-        p = self.page
-        self.index_table = p.get_by_role("table", name=t.INDEX_TABLE, exact=True)
-        self.record_table = p.get_by_role("table", name=t.RECORD_TABLE, exact=True)
-        self.manifests_table = p.get_by_role("table", name=t.MANIFESTS_TABLE, exact=True)
-        self.show_heading = p.get_by_role("heading", name=t.SHOW_HEADING, exact=True)
-        self.name = p.get_by_label(t.NAME, exact=True)
-        self.slug = p.get_by_label(t.SLUG, exact=True)
-        self.domain = p.get_by_label(t.DOMAIN, exact=True)
-        self.kind = p.get_by_label(t.KIND, exact=True)
-        self.optional = {key: p.get_by_label(label) for key, label in t.OPTIONAL.items()}
-        self.create_button = p.get_by_role("button", name=t.CREATE_BUTTON, exact=True)
-        self.save_button = p.get_by_role("button", name=t.SAVE_BUTTON, exact=True)
+        self.index_table = self.table(t, "NAME", "SLUG", "DOMAIN", "KIND")
+        self.manifests_table = self.table(t, "MANIFEST_VERSION", "MANIFEST_STATUS")
+        self.show_heading = self.heading(t, "SHOW_HEADING")
+        self.name = self.field(t, "NAME")
+        self.slug = self.field(t, "SLUG")
+        self.domain = self.field(t, "DOMAIN")
+        self.kind = self.field(t, "KIND")
+        self.optional = {key: self.field(t, "OPTIONAL", key) for key in t.OPTIONAL}
+        self.create_button = self.button(t, "CREATE_BUTTON")
+        self.save_button = self.button(t, "SAVE_BUTTON")
 
     # -------------------------------------------------------------- index
 
@@ -106,7 +98,7 @@ class HubsPage(AdminPage):
 
     def _summary(self, row: Row) -> HubSummary:
         t = HubsTexts
-        hub_id = query_param(row.links.get(t.SHOW_LINK, ""), t.ID_PARAM) or ""
+        hub_id = query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or ""
         return HubSummary(hub_id, row[t.NAME], row[t.SLUG], row[t.DOMAIN], row[t.KIND])
 
     # -------------------------------------------------------------- new / edit
@@ -125,22 +117,21 @@ class HubsPage(AdminPage):
 
     def _fill(self, hub: HubFields) -> tuple[list[str], list[str]]:
         """Fill the form; returns the optional fields filled and those this form lacks."""
-        t = HubsTexts
-        self.name.fill(hub.name)
-        self.slug.fill(hub.slug)
-        self.domain.fill(hub.domain)
-        self._choose(self.kind, hub.kind, t.KIND)
+        self.fill_field(self.name, hub.name)
+        self.fill_field(self.slug, hub.slug)
+        self.fill_field(self.domain, hub.domain)
+        self._choose(self.kind, hub.kind)
         wanted = {key: getattr(hub, key) for key in self.optional if getattr(hub, key) is not None}
         if not wanted:
             return [], []
-        any_optional = self.optional[next(iter(self.optional))]
-        for locator in list(self.optional.values())[1:]:
-            any_optional = any_optional.or_(locator)
+        any_optional = self.optional[next(iter(self.optional))].locator
+        for target in list(self.optional.values())[1:]:
+            any_optional = any_optional.or_(target.locator)
         if not any_optional.count():  # an older Inter-Hub: one look instead of one per field
             return [], list(wanted)
         filled, absent = [], []
         for key, value in wanted.items():
-            if self.optional[key].count() == 1:
+            if self.optional[key].locator.count() == 1:
                 self._set(self.optional[key], value, key)
                 filled.append(key)
             else:
@@ -156,16 +147,16 @@ class HubsPage(AdminPage):
     def read_details(self) -> HubDetails:
         """The open show page: the hub's fields and its manifests."""
         t = HubsTexts
-        record = self.read_record(self.record_table)
-        labels = {"name": t.NAME, "slug": t.SLUG, "domain": t.DOMAIN, "kind": t.KIND}
-        values = {attr: record[label] for attr, label in labels.items() if label in record}
-        for attr, pattern in t.OPTIONAL.items():
-            for label, text in record.items():
-                if pattern.match(label):
-                    values[attr] = text
+        self.one(self.show_heading)
+        record = self.read_record()
+        labels = {"name": "NAME", "slug": "SLUG", "domain": "DOMAIN", "kind": "KIND"}
+        values = {attr: self.record_value(record, t, label) for attr, label in labels.items()}
+        for attr, label in t.OPTIONAL.items():
+            if norm(label) in record:
+                values[attr] = record[norm(label)]
         manifests = [
             ManifestSummary(
-                query_param(row.links.get(t.SHOW_LINK, ""), t.MANIFEST_ID_PARAM) or "",
+                query_param(row.link(t.SHOW_LINK), t.MANIFEST_ID_PARAM) or "",
                 row[t.MANIFEST_VERSION],
                 row[t.MANIFEST_STATUS],
             )
@@ -181,7 +172,8 @@ class HubsPage(AdminPage):
             Screen("new hub form", t.NEW_PATH, {**form, "create button": self.create_button}, self.optional),
         ]
         if "hub_id" in ids:
-            show = {"heading": self.show_heading, "hub record": self.record_table, "manifests table": self.manifests_table}
+            record = {f"record {a.lower()}": self.label(t, a) for a in ("NAME", "SLUG", "DOMAIN", "KIND")}
+            show = {"heading": self.show_heading, **record, "manifests table": self.manifests_table}
             screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show))
             edit = {**form, "save button": self.save_button}
             screens.append(Screen("edit hub form", t.EDIT_PATH.format(id=ids["hub_id"]), edit, self.optional))

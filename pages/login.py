@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pages.base import AdminPage, FormError, Ihp, Screen
+from pages.base import AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
 
 
 class LoginTexts:
-    PATH = Ihp.LOGIN_PATH
+    UI_TEXTS_SECTION = "login"
+    # the path and the password placeholder are the layout's (Ihp): every page looks for them
     EMAIL_PLACEHOLDER = "E-Mail"
-    PASSWORD_PLACEHOLDER = Ihp.LOGIN_PASSWORD_PLACEHOLDER
     LOGIN_BUTTON = "Login"
     LOGOUT_BUTTON = "Logout"  # in the navigation bar of every admin page once logged in
 
@@ -18,13 +18,17 @@ class LoginPage(AdminPage):
 
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
-        self.email = self.page.get_by_placeholder(LoginTexts.EMAIL_PLACEHOLDER, exact=True)
-        self.password = self.page.get_by_placeholder(LoginTexts.PASSWORD_PLACEHOLDER, exact=True)
-        self.login_button = self.page.get_by_role("button", name=LoginTexts.LOGIN_BUTTON, exact=True)
-        self.logout_button = self.page.get_by_role("button", name=LoginTexts.LOGOUT_BUTTON, exact=True)
+        t = LoginTexts
+        self.email = self.page.get_by_placeholder(t.EMAIL_PLACEHOLDER, exact=True)
+        self.password = self.page.get_by_placeholder(Ihp.LOGIN_PASSWORD_PLACEHOLDER, exact=True)
+        self.login_button = self.button(t, "LOGIN_BUTTON").locator
+        # anywhere on the page (navigation bars included), a button or IHP's js-delete link; the
+        # first one: it only says "logged in"
+        logout = tolerant(t.LOGOUT_BUTTON)
+        self.logout_button = self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).first
 
     def open(self) -> None:
-        self._open(LoginTexts.PATH)
+        self._open(Ihp.LOGIN_PATH)
 
     def log_in(self, email: str, password: str) -> None:
         """Fill and send the form; raise :class:`FormError` with the page's message on failure."""
@@ -64,5 +68,10 @@ class LoginPage(AdminPage):
                 self.timeout_s = saved
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
-        fields = {"email": self.email, "password": self.password, "login button": self.login_button}
-        return [Screen("login form", LoginTexts.PATH, fields)]
+        t = LoginTexts
+        fields = {
+            "email": Target("field", t.EMAIL_PLACEHOLDER, self.email, key_of(t, "EMAIL_PLACEHOLDER")),
+            "password": Target("field", Ihp.LOGIN_PASSWORD_PLACEHOLDER, self.password, key_of(Ihp, "LOGIN_PASSWORD_PLACEHOLDER")),
+            "login button": self.button(t, "LOGIN_BUTTON"),
+        }
+        return [Screen("login form", Ihp.LOGIN_PATH, fields)]

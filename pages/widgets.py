@@ -10,10 +10,10 @@ from pages.base import AdminPage, Screen, query_param
 
 
 class WidgetsTexts:
+    UI_TEXTS_SECTION = "widgets"
     INDEX_PATH = "/Widgets?hubId={hub_id}"
     NEW_PATH = "/Widgets/new?hubId={hub_id}"
     ID_PARAM = "widgetId"
-    INDEX_TABLE = "Widgets"
     SHOW_HEADING = "Show Widget"
     NAME = "Name"
     TITLE = "Title"
@@ -44,21 +44,20 @@ class WidgetsPage(AdminPage):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         t = WidgetsTexts
-        p = self.page
-        self.index_table = p.get_by_role("table", name=t.INDEX_TABLE, exact=True)
-        self.show_heading = p.get_by_role("heading", name=t.SHOW_HEADING, exact=True)
-        self.name = p.get_by_label(t.NAME, exact=True)
-        self.title = p.get_by_label(t.TITLE, exact=True)
-        self.widget_type = p.get_by_label(t.WIDGET_TYPE, exact=True)
-        self.config = p.get_by_label(t.CONFIG, exact=True)
-        self.create_button = p.get_by_role("button", name=t.CREATE_BUTTON, exact=True)
+        self.index_table = self.table(t, "NAME", "TITLE", "WIDGET_TYPE")
+        self.show_heading = self.heading(t, "SHOW_HEADING")
+        self.name = self.field(t, "NAME")
+        self.title = self.field(t, "TITLE")
+        self.widget_type = self.field(t, "WIDGET_TYPE")
+        self.config = self.field(t, "CONFIG")
+        self.create_button = self.button(t, "CREATE_BUTTON")
 
     def list(self, hub_id: str) -> list[WidgetSummary]:
         t = WidgetsTexts
         self._open(t.INDEX_PATH.format(hub_id=hub_id))
         return [
             WidgetSummary(
-                query_param(row.links.get(t.SHOW_LINK, ""), t.ID_PARAM) or "",
+                query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or "",
                 row[t.NAME],
                 row[t.TITLE],
                 row[t.WIDGET_TYPE],
@@ -69,10 +68,10 @@ class WidgetsPage(AdminPage):
     def create(self, hub_id: str, widget: WidgetFields) -> str:
         t = WidgetsTexts
         self._open(t.NEW_PATH.format(hub_id=hub_id))
-        self.name.fill(widget.name)
-        self.title.fill(widget.title)
-        self._choose(self.widget_type, widget.type, t.WIDGET_TYPE)
-        self.config.fill(json.dumps(widget.config, ensure_ascii=False))
+        self.fill_field(self.name, widget.name)
+        self.fill_field(self.title, widget.title)
+        self._choose(self.widget_type, widget.type)
+        self.fill_field(self.config, json.dumps(widget.config, ensure_ascii=False))
         self._submit(self.create_button, self.show_heading, what=f"create widget {widget.name!r}")
         return self.id_from_url(t.ID_PARAM)
 

@@ -12,6 +12,11 @@ from typing import Literal
 
 Gate = Literal["closed", "open"]
 Submit = Literal["js", "native"]
+# current: the replica as it was (named tables); scaffold: what IHP's generators and its
+# Bootstrap 4 form renderer write; custom: a customised app (cards, required markers,
+# navigation and footer with look-alike links and buttons, reworded flashes).
+Markup = Literal["current", "scaffold", "custom"]
+MARKUPS = ("current", "scaffold", "custom")
 
 DEFAULT_ADMIN_EMAIL = "admin@sandbox.local"
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -51,6 +56,7 @@ class SandboxConfig:
     gate: Gate = "closed"
     submit: Submit = "js"
     schema: Literal["older", "newer"] = "older"
+    markup: Markup = "current"
     demo_data: bool = True  # a framework hub with its own vocabulary, as a real Inter-Hub has
     faults: Faults = field(default_factory=Faults)
     # Visible texts to change ("Domain" -> "Hub domain"): a stand-in for a new Inter-Hub release.
@@ -60,6 +66,8 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox serves on loopback only, not {self.host!r}")
+        if self.markup not in MARKUPS:
+            raise ValueError(f"unknown markup {self.markup!r} (one of {', '.join(MARKUPS)})")
         if not self.admin_password:
             self.admin_password = secrets.token_urlsafe(18)
             self.password_generated = True
@@ -93,6 +101,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", choices=["closed", "open"], default=_env("GATE", "closed"))
     p.add_argument("--submit", choices=["js", "native"], default=_env("SUBMIT", "js"))
     p.add_argument("--schema", choices=["older", "newer"], default=_env("SCHEMA", "older"))
+    p.add_argument(
+        "--markup",
+        choices=MARKUPS,
+        default=_env("MARKUP", "current"),
+        help="the admin UI's HTML: current (named tables), scaffold (IHP's generated views, Bootstrap 4), "
+        "custom (cards, required markers, look-alike navigation, reworded flashes)",
+    )
     p.add_argument("--no-demo-data", dest="demo_data", action="store_false", default=_env("DEMO_DATA", "1") != "0")
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N")
@@ -133,6 +148,7 @@ def from_args(argv: list[str] | None = None) -> SandboxConfig:
         gate=a.gate,
         submit=a.submit,
         schema=a.schema,
+        markup=a.markup,
         demo_data=a.demo_data,
         relabel=dict(r.split("=", 1) for r in a.relabel if "=" in r),
         faults=Faults(

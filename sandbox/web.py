@@ -26,6 +26,17 @@ SESSION_COOKIE = "SESSION"
 LOGIN_REQUIRED = "Please log in to access this page"
 EMPTY = "This field cannot be empty"
 IN_USE = "This is already in use"
+# --markup custom: a customised app words its flash messages its own way
+REWORDED_FLASHES = {
+    "Invalid Credentials": "The e-mail address or the password is not right.",
+    LOGIN_REQUIRED: "Your session has ended: please sign in again.",
+    "Hub created": "The hub has been created.",
+    "Hub saved": "Your changes to the hub were saved.",
+    "Widget created": "New widget added.",
+    "Api Consumer created": "The API consumer has been created.",
+}
+# Fields a customised form marks as required (a "*" after the label); others get a colon.
+REQUIRED_FIELDS = ("name", "slug", "domain", "kind", "version", "title", "widgetType", "hubCapabilityManifestId", "scopes")
 
 
 class Sandbox:
@@ -44,6 +55,9 @@ class Sandbox:
             self.templates.env.finalize = lambda v: relabel.get(v, v) if isinstance(v, str) else v
         self.templates.env.globals["js_submission_disabled"] = config.submit == "native"
         self.templates.env.globals["vsm_fields"] = tables.schema == "newer"
+        self.templates.env.globals["markup"] = config.markup
+        self.templates.env.globals["required_fields"] = REQUIRED_FIELDS
+        self.templates.env.filters["sentence"] = lambda s: s[:1].upper() + s[1:].lower() if isinstance(s, str) else s
         self.templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
         self.templates.env.filters["utc"] = lambda d: d.strftime("%Y-%m-%d %H:%M UTC") if d else ""
 
@@ -159,6 +173,9 @@ class Ctx:
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         stored = pop_flash(self.session)
         context.setdefault("flash", stored)
+        if self.sb.config.markup == "custom" and context["flash"]:
+            kind, text = context["flash"]
+            context["flash"] = (kind, REWORDED_FLASHES.get(text, text))
         context["logged_in"] = self.session.user_id is not None
         response = self.sb.templates.TemplateResponse(self.request, template, context, status_code=status)
         response.headers["Cache-Control"] = "no-store"

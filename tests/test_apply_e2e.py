@@ -141,7 +141,10 @@ def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_p
     assert "VSM fields filled" in report["steps"][1]["detail"]
 
 
-def test_ui_validation_error_surfaces_with_the_pages_message(tool: Tool, sandbox) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("markup", ["current", "custom"])  # custom: Bootstrap 4 groups, "Name *" labels
+def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: SandboxFactory, tmp_path: Path, markup: str) -> None:
+    sandbox = sandbox_factory(markup=markup)
+    tool = Tool(sandbox, tmp_path)
     with httpx.Client(base_url=sandbox.base_url) as admin:
         login(admin)
         taken = admin.post("/CreateHub", data={"name": "Ops Hub", "slug": "ops-legacy", "domain": "legacy.x.org", "kind": "domain"})
