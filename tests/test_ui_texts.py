@@ -175,7 +175,7 @@ def test_doctor_capture_saves_the_screens_without_secrets(sandbox_factory: Sandb
     sandbox = sandbox_factory(markup="custom")
     tool = Tool(sandbox, tmp_path)
     assert tool("apply").returncode == ExitCode.OK
-    key = json.loads(tool.key_file.read_text())["api_key"]
+    key = tool.stored_key()["api_key"]
     capture = tmp_path / "ui-shape"
 
     result = tool("doctor", "--capture", str(capture))
