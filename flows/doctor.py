@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from flows.audit import RunFolder
-from flows.browser import BrowserOptions, BrowserSession
+from flows.browser import BrowserSession
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
-from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
+from flows.session import RunSession
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
 from pages.api_consumers import ApiConsumersPage
@@ -113,38 +109,25 @@ class DoctorReport:
 
 
 def run_doctor(settings: Settings, seeds: SeedSet, console: Console) -> DoctorReport:
-    """doctor with its run folder (audit log, trace, summary), like every command."""
-    base = settings.require_base()
-    settings.check_transport()
-    mode = settings.session_mode()
-    secrets = KnownSecrets(settings.secret_values())
-    console.redact = secrets.redact
-    folder = RunFolder(settings.runs_dir, "doctor", secrets)
-    folder.start(target=base, session_mode=mode, operator=settings.operator, seeds=seeds, options={})
-    raw = Path(tempfile.mkdtemp(prefix="ihub-trace-"))
-    chunks: list[Path] = []
+    """doctor in its run session (run folder with audit log, trace, summary), like every command."""
+    session = RunSession(settings, console, command="doctor")
+    folder = session.begin(seeds, {})
     error: IhubError | None = None
     findings: list[Finding] = []
+    code, leaks = ExitCode.OK, []
     try:
-        with BrowserSession(settings, BrowserOptions(trace_dir=raw), mode, title="ihub-bootstrap doctor") as session:
-            try:
-                findings = doctor(session, settings, seeds, mode)
-            finally:
-                for value in session.cookie_values():
-                    secrets.add(value)
-                chunks = session.finish_trace()
+        browser = session.open_browser(title="ihub-bootstrap doctor")
+        findings = doctor(browser, settings, seeds, session.mode)  # type: ignore[arg-type]
     except IhubError as exc:
         error = exc
     finally:
         code = int(error.exit_code) if error else exit_code(findings)
-        code, leaks = folder.close(
-            chunks,
+        code, leaks = session.close(
             exit_code=code,
             changes=0,
             error=error.message if error else None,
             summary=lambda c, found: {"exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found},
         )
-        shutil.rmtree(raw, ignore_errors=True)
     if error is not None:
         raise error
     return DoctorReport(findings, str(folder.path), code, leaks)
