@@ -330,7 +330,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         )
         try:
             # Phase 1, always: observe and decide everything, write nothing (this is all of `plan`).
-            planned, seen, error = _observe(run, folder, console)
+            planned, seen, error = _observe(run, folder, console, label="re-observe " if saved is not None else "plan ")
             report.steps = planned
             if error is None and saved is not None:
                 check_observations([(p.name, p.observation) for p in saved.steps], planned, f"plan file {opts.plan_file}")
