@@ -348,7 +348,10 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                     again, _, error = _observe(run, folder, console, skip=("login",), label="re-check ")
                     if error is None:
                         check_observations(
-                            [(r.name, r.observation) for r in planned[1:]], again, "the plan approved at the prompt"
+                            [(r.name, r.observation) for r in planned[1:]],
+                            again,
+                            "the plan approved at the prompt",
+                            hint="Inter-Hub changed while the plan was on screen: run apply again to see the new plan",
                         )
                 if error is None:
                     # Phase 2: act on the plan's writes; the session is kept.
@@ -436,7 +439,7 @@ def print_summary(report: Report, stream: Any = None) -> None:
     for step in report.steps:
         lines.append(f"  {step.name:<20} {step.status:<10} {step.detail}")
         lines.extend(f"  {'':<20} + {w.action}" for w in step.planned)
-        if step.status in ("drift", "update") or (report.command == "plan" and step.status != "create"):
+        if step.status in (Status.DRIFT, Status.UPDATE) or (report.command == "plan" and step.status != Status.CREATE):
             lines.extend(f"  {'':<20}   {diff}" for diff in step.diffs)
     if report.plan_file is not None and report.command == "plan":
         lines.append(f"plan saved: {report.plan_file} (sha256 {report.plan_sha256}); review: ihub-bootstrap show {report.plan_file}")

@@ -179,17 +179,17 @@ def differences(saved: Observation, fresh: Observation) -> list[str]:
     ]
 
 
-def check_observations(saved: list[tuple[str, Observation]], fresh: list[StepResult], origin: str) -> None:
+def check_observations(saved: list[tuple[str, Observation]], fresh: list[StepResult], origin: str, hint: str = REPLAN_HINT) -> None:
     """Every step observed again must see what the plan saw; the first difference is refused."""
     names = [name for name, _ in saved]
     if names != [r.name for r in fresh]:
-        raise StalePlan(f"the plan's steps ({', '.join(names)}) are not this tool's", where=origin, hint=REPLAN_HINT)
+        raise StalePlan(f"the plan's steps ({', '.join(names)}) are not this tool's", where=origin, hint=hint)
     for (name, observation), now in zip(saved, fresh, strict=True):
         assert now.observation is not None
         found = differences(observation, now.observation)
         if found:
             more = f" (and {len(found) - 1} more difference(s))" if len(found) > 1 else ""
-            raise StalePlan(f"stale plan: {found[0]}{more}; nothing was written", where=f"step {name}, {origin}", hint=REPLAN_HINT)
+            raise StalePlan(f"stale plan: {found[0]}{more}; nothing was written", where=f"step {name}, {origin}", hint=hint)
 
 
 def render(plan: PlanFile, path: Path) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ import pytest
 from flows.audit import RunStart, StepEvent, read_audit_log
 from flows.errors import ExitCode
 from flows.seeds import PROJECT_SEEDS
-from tests.support import ADMIN_PASSWORD, SandboxFactory, Tool, login, rows, snapshot
+from tests.support import ADMIN_PASSWORD, SandboxFactory, Tool, login, rows, snapshot, tool_env
 from tests.test_apply_e2e import assert_bootstrapped
 
 
@@ -141,3 +143,29 @@ def test_stale_altered_or_foreign_plans_are_refused_before_any_write(sandbox_fac
     assert refused["changes"] == 0 and refused["saved_plan"]["role"] == "applied"
     assert snapshot(sandbox) == before
     assert sandbox.config.faults.mutations_seen - posts == 1  # the login form, nothing else
+
+
+def test_confirm_refuses_a_plan_that_changed_while_it_was_on_screen(tool: Tool, sandbox) -> None:  # noqa: ANN001
+    """apply --confirm: the operator approves the plan; what is there is observed again before
+    the first write, and a change made meanwhile refuses the run."""
+    hub_id = _create_hub_by_hand(sandbox)
+    env = tool_env(tool.tmp_path, **tool.settings)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "apply", "--confirm", "--no-trace"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tool.tmp_path,
+    )
+    assert proc.stderr is not None
+    shown = ""
+    while "Apply this plan" not in shown:
+        char = proc.stderr.read(1)
+        assert char, f"no plan prompt:\n{shown}"
+        shown += char
+    with httpx.Client(base_url=sandbox.base_url) as admin:  # someone edits the hub meanwhile
+        login(admin)
+        admin.post(f"/UpdateHub?hubId={hub_id}", data={"name": "Ops Hub", "slug": "ops-hub", "domain": "ops.example.org", "kind": "domain"})
+    before = snapshot(sandbox)
+    out, err = proc.communicate("y\n", timeout=180)
+    assert proc.returncode == ExitCode.STALE_PLAN, err
+    assert "stale plan: hub ops-hub's domain changed since the plan" in err and "run apply again" in err
+    assert "About to" not in err  # no write was offered
+    assert snapshot(sandbox) == before
