@@ -1,5 +1,7 @@
-"""One run of the runbook: ``apply`` (observe, then act), ``plan`` (observe only), each with
-its run folder, live progress and, for apply, the runbook's validation at the end."""
+"""One run of the runbook: ``apply`` (observe, decide, then act), ``plan`` (observe and
+decide only, optionally saved as a plan file) and ``apply PLAN`` (observe again, refuse a
+stale plan, act on its writes), each in one run session (``flows/session.py``) with its run
+folder, live progress and, for apply, the runbook's validation at the end."""
 
 from __future__ import annotations
 
@@ -13,23 +15,33 @@ from typing import Any
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
-from flows.audit import UNSAFE_NO_SCRUB_ENV, RunFolder, utc_now
-from flows.browser import BrowserOptions, BrowserSession, executable
-from flows.command import interrupted
+from flows.audit import RunFolder, utc_now
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
+from flows.command import interrupted
 from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
-from flows.known_secrets import KnownSecrets
-from flows.lock import target_lock
-from flows.workdir import RunWorkDir
+from flows.plan import PlanFile, build_plan, check_context, check_observations, load_plan, save_plan
 from flows.seeds import SeedSet
+from flows.session import RunSession
 from flows.settings import Settings
-from flows.steps import STEPS, Approver, Decision, Options, Run, Step, StepResult, off_target_failure, page_failure
+from flows.steps import (
+    PLAN_STATUS,
+    STEPS,
+    Action,
+    Approver,
+    Decision,
+    Observations,
+    Options,
+    Run,
+    Status,
+    Step,
+    StepResult,
+    off_target_failure,
+    page_failure,
+)
 from flows.verify import Check, verify
 from pages.base import NotAsExpected, PageError
-
-PLAN_STATUS = {"create": "create", "update": "update", "none": "unchanged", "drift": "drift", "blocked": "blocked"}
 
 
 @dataclass
@@ -44,6 +56,8 @@ class ApplyOptions:
     key_sink: str | None = None
     steps: Options = field(default_factory=Options)
     browser: Browser | None = None  # reuse a running Chromium (tests, benchmarks)
+    plan_out: Path | None = None  # plan: save the plan there
+    plan_file: Path | None = None  # apply: carry out this saved plan
 
 
 @dataclass
@@ -59,6 +73,8 @@ class Report:
     error: IhubError | None = None
     leaks: list[str] = field(default_factory=list)
     exit_code: int = ExitCode.OK
+    plan_file: Path | None = None  # the saved plan written (plan --out) or carried out (apply PLAN)
+    plan_sha256: str | None = None
 
     @property
     def pending(self) -> int:
@@ -81,6 +97,9 @@ class Report:
             if self.error is None
             else {"message": self.error.message, "where": self.error.where, "hint": self.error.hint},
             "leaks": self.leaks,
+            "saved_plan": None
+            if self.plan_file is None
+            else {"file": str(self.plan_file), "sha256": self.plan_sha256, "role": "written" if self.command == "plan" else "applied"},
         }
 
 
@@ -91,7 +110,7 @@ def _exit_code(report: Report, detailed: bool) -> int:
         return report.error.exit_code
     # Drift explains a failing verification (the registries lack what the seeds add): the
     # operator's decision comes first.
-    if any(s.status in ("drift", "blocked") for s in report.steps):
+    if any(s.status in (Status.DRIFT, Status.BLOCKED) for s in report.steps):
         return ExitCode.NEEDS_DECISION
     if report.verification and not all(c.ok for c in report.verification):
         return ExitCode.VERIFY_FAILED
@@ -114,117 +133,129 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
             folder.write_text("failure.txt", f"{message}\npage: {run.hubs.url}\npage says: {page_message}\n")
 
 
-def _planned(step: Step, decision: Decision) -> StepResult:
-    status = PLAN_STATUS[decision.action]
-    result = step.result(status, decision.detail)  # type: ignore[arg-type]
-    result.planned = list(decision.writes) if decision.action in ("create", "update") else []
-    result.diffs = decision.diffs
-    result.decision = decision
-    return result
-
-
-# Plan results the apply phase keeps as they are: nothing to write, nothing to ask.
-SETTLED = ("ok", "unchanged", "drift")
-
-
-def _run_steps(
-    run: Run,
-    steps: list[Step],
-    folder: RunFolder,
-    console: Console,
-    *,
-    phase: str,
-    planned: list[StepResult] | None = None,
-    fresh: bool = True,
-) -> tuple[list[StepResult], IhubError | None]:
-    """Observe (and, in the apply phase, act on) each step; stop at the first error.
-
-    In the apply phase the plan's observations are used where they still hold: settled steps
-    keep their plan result, and a write the plan decided from what it saw on a page is made
-    without looking again, as long as the plan is ``fresh`` (no operator prompt in between).
-    A decision inferred from an earlier step ("the hub is not there yet") is always observed
-    again, after the writes before it.
-    """
-    results: list[StepResult] = []
-    total = len(STEPS)
-    label = "plan " if phase == "plan" else ""
-    settled = {r.name: r for r in planned or [] if r.status in SETTLED}
-    seen = {
-        r.name: r.decision
-        for r in planned or []
-        if fresh and r.decision is not None and not r.decision.inferred and r.decision.action != "none"
-    }
-    for step in steps:
-        index = STEPS.index(step) + 1
-        if step.name in settled:
-            results.append(settled[step.name])
-            continue
-        console.step(index, total, f"{label}{step.name}", "running")
-        started, t0 = utc_now(), time.monotonic()
-        decision = Decision("none")
-        error: IhubError | None = None
-        writes_before = run.writes
-        try:
-            decision = seen.get(step.name) or step.observe(run)
-            if phase == "plan" and step.name != "login":
-                result = _planned(step, decision)
-            else:
-                result = step.act(run, decision)
-        except PageError as exc:
-            error = page_failure(step, exc)
-            if isinstance(exc, NotAsExpected):  # the screen lacks what the page object looks for
-                error.hint = UI_CHANGED_HINT
-        except IhubError as exc:
-            error = exc
-        except PlaywrightError as exc:
-            error = _browser_failure(step, run, exc)
-        except Exception as exc:  # noqa: BLE001  a bug: said as such, without a message that could hold a value
-            error = StepFailed(
-                f"{step.title} failed unexpectedly ({exc.__class__.__name__})",
-                where=f"step {step.name}",
-                hint="this is a bug in ihub-bootstrap: report it with the run folder; run apply again to finish",
-            )
-        if error is not None and (elsewhere := run.off_target()):
-            error = off_target_failure(step, run.base_url, elsewhere)
-        if error is not None:
-            status = "blocked" if error.exit_code == ExitCode.NEEDS_DECISION else "failed"
-            result = step.result(status, error.message)  # type: ignore[arg-type]
-        result.writes = run.writes - writes_before
-        results.append(result)
-        console.step(index, total, f"{label}{step.name}", result.status, result.detail)
-        if result.status in ("drift", "update") or (phase == "plan" and result.status != "create"):
-            for diff in result.diffs:
-                console.info(f"      {diff}")
-        url = ""
-        with contextlib.suppress(PlaywrightError):
-            url = run.hubs.url
-        folder.event(
-            "step",
-            phase=phase,
-            step=step.name,
-            observed=decision.detail,
-            decision=decision.action,
-            status=result.status,
-            detail=result.detail,
-            writes=[{"action": w.action, "where": w.where, "values": w.values} for w in decision.writes]
-            if (phase == "plan" or result.status in ("created", "updated"))
-            else [],
-            ids=result.ids,
-            url=url,
-            started_at=started,
-            duration_ms=int((time.monotonic() - t0) * 1000),
-            diffs=[{"field": d.field, "seed": d.seed, "live": d.live} for d in result.diffs],
-            error=error.message if error else None,
-        )
-        if error is not None:
-            return results, error
-    return results, None
-
-
 UI_CHANGED_HINT = (
     "run `ihub-bootstrap doctor`: it lists, for every element the tool cannot find, what the screen offers "
     "and the ui-texts key to set; put that in a --ui-texts file (`ihub-bootstrap ui-texts` prints the defaults)"
 )
+
+
+def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
+    if (elsewhere := run.off_target()) is not None:  # a redirect took the browser off the base
+        return off_target_failure(step, run.base_url, elsewhere)
+    if isinstance(exc, PageError):
+        error = page_failure(step, exc)
+        if isinstance(exc, NotAsExpected):  # the screen lacks what the page object looks for
+            error.hint = UI_CHANGED_HINT
+        return error
+    if isinstance(exc, IhubError):
+        return exc
+    if isinstance(exc, PlaywrightError):
+        return _browser_failure(step, run, exc)
+    # a bug: said as such, without a message that could hold a value
+    return StepFailed(
+        f"{step.title} failed unexpectedly ({exc.__class__.__name__})",
+        where=f"step {step.name}",
+        hint="this is a bug in ihub-bootstrap: report it with the run folder; run apply again to finish",
+    )
+
+
+def _log_step(folder: RunFolder, run: Run, step: Step, phase: str, decision: Decision | None, result: StepResult,
+              started: str, t0: float, error: IhubError | None, seen: str = "") -> None:
+    url = ""
+    with contextlib.suppress(PlaywrightError):
+        url = run.hubs.url
+    writes = decision.writes if decision is not None and (phase == "plan" or result.status in (Status.CREATED, Status.UPDATED)) else []
+    folder.event(
+        "step",
+        phase=phase,
+        step=step.name,
+        observed=seen or (decision.detail if decision else ""),
+        decision=str(decision.action) if decision else Action.NONE,
+        status=result.status,
+        detail=result.detail,
+        writes=[{"action": w.action, "where": w.where, "values": w.values} for w in writes],
+        ids=result.ids,
+        url=url,
+        started_at=started,
+        duration_ms=int((time.monotonic() - t0) * 1000),
+        diffs=[{"field": d.field, "seed": d.seed, "live": d.live} for d in result.diffs],
+        error=error.message if error else None,
+    )
+
+
+def _observe(
+    run: Run, folder: RunFolder, console: Console, *, skip: tuple[str, ...] = (), label: str = "plan "
+) -> tuple[list[StepResult], Observations, IhubError | None]:
+    """Observe and decide every step, writing nothing; stop at the first error. Each result
+    carries its observation and decision."""
+    results: list[StepResult] = []
+    seen: Observations = {}
+    total = len(STEPS)
+    for index, step in enumerate(STEPS, 1):
+        if step.name in skip:
+            continue
+        console.step(index, total, f"{label}{step.name}", "running")
+        started, t0 = utc_now(), time.monotonic()
+        decision: Decision | None = None
+        error: IhubError | None = None
+        try:
+            observation = step.observe(run, seen)
+            seen[step.name] = observation
+            decision = step.decide(observation, run.seeds, run.options)
+            status = step.settled_status if decision.action == Action.NONE else PLAN_STATUS[decision.action]
+            result = step.result(status, decision.detail)
+            result.planned = decision.pending
+            result.diffs = decision.diffs
+            result.decision = decision
+            result.observation = observation
+        except Exception as exc:  # noqa: BLE001  every failure becomes the operator's message
+            error = _failure(step, run, exc)
+            status = Status.BLOCKED if error.exit_code == ExitCode.NEEDS_DECISION else Status.FAILED
+            result = step.result(status, error.message)
+        results.append(result)
+        console.step(index, total, f"{label}{step.name}", result.status, result.detail)
+        if result.status != Status.CREATE:
+            for diff in result.diffs:
+                console.info(f"      {diff}")
+        _log_step(folder, run, step, "plan", decision, result, started, t0, error, seen=getattr(result.observation, "seen", ""))
+        if error is not None:
+            return results, seen, error
+    return results, seen, None
+
+
+def _act(run: Run, planned: list[StepResult], seen: Observations, folder: RunFolder, console: Console) -> tuple[list[StepResult], IhubError | None]:
+    """Carry out each planned decision's writes, in order; settled steps keep their plan result.
+    What a step wrote becomes the observation the steps after it act on."""
+    results: list[StepResult] = []
+    total = len(STEPS)
+    for index, (step, plan) in enumerate(zip(STEPS, planned, strict=True), 1):
+        decision = plan.decision
+        assert decision is not None
+        if decision.action in (Action.NONE, Action.DRIFT):
+            results.append(plan)
+            continue
+        console.step(index, total, step.name, "running")
+        started, t0 = utc_now(), time.monotonic()
+        error: IhubError | None = None
+        writes_before = run.writes
+        try:
+            result, after = step.act(run, decision, seen)
+            if after is not None:
+                seen[step.name] = after
+        except Exception as exc:  # noqa: BLE001  every failure becomes the operator's message
+            error = _failure(step, run, exc)
+            status = Status.BLOCKED if error.exit_code == ExitCode.NEEDS_DECISION else Status.FAILED
+            result = step.result(status, error.message)
+        result.writes = run.writes - writes_before
+        results.append(result)
+        console.step(index, total, step.name, result.status, result.detail)
+        if result.status in (Status.DRIFT, Status.UPDATED):
+            for diff in result.diffs:
+                console.info(f"      {diff}")
+        _log_step(folder, run, step, "apply", decision, result, started, t0, error)
+        if error is not None:
+            return results, error
+    return results, None
 
 
 def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
@@ -243,119 +274,134 @@ def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
 
 
 def _needs_apply_phase(plan: list[StepResult]) -> bool:
-    return any(r.status in ("create", "update", "blocked") for r in plan)
+    return any(r.status in (Status.CREATE, Status.UPDATE, Status.BLOCKED) for r in plan)
+
+
+def _with_saved_decisions(fresh: list[StepResult], saved: PlanFile) -> list[StepResult]:
+    """The fresh results (same observations, checked) carrying the saved plan's decisions and
+    writes: those are what runs."""
+    out = []
+    for result, step in zip(fresh, saved.steps, strict=True):
+        decision = step.to_decision()
+        result.decision, result.planned, result.diffs = decision, decision.pending, decision.diffs
+        out.append(result)
+    return out
 
 
 def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Console, *, detailed_exitcode: bool = False) -> Report:
     """Run apply or plan against ``settings.base``; never raises for expected failures."""
     command = "plan" if opts.plan else "apply"
-    base = settings.require_base()
-    settings.check_transport()
-    settings.check_secrets_against(seeds)
-    mode = settings.session_mode(headed=opts.headed)
-    if opts.browser is None:
-        executable(settings)  # a wrong IHUB_BROWSER is bad input: refused before anything starts
+    saved: PlanFile | None = None
+    if opts.plan_file is not None:
+        saved = load_plan(opts.plan_file)  # an altered file is refused before anything starts
+        opts.steps = saved.options.steps()
+    session = RunSession(settings, console, command=command, headed=opts.headed, reuse_browser=opts.browser)
+    base, mode = session.base, session.mode
+    if saved is not None:
+        check_context(saved, target=base, seeds=seeds, path=opts.plan_file)  # type: ignore[arg-type]
     sink = open_sink(opts.key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name)
     if not opts.plan:
         confirm_target(base, loopback=settings.is_loopback_target, yes=opts.yes, console=console)
-    secrets = KnownSecrets(settings.secret_values())
-    console.redact = secrets.redact
-    folder = RunFolder(settings.runs_dir, command, secrets)
+    secrets = session.secrets
+    options: dict[str, Any] = {
+        "headed": opts.headed,
+        "confirm": opts.confirm,
+        "rotate_key": opts.steps.rotate_key,
+        "update": opts.steps.update,
+        "new_manifest_version": opts.steps.new_manifest_version,
+        "key_sink": sink.description,
+        "trace": opts.trace,
+    }
+    if saved is not None:
+        options.update(plan_file=str(opts.plan_file), plan_sha256=saved.sha256)
+    folder = session.begin(seeds, options)
     report = Report(command, folder.path, base)
-    folder.start(
-        target=base,
-        session_mode=mode,
-        operator=settings.operator,
-        seeds=seeds,
-        options={
-            "headed": opts.headed,
-            "confirm": opts.confirm,
-            "rotate_key": opts.steps.rotate_key,
-            "update": opts.steps.update,
-            "new_manifest_version": opts.steps.new_manifest_version,
-            "key_sink": sink.description,
-            "trace": opts.trace,
-        },
-    )
-    if not folder.scrub:
-        console.warn(f"{UNSAFE_NO_SCRUB_ENV}=1: artifacts are NOT scrubbed (a test switch); do not share {folder.path}")
+    if saved is not None:
+        report.plan_file, report.plan_sha256 = opts.plan_file, saved.sha256
+    how = f"saved plan {opts.plan_file} (sha256 {saved.sha256[:12]}…)" if saved is not None else mode
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
+    if saved is not None:
+        console.info(f"carrying out {how}: every step is observed again first; any difference refuses the plan")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
-    work = RunWorkDir(folder.path)  # 0700: raw trace parts and the browser's files, unscrubbed
-    chunks: list[Path] = []
     run: Run | None = None
+    seen: Observations = {}
     try:
-        with contextlib.ExitStack() as stack:
-            if not opts.plan:
-                stack.enter_context(target_lock(base))
-            session = stack.enter_context(
-                BrowserSession(
-                    settings,
-                    BrowserOptions(opts.headed, opts.slow_mo_ms, work.trace if opts.trace else None, opts.browser, work.tmp),
-                    mode,
-                    title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
-                )
-            )
-            for value in session.cookie_values():
-                secrets.add(value)
-            assert session.page is not None
-            credentials = None
-            if mode == "password" and settings.email and settings.password is not None:
-                credentials = (settings.email, settings.password.get_secret_value())
+        browser = session.open_browser(
+            title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
+            headed=opts.headed,
+            slow_mo_ms=opts.slow_mo_ms,
+            trace=opts.trace,
+            lock=not opts.plan,
+        )
+        assert browser.page is not None
+        credentials = None
+        if mode == "password" and settings.email and settings.password is not None:
+            credentials = (settings.email, settings.password.get_secret_value())
 
-            def ask_for_manual_login() -> None:
-                console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
+        def ask_for_manual_login() -> None:
+            console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
 
-            run = Run(
-                seeds=seeds,
-                page=session.page,
-                base_url=base,
-                timeout_s=settings.timeout,
-                sink=sink,
-                secrets=secrets,
-                approver=approver,
-                options=opts.steps,
-                trace=session.trace,
-                credentials=credentials,
-                manual_login=ask_for_manual_login if mode == "manual" else None,
-                off_target=session.guard.violation,
-            )
-            try:
-                # Phase 1, always: observe everything, write nothing (this is all of `plan`).
-                planned, error = _run_steps(run, STEPS, folder, console, phase="plan")
-                report.steps = planned
-                if error is None and not opts.plan and _needs_apply_phase(planned):
-                    pending = sum(len(r.planned) for r in planned)
-                    if opts.confirm:
-                        approve_plan(console, pending)
-                    # Phase 2: act, observing again each step that writes; the session is kept.
-                    report.steps, error = _run_steps(
-                        run, STEPS, folder, console, phase="apply", planned=planned, fresh=not opts.confirm
-                    )
-                elif error is None and not opts.plan:
-                    console.info("nothing to write: Inter-Hub already matches the seeds")
-                if error is not None:
-                    raise error
-            except IhubError as exc:
-                report.error = exc
-                _record_failure(folder, run, exc.render())
-            except KeyboardInterrupt as exc:
-                report.error = interrupted(exc, "run apply again to finish: nothing is created twice")
-            finally:
-                report.changes = run.writes
-                report.hub_id = run.hub_id or next((r.ids.get("hub_id") for r in report.steps if r.ids.get("hub_id")), None)
-                report.api_consumer_id = run.api_consumer_id or next(
-                    (r.ids.get("api_consumer_id") for r in report.steps if r.ids.get("api_consumer_id")), None
-                )
-                for value in session.cookie_values():
-                    secrets.add(value)
-                chunks = session.finish_trace()
-        incomplete = [s.name for s in report.steps if s.status in ("skipped", "blocked")]
+        run = Run(
+            seeds=seeds,
+            page=browser.page,
+            base_url=base,
+            timeout_s=settings.timeout,
+            sink=sink,
+            secrets=secrets,
+            approver=approver,
+            options=opts.steps,
+            trace=browser.trace,
+            credentials=credentials,
+            manual_login=ask_for_manual_login if mode == "manual" else None,
+            off_target=browser.guard.violation,
+        )
+        try:
+            # Phase 1, always: observe and decide everything, write nothing (this is all of `plan`).
+            planned, seen, error = _observe(run, folder, console, label="re-observe " if saved is not None else "plan ")
+            report.steps = planned
+            if error is None and saved is not None:
+                check_observations([(p.name, p.observation) for p in saved.steps], planned, f"plan file {opts.plan_file}")
+                planned = report.steps = _with_saved_decisions(planned, saved)
+                console.info(f"the plan holds: {saved.sha256[:12]}… is carried out as it was approved")
+            if error is None and opts.plan and opts.plan_out is not None:
+                plan = build_plan(target=base, seeds=seeds, options=opts.steps, operator=settings.operator, results=planned)
+                save_plan(plan, opts.plan_out, secrets)
+                report.plan_file, report.plan_sha256 = opts.plan_out, plan.sha256
+                console.info(f"plan written to {opts.plan_out} (sha256 {plan.sha256}); review it with `ihub-bootstrap show {opts.plan_out}`")
+            if error is None and not opts.plan and _needs_apply_phase(planned):
+                if opts.confirm and saved is None:
+                    approve_plan(console, sum(len(r.planned) for r in planned))
+                    # Time passed at the prompt: what was approved must still be what is there.
+                    again, _, error = _observe(run, folder, console, skip=("login",), label="re-check ")
+                    if error is None:
+                        check_observations(
+                            [(r.name, r.observation) for r in planned[1:]],
+                            again,
+                            "the plan approved at the prompt",
+                            hint="Inter-Hub changed while the plan was on screen: run apply again to see the new plan",
+                        )
+                if error is None:
+                    # Phase 2: act on the plan's writes; the session is kept.
+                    report.steps, error = _act(run, planned, seen, folder, console)
+            elif error is None and not opts.plan:
+                console.info("nothing to write: Inter-Hub already matches the seeds")
+            if error is not None:
+                raise error
+        except IhubError as exc:
+            report.error = exc
+            _record_failure(folder, run, exc.render())
+        except KeyboardInterrupt as exc:
+            report.error = interrupted(exc, "run apply again to finish: nothing is created twice")
+        finally:
+            report.changes = run.writes
+            _ids(report, seen)
+            session.end_browser()
+        incomplete = [s.name for s in report.steps if s.status in (Status.SKIPPED, Status.BLOCKED)]
         if incomplete and report.error is None and not opts.plan:
             console.info(f"verify: not run, steps not done: {', '.join(incomplete)}")
         elif report.error is None and opts.verify and not opts.plan:
             console.info("verify: the runbook's validation over HTTP")
-            stored = sink.load(run.api_consumer_id) if run and run.api_consumer_id else None
+            stored = sink.load(report.api_consumer_id) if report.api_consumer_id else None
             if stored is not None:
                 secrets.add(stored.api_key)
             report.verification = verify(base, seeds, stored, secrets, settings.timeout)
@@ -370,12 +416,19 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     except KeyboardInterrupt as exc:  # during verify, or while the browser closed
         report.error = report.error or interrupted(exc, "run apply again to finish: nothing is created twice")
     finally:
-        _close(folder, report, chunks, console, detailed_exitcode)
-        work.close()
+        _close(session, report, console, detailed_exitcode)
     return report
 
 
-def _close(folder: RunFolder, report: Report, chunks: list[Path], console: Console, detailed: bool) -> None:
+def _ids(report: Report, seen: Observations) -> None:
+    hub, consumer = seen.get("hub"), seen.get("api-consumer")
+    report.hub_id = getattr(hub, "hub_id", None) or next((r.ids["hub_id"] for r in report.steps if r.ids.get("hub_id")), None)
+    report.api_consumer_id = getattr(consumer, "consumer_id", None) or next(
+        (r.ids["api_consumer_id"] for r in report.steps if r.ids.get("api_consumer_id")), None
+    )
+
+
+def _close(session: RunSession, report: Report, console: Console, detailed: bool) -> None:
     """The report's exit code, the run folder finished (a secret found there overrides the
     exit code: 6), the error told once."""
     report.exit_code = _exit_code(report, detailed)
@@ -385,14 +438,13 @@ def _close(folder: RunFolder, report: Report, chunks: list[Path], console: Conso
             report.leaks = findings
             report.error = SecretLeak(
                 "the run folder still holds a secret after scrubbing: " + "; ".join(findings),
-                where=str(folder.path),
+                where=str(session.path),
                 hint="do not share this run folder; delete it and report this as a bug",
             )
         report.exit_code = exit_code
         return report.to_json()
 
-    folder.close(
-        chunks,
+    session.close(
         exit_code=int(report.exit_code),
         changes=report.changes,
         error=report.error.message if report.error else None,
@@ -416,8 +468,14 @@ def print_summary(report: Report, stream: Any = None) -> None:
     for step in report.steps:
         lines.append(f"  {step.name:<20} {step.status:<10} {step.detail}")
         lines.extend(f"  {'':<20} + {w.action}" for w in step.planned)
-        if step.status in ("drift", "update") or (report.command == "plan" and step.status != "create"):
+        if step.status in (Status.DRIFT, Status.UPDATE) or (report.command == "plan" and step.status != Status.CREATE):
             lines.extend(f"  {'':<20}   {diff}" for diff in step.diffs)
+    if report.plan_file is not None and report.command == "plan":
+        lines.append(f"plan saved: {report.plan_file} (sha256 {report.plan_sha256}); review: ihub-bootstrap show {report.plan_file}")
+    elif report.plan_file is not None:
+        lines.append(f"saved plan applied: {report.plan_file} (sha256 {report.plan_sha256})")
+    elif report.command == "apply":
+        lines.append("no saved plan: planned and applied in this run")
     if report.verification:
         passed = sum(c.ok for c in report.verification)
         lines.append(f"verification: {passed}/{len(report.verification)} checks passed")
@@ -435,15 +493,11 @@ def run_verify(
     settings: Settings, seeds: SeedSet, console: Console, *, key_sink: str | None = None, consumer_id: str | None = None
 ) -> Report:
     """``ihub-bootstrap verify``: the validation alone, over HTTP, with its own run folder."""
-    base = settings.require_base()
-    settings.check_transport()
-    settings.check_secrets_against(seeds)
+    session = RunSession(settings, console, command="verify", browser=False)
+    base, secrets = session.base, session.secrets
     sink = open_sink(key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name)
-    secrets = KnownSecrets(settings.secret_values())
-    console.redact = secrets.redact
-    folder = RunFolder(settings.runs_dir, "verify", secrets)
+    folder = session.begin(seeds, {"key_sink": sink.description})
     report = Report("verify", folder.path, base)
-    folder.start(target=base, session_mode="none", operator=settings.operator, seeds=seeds, options={"key_sink": sink.description})
     try:
         stored = sink.load(consumer_id) if consumer_id else sink.find(seeds.api_consumer.name)
         if stored is not None:
@@ -457,5 +511,5 @@ def run_verify(
     except IhubError as exc:
         report.error = exc
     finally:
-        _close(folder, report, [], console, False)
+        _close(session, report, console, False)
     return report

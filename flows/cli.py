@@ -112,6 +112,13 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
     plan = args.command == "plan"
     version = getattr(args, "new_manifest_version", None)
+    plan_file = getattr(args, "plan_file", None)
+    if plan_file is not None:
+        fixed = [f for f, on in (("--update", args.update), ("--rotate-key", args.rotate_key), ("--new-manifest-version", version)) if on]
+        if fixed:
+            raise BadInputError(
+                f"{', '.join(fixed)} cannot change a saved plan", where="apply PLAN", hint="the plan carries its options: make a new plan with them"
+            )
     opts = ApplyOptions(
         plan=plan,
         headed=getattr(args, "headed", False),
@@ -125,9 +132,23 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
             update=getattr(args, "update", False),
             new_manifest_version=version and check_version(version, "--new-manifest-version"),
         ),
+        plan_out=getattr(args, "out", None),
+        plan_file=plan_file,
     )
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     return _finish(report, args, console)
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    from flows.plan import load_plan, render
+
+    plan = load_plan(args.plan_file)  # an altered plan is refused (exit 13)
+    if args.json:
+        text = json.dumps({"file": str(args.plan_file), "intact": True, "pending": plan.pending, **plan.model_dump(mode="json")}, indent=2) + "\n"
+    else:
+        text = render(plan, args.plan_file)
+    sys.stdout.write(text)
+    return ExitCode.OK
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
@@ -238,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 step failed, 2 changes pending (plan --detailed-exitcode), "
         "3 bad input, 4 authentication, 5 verification failed, 6 secret found in run folder, "
         "7 operator decision needed, 8 locked, 9 aborted, 10 gate closed, 11 probe failed, "
-        "12 doctor mismatch, 14 audit scan knew no secret to look for.",
+        "12 doctor mismatch, 13 stale or altered plan (apply PLAN, show), 14 audit scan knew no secret to look for.",
     )
     parser.add_argument(
         "--playwright-debug",
@@ -289,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--update", action="store_true", help="make drifted editable fields match the seeds")
     apply.add_argument("--new-manifest-version", metavar="X", help="create and activate manifest version X")
     apply.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace")
+    apply.add_argument(
+        "plan_file", nargs="?", type=Path, metavar="PLAN",
+        help="carry out this saved plan (plan --out): observed again first, refused (exit 13) if stale or altered",
+    )
     apply.set_defaults(func=cmd_apply)
 
     plan = sub.add_parser("plan", help="show what apply would do; read-only")
@@ -299,7 +324,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 when nothing is to do, 2 when changes are pending"
     )
+    plan.add_argument("--out", type=Path, metavar="PLAN", help="save the plan (0600) for review (show) and apply PLAN")
+    plan.add_argument("--update", action="store_true", help="plan to make drifted editable fields match the seeds")
+    plan.add_argument("--rotate-key", action="store_true", help="plan to regenerate the API key")
     plan.set_defaults(func=cmd_apply)
+
+    show = sub.add_parser("show", help="render a saved plan for a reviewer (its seal checked)")
+    show.add_argument("plan_file", type=Path, metavar="PLAN")
+    show.add_argument("--json", action="store_true", help="print the plan as JSON")
+    show.set_defaults(func=cmd_show)
 
     verify = sub.add_parser("verify", help="the runbook's validation over HTTP, read-only")
     target(verify)

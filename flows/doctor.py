@@ -23,14 +23,13 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from flows.audit import RunFolder, scan_folder
-from flows.browser import BrowserOptions, BrowserSession, login_attempt
+from flows.audit import scan_folder
+from flows.browser import BrowserSession, login_attempt
 from flows.command import interrupted
-from flows.workdir import RunWorkDir
 from flows.console import Console
 from flows.errors import AuthError, ExitCode, IhubError
-from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
+from flows.session import RunSession
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
 from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
@@ -209,48 +208,34 @@ class DoctorReport:
 
 
 def run_doctor(settings: Settings, seeds: SeedSet, console: Console, *, capture: Path | None = None) -> DoctorReport:
-    """doctor with its run folder (audit log, trace, summary), like every command."""
-    base = settings.require_base()
-    settings.check_transport()
-    settings.check_secrets_against(seeds)
-    mode = settings.session_mode()
-    secrets = KnownSecrets(settings.secret_values())
-    console.redact = secrets.redact
-    folder = RunFolder(settings.runs_dir, "doctor", secrets)
-    folder.start(target=base, session_mode=mode, operator=settings.operator, seeds=seeds, options={})
-    work = RunWorkDir(folder.path)  # 0700: raw trace parts and the browser's files, unscrubbed
-    chunks: list[Path] = []
+    """doctor in its run session (run folder with audit log, trace, summary), like every command."""
+    session = RunSession(settings, console, command="doctor")
+    folder = session.begin(seeds, {})
     error: IhubError | None = None
     findings: list[Finding] = []
+    code, leaks = ExitCode.OK, []
     if capture is not None:
         capture.mkdir(parents=True, exist_ok=True)
     try:
-        with BrowserSession(settings, BrowserOptions(trace_dir=work.trace, driver_tmp=work.tmp), mode, title="ihub-bootstrap doctor") as session:
-            try:
-                findings = doctor(session, settings, seeds, mode, capture=capture, redact=secrets.redact)
-            finally:
-                for value in session.cookie_values():
-                    secrets.add(value)
-                chunks = session.finish_trace()
+        browser = session.open_browser(title="ihub-bootstrap doctor")
+        findings = doctor(browser, settings, seeds, session.mode, capture=capture, redact=session.secrets.redact)  # type: ignore[arg-type]
     except IhubError as exc:
         error = exc
     except KeyboardInterrupt as exc:
         error = interrupted(exc, "run doctor again")
     finally:
         code = int(error.exit_code) if error else exit_code(findings)
-        code, leaks = folder.close(
-            chunks,
+        code, leaks = session.close(
             exit_code=code,
             changes=0,
             error=error.message if error else None,
             summary=lambda c, found: {"exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found},
         )
-        work.close()
     if error is not None:
         raise error
     capture_leaks: list[str] = []
     if capture is not None:
-        capture_leaks = [str(leak) for leak in scan_folder(capture, secrets.values)]
+        capture_leaks = [str(leak) for leak in scan_folder(capture, session.secrets.values)]
         if capture_leaks:
             code = ExitCode.SECRET_LEAK
     return DoctorReport(findings, str(folder.path), code, leaks, str(capture) if capture else None, capture_leaks)

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     GATE_CLOSED = 10  # probe: the production API gate is closed, use the UI path
     PROBE_FAILED = 11  # probe: no verdict (network error, timeout, unexpected answer)
     DOCTOR_MISMATCH = 12  # doctor: the live UI no longer matches the page objects
+    STALE_PLAN = 13  # apply PLAN: the plan is stale or altered (refused before any write)
     NOTHING_TO_SCAN = 14  # audit scan: no secret known to look for (a clean verdict would mean nothing)
 
 
@@ -74,3 +75,10 @@ class Aborted(IhubError):
 
 class SecretLeak(IhubError):
     exit_code = ExitCode.SECRET_LEAK
+
+
+class StalePlan(IhubError):
+    """A saved plan that no longer holds (Inter-Hub, seeds, target or tool changed) or whose
+    file was altered: refused before any write."""
+
+    exit_code = ExitCode.STALE_PLAN

@@ -115,6 +115,22 @@ class HubsPage(AdminPage):
         self._submit(self.save_button, self.show_heading, what="save the hub")
         return SavedHub(hub_id, filled, absent)
 
+    def edit(self, hub_id: str, changes: dict[str, str]) -> SavedHub:
+        """Change only the given fields (``HubFields`` attribute -> value) on the edit form,
+        which shows the hub's current values; the rest stays as it is."""
+        self._open(HubsTexts.EDIT_PATH.format(id=hub_id))
+        fields = {"name": self.name, "slug": self.slug, "domain": self.domain, "kind": self.kind, **self.optional}
+        filled, absent = [], []
+        for key, value in changes.items():
+            locator = fields.get(key)
+            if locator is None or (key in self.optional and locator.count() != 1):
+                absent.append(key)
+                continue
+            self._set(locator, value, key)
+            filled.append(key)
+        self._submit(self.save_button, self.show_heading, what="save the hub")
+        return SavedHub(hub_id, [k for k in filled if k in self.optional], absent)
+
     def _fill(self, hub: HubFields) -> tuple[list[str], list[str]]:
         """Fill the form; returns the optional fields filled and those this form lacks."""
         self.fill_field(self.name, hub.name)

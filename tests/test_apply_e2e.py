@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from flows.errors import ExitCode
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, rows, snapshot
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, rows, snapshot
 
 STEP_NAMES = ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
 
@@ -272,7 +272,7 @@ def test_rehearse_command(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.conftest import tool_env
+    from tests.support import tool_env
 
     result = subprocess.run(
         [sys.executable, "-m", "flows.cli", "rehearse", "--runs-dir", str(tmp_path / "runs")],

@@ -29,7 +29,7 @@ from flows.errors import ExitCode
 from flows.seeds import load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.web import sha256_hex
-from tests.conftest import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
+from tests.support import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
 
 # Characters that Python's quote(), encodeURIComponent() and a browser's form encoding each
 # treat differently, and that HTML escapes: every one of these forms must be caught.

@@ -39,7 +39,7 @@ from flows.errors import ExitCode
 from flows.seeds import PROJECT_SEEDS
 from sandbox.config import SandboxConfig
 from sandbox.server import start_in_thread
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, tool_env
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, tool_env
 from tests.test_seeds import HUB, MANIFEST, WIDGETS, _edit, _set
 
 # Secrets handed to the tool; none of them may ever show up on stdout or stderr.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.support import PROJECT
 
 MEASUREMENTS = ["http_floor", "playwright_script", "apply_fresh", "apply_noop", "apply_no_trace"]
 RATIOS = [

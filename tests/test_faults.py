@@ -25,7 +25,7 @@ from flows.errors import ExitCode
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
 from flows.settings import ExplicitSettings
 from flows.steps import Options
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows, tool_env
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows, tool_env
 
 # The POSTs of a fresh apply, in order: what the matrix injects faults into.
 MUTATIONS = [

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from flows.errors import ExitCode
-from tests.conftest import SandboxFactory, Tool, login, snapshot
+from tests.support import SandboxFactory, Tool, login, snapshot
 from tests.test_apply_e2e import STEP_NAMES, assert_bootstrapped
 
 MARKUPS = [

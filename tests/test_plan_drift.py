@@ -14,7 +14,7 @@ import pytest
 from flows.errors import ExitCode
 from flows.lock import target_lock
 from flows.seeds import PROJECT_SEEDS
-from tests.conftest import SandboxFactory, Tool, login, rows, snapshot
+from tests.support import SandboxFactory, Tool, login, rows, snapshot
 
 
 def test_plan_is_read_only_and_lists_every_write(tool: Tool, sandbox) -> None:  # noqa: ANN001

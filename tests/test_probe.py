@@ -18,7 +18,7 @@ import pytest
 from flows import probe
 from flows.errors import ExitCode
 from sandbox.api import openapi
-from tests.conftest import PROJECT, SandboxFactory, tool_env
+from tests.support import PROJECT, SandboxFactory, tool_env
 
 Route = tuple[int, dict[str, str], bytes]
 JSON = {"Content-Type": "application/json"}

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows
 
 
 def log_in(page: Page, base: str) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sandbox.web import sha256_hex
-from tests.conftest import ADMIN_PASSWORD, SandboxFactory, count, login, rows
+from tests.support import ADMIN_PASSWORD, SandboxFactory, count, login, rows
 
 UUID = r"[0-9a-f-]{36}"
 

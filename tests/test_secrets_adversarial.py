@@ -32,7 +32,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, rows, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.

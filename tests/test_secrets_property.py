@@ -33,7 +33,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import start_in_thread
-from tests.conftest import ADMIN_EMAIL
+from tests.support import ADMIN_EMAIL
 from tests.secret_finder import where
 
 SEED_TEXT = "".join(p.read_text(encoding="utf-8") for p in PROJECT_SEEDS.glob("*.json")).casefold()

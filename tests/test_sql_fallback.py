@@ -20,7 +20,7 @@ from flows import sqlgen
 from flows.errors import ExitCode
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
 from flows.verify import REGISTRIES, check_hub_registry, check_registry
-from tests.conftest import SandboxFactory
+from tests.support import SandboxFactory
 from tests.pg import pg_database, pg_server, psql  # noqa: F401  (fixtures)
 
 TABLES = (

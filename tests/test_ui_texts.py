@@ -15,7 +15,7 @@ from flows import ui_texts
 from flows.audit import scan_folder
 from flows.errors import ExitCode
 from pages.hubs import HubsTexts
-from tests.conftest import ADMIN_PASSWORD, SandboxFactory, Tool, snapshot
+from tests.support import ADMIN_PASSWORD, SandboxFactory, Tool, snapshot
 from tests.test_apply_e2e import assert_bootstrapped
 
 # A release that renames a form label (and its column and show-page label), a button, the

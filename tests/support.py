@@ -1,0 +1,211 @@
+"""Shared test helpers and fixtures, registered as a plugin (``pytest_plugins`` in
+``conftest.py``): a fresh sandbox per test (real HTTP on loopback, a real SQLite file), an
+httpx client logged in as its admin, pytest-playwright's Chromium launched the way this
+machine needs, the tool run as an operator runs it. Test modules import helpers from here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from flows.provision import CHROMIUM_ARGS, find_browser
+from sandbox.config import SandboxConfig
+from sandbox.server import RunningSandbox, start_in_thread
+
+ADMIN_EMAIL = "admin@sandbox.local"
+ADMIN_PASSWORD = "Sandbox-Admin-Pw-1"
+PROJECT = Path(__file__).resolve().parent.parent
+
+# The tool must never pick up an operator's settings while under test.
+KEEP = {"IHUB_BROWSER", "IHUB_TEST_PG_URL"}  # machine settings for the tests themselves
+for name in list(os.environ):
+    if name.startswith("IHUB_") and name not in KEEP:
+        del os.environ[name]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    found = find_browser()
+    args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
+    if found is not None:
+        args["executable_path"] = str(found)
+    return args
+
+
+SandboxFactory = Callable[..., RunningSandbox]
+
+
+@pytest.fixture
+def sandbox_factory(tmp_path: Path) -> Iterator[SandboxFactory]:
+    started: list[RunningSandbox] = []
+
+    def start(**options: Any) -> RunningSandbox:
+        options.setdefault("db", str(tmp_path / f"sandbox-{len(started)}.sqlite3"))
+        options.setdefault("admin_password", ADMIN_PASSWORD)
+        running = start_in_thread(SandboxConfig(port=0, **options))
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> RunningSandbox:
+    return sandbox_factory()
+
+
+def login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> httpx.Response:
+    client.get("/NewSession")
+    return client.post("/CreateSession", data={"email": ADMIN_EMAIL, "password": password})
+
+
+@pytest.fixture
+def admin(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.base_url, follow_redirects=False) as client:
+        response = login(client)
+        assert response.status_code == 302, response.text
+        yield client
+
+
+def count(sandbox: RunningSandbox, table: str, **where: Any) -> int:
+    """Rows in a sandbox table, read from its database directly."""
+    t = getattr(sandbox.sandbox.t, table)
+    query = select(func.count()).select_from(t)
+    for column, value in where.items():
+        query = query.where(t.c[column] == value)
+    with sandbox.sandbox.engine.connect() as conn:
+        return conn.execute(query).scalar_one()
+
+
+def rows(sandbox: RunningSandbox, table: str) -> list[Any]:
+    t = getattr(sandbox.sandbox.t, table)
+    with sandbox.sandbox.engine.connect() as conn:
+        return conn.execute(select(t)).all()
+
+
+# ---------------------------------------------------------------- the tool as an operator runs it
+
+
+def work_dir_for(tmp_path: Path) -> str:
+    """A short private work directory per test (IHUB_WORK_DIR), the same for the same tmp_path."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]
+    return str(Path(tempfile.gettempdir()) / f"ihw-{digest}")
+
+
+def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """A clean environment for the CLI: no operator settings, locks and keys under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    # short: Chromium's sockets live below it (see flows/workdir.py)
+    env["IHUB_WORK_DIR"] = work_dir_for(tmp_path)
+    env.update({f"IHUB_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+class Tool:
+    """Runs ``ihub-bootstrap`` in a subprocess against one sandbox, with password login."""
+
+    def __init__(self, sandbox: RunningSandbox, tmp_path: Path):
+        self.sandbox = sandbox
+        self.tmp_path = tmp_path
+        self.runs = tmp_path / "runs"
+        self.key_file = tmp_path / "keys" / "ops-hub.key.json"
+        self.settings = {
+            "base": sandbox.base_url,
+            "email": ADMIN_EMAIL,
+            "password": ADMIN_PASSWORD,
+            "runs_dir": str(self.runs),
+            "key_sink": f"file:{self.key_file}",
+        }
+
+    def __call__(
+        self, *args: str, input: str | None = None, wait: float = 180, trace: bool = False, **settings: str | None
+    ) -> subprocess.CompletedProcess[str]:
+        """``trace=False`` adds ``--no-trace`` to apply and plan: recording costs ~40 % of a run,
+        and only the tests about the audit trail (and some end-to-end ones) look at it."""
+        if args and args[0] in ("apply", "plan") and not trace:
+            args = (*args, "--no-trace")
+        merged = {**self.settings, **settings}
+        env = tool_env(self.tmp_path, **{k: v for k, v in merged.items() if v is not None})
+        return subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env=env,
+            cwd=self.tmp_path,
+            timeout=wait,
+            check=False,
+        )
+
+    def stored_key(self) -> dict[str, str]:
+        """The entry the key file holds for this sandbox's consumer (the last one stored)."""
+        from flows.keysink import FileSink
+
+        entries = [e for e in FileSink(self.key_file).entries() if e.get("target") == self.sandbox.base_url]
+        assert entries, f"no key for {self.sandbox.base_url} in {self.key_file}"
+        return entries[-1]
+
+    def json(self, *args: str, **kwargs: Any) -> tuple[int, dict[str, Any], str]:
+        result = self(*args, "--json", **kwargs)
+        try:
+            data = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(f"no JSON on stdout (exit {result.returncode}):\n{result.stdout}\n{result.stderr}") from None
+        return result.returncode, data, result.stderr
+
+
+@pytest.fixture
+def tool(sandbox: RunningSandbox, tmp_path: Path) -> Tool:
+    return Tool(sandbox, tmp_path)
+
+
+def snapshot(sandbox: RunningSandbox) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table that the UI path writes, as sorted rows (sessions and tokens excluded)."""
+    tables = ("hubs", "manifests", "widget_types", "event_types", "annotation_categories", "policy_scopes", "api_consumers", "api_keys", "widgets")
+    return {name: sorted(tuple(str(v) for v in r) for r in rows(sandbox, name)) for name in tables}
+
+
+@pytest.fixture(scope="session")
+def xvfb_display() -> Iterator[str]:
+    """An X display for headed runs: $DISPLAY, or a private Xvfb (skipped when not installed)."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("headed tests need an X display: apt-get install xvfb")
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [xvfb, "-displayfd", str(write), "-screen", "0", "1280x960x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()  # Xvfb writes its display number once it is ready
+    display = f":{number}"
+    os.environ["DISPLAY"] = display
+    try:
+        yield display
+    finally:
+        del os.environ["DISPLAY"]
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,139 @@
+"""Each page object against the sandbox directly (real Chromium, both submit modes where a
+form is sent): what it reads, what it writes, and what the database holds afterwards."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from flows.seeds import load_seeds
+from pages.api_consumers import ApiConsumersPage
+from pages.base import FormError, SessionExpired
+from pages.hubs import HubsPage
+from pages.login import LoginPage
+from pages.manifests import ManifestsPage, ManifestsTexts
+from pages.widgets import WidgetsPage
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, rows
+
+SEEDS = load_seeds()
+HUB = SimpleNamespace(name="Ops Hub", slug="ops-hub", domain="ops.coulomb.social", kind="domain", hub_family="vsm", vsm_function="OPS", vsm_system="S1")
+
+
+def logged_in(page: Page, base: str) -> None:
+    LoginPage(page, base, 10).log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_login_page(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    base = sandbox_factory(submit=submit).base_url
+    login = LoginPage(page, base, 10)
+    with pytest.raises(FormError, match="Invalid Credentials"):
+        login.log_in(ADMIN_EMAIL, "wrong password")
+    with pytest.raises(SessionExpired):
+        HubsPage(page, base, 10).list()  # no session yet: the login page shows instead
+    login.log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+    expect(login.logout_button).to_be_visible()
+
+
+@pytest.mark.parametrize(("submit", "schema"), [("js", "older"), ("native", "newer")])
+def test_hubs_page(page: Page, sandbox_factory: SandboxFactory, submit: str, schema: str) -> None:
+    sandbox = sandbox_factory(submit=submit, schema=schema)
+    logged_in(page, sandbox.base_url)
+    hubs = HubsPage(page, sandbox.base_url, 10)
+    assert "ops-hub" not in [h.slug for h in hubs.list()]
+    saved = hubs.create(HUB)
+    if schema == "newer":
+        assert saved.optional_filled == ["hub_family", "vsm_function", "vsm_system"] and saved.optional_absent == []
+    else:
+        assert saved.optional_filled == [] and saved.optional_absent == ["hub_family", "vsm_function", "vsm_system"]
+    listed = {h.slug: h for h in hubs.list()}
+    assert listed["ops-hub"].id == saved.id and listed["ops-hub"].domain == "ops.coulomb.social"
+    details = hubs.show(saved.id)
+    assert details.values["domain"] == "ops.coulomb.social" and details.manifests == []
+    assert ("vsm_system" in details.values) == (schema == "newer")
+
+    hubs.edit(saved.id, {"domain": "ops.example.org"})  # only that field; the rest stays
+    assert hubs.show(saved.id).values == {**details.values, "domain": "ops.example.org"}
+    (row,) = [h for h in rows(sandbox, "hubs") if h.slug == "ops-hub"]
+    assert (row.name, row.domain, row.kind) == ("Ops Hub", "ops.example.org", "domain")
+
+    with pytest.raises(FormError) as refused:  # the framework hub's slug is taken
+        hubs.create(SimpleNamespace(**{**vars(HUB), "slug": "inter-hub", "name": "Dup"}))
+    assert "already in use" in refused.value.message and refused.value.field == "Slug"
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_manifests_page(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    sandbox = sandbox_factory(submit=submit)
+    logged_in(page, sandbox.base_url)
+    hub_id = HubsPage(page, sandbox.base_url, 10).create(HUB).id
+    manifests = ManifestsPage(page, sandbox.base_url, 10)
+    seed = SEEDS.manifest
+    manifest_id = manifests.create(hub_id, "1.0", seed.capability_description, seed.contact)
+    draft = manifests.show(manifest_id)
+    assert (draft.version, draft.status, draft.hub_slug) == ("1.0", ManifestsTexts.DRAFT, "ops-hub")
+    assert draft.contact == seed.contact and all(v == [] for v in draft.vocabulary.values())
+
+    manifests.save(manifest_id, seed.vocabulary(), contact="ops@coulomb.social")
+    saved = manifests.show(manifest_id)
+    assert saved.vocabulary["declaredWidgetTypes"][0]["key"] == seed.declared_widget_types[0].key
+    assert len(saved.vocabulary["declaredEventTypes"]) == len(seed.declared_event_types)
+    assert saved.contact == "ops@coulomb.social" and saved.capability_description == seed.capability_description
+
+    manifests.activate(manifest_id)  # accepts the page's confirm()
+    assert manifests.show(manifest_id).status == ManifestsTexts.ACTIVE
+    assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
+
+
+def _active_manifest(page: Page, base: str) -> tuple[str, str]:
+    hub_id = HubsPage(page, base, 10).create(HUB).id
+    manifests = ManifestsPage(page, base, 10)
+    manifest_id = manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact)
+    manifests.save(manifest_id, SEEDS.manifest.vocabulary())
+    manifests.activate(manifest_id)
+    return hub_id, manifest_id
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_api_consumers_page(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    sandbox = sandbox_factory(submit=submit)
+    logged_in(page, sandbox.base_url)
+    _, manifest_id = _active_manifest(page, sandbox.base_url)
+    consumers = ApiConsumersPage(page, sandbox.base_url, 10)
+    assert consumers.find("ops-hub") is None
+    consumer_id = consumers.create("ops-hub", SEEDS.api_consumer.description, manifest_id)
+    found = consumers.find("ops-hub")
+    assert found is not None and (found.id, found.manifest, found.key_prefix) == (consumer_id, "ops-hub 1.0", None)
+
+    consumers.show(consumer_id)
+    consumers.open_key_form(SEEDS.api_consumer.key_scopes)
+    key = consumers.reveal_key()
+    assert len(key) > 16 and consumers.key_on_screen() == key
+    consumers.leave_key_page()
+    assert consumers.key_on_screen() is None and page.url == "about:blank"
+    details = consumers.show(consumer_id)
+    assert details.key_prefix == key[:8] and details.key_scopes == SEEDS.api_consumer.key_scopes
+
+    consumers.open_key_form(["framework:read"])
+    second = consumers.reveal_key(replace_existing=True)  # accepts the page's confirm(): the first is revoked
+    consumers.leave_key_page()
+    assert second != key
+    keys = sorted(rows(sandbox, "api_keys"), key=lambda k: k.revoked_at is None)
+    assert [k.revoked_at is None for k in keys] == [False, True] and keys[1].key_prefix == second[:8]
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_widgets_page(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    sandbox = sandbox_factory(submit=submit)
+    logged_in(page, sandbox.base_url)
+    hub_id, _ = _active_manifest(page, sandbox.base_url)
+    widgets = WidgetsPage(page, sandbox.base_url, 10)
+    assert widgets.list(hub_id) == []
+    first = SEEDS.widgets[0]
+    widget_id = widgets.create(hub_id, first)
+    (listed,) = widgets.list(hub_id)
+    assert (listed.id, listed.name, listed.title, listed.type) == (widget_id, first.name, first.title, first.type)
+    (row,) = rows(sandbox, "widgets")
+    assert row.name == first.name and str(row.hub_id) == hub_id
