@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
+from flows import hints
 from flows.audit import UNSAFE_NO_SCRUB_ENV, RunFolder, utc_now
 from flows.browser import BrowserOptions, BrowserSession, executable
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
@@ -136,6 +138,7 @@ def _run_steps(
     phase: str,
     planned: list[StepResult] | None = None,
     fresh: bool = True,
+    results: list[StepResult] | None = None,
 ) -> tuple[list[StepResult], IhubError | None]:
     """Observe (and, in the apply phase, act on) each step; stop at the first error.
 
@@ -145,7 +148,7 @@ def _run_steps(
     A decision inferred from an earlier step ("the hub is not there yet") is always observed
     again, after the writes before it.
     """
-    results: list[StepResult] = []
+    results = [] if results is None else results  # the caller's list: what is done survives a Ctrl-C
     total = len(STEPS)
     label = "plan " if phase == "plan" else ""
     settled = {r.name: r for r in planned or [] if r.status in SETTLED}
@@ -218,18 +221,23 @@ def _run_steps(
 
 
 def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
-    first = (exc.message or str(exc)).splitlines()[0]
+    text = exc.message or str(exc)
+    first = text.splitlines()[0]
     if run.hubs.browser_gone():  # killed, crashed
         return StepFailed(
             f"{step.title} failed: the browser stopped answering ({first})",
             where=f"step {step.name}",
             hint="run apply again: finished steps are kept, nothing is created twice",
         )
-    return StepFailed(  # most often an element the page object looks for is not on the page
-        f"{step.title} failed: {first}",
-        where=f"step {step.name}, {run.hubs.url}",
-        hint="the admin UI may have changed: `ihub-bootstrap doctor` shows which element no longer matches",
-    )
+    url = ""
+    with contextlib.suppress(PlaywrightError):
+        url = run.hubs.url
+    screen = urlsplit(url).path or url or "?"
+    element = hints.element(text)
+    where = f"step {step.name}, screen {screen}" + (f", element {element}" if element else "") + (f", {url}" if url else "")
+    # most often an element the page object looks for is not on the page
+    hint = hints.DOCTOR if element or "Timeout" in first else hints.for_failure(text)
+    return StepFailed(f"{step.title} failed: {first}", where=where, hint=hint)
 
 
 def _needs_apply_phase(plan: list[StepResult]) -> bool:
@@ -310,25 +318,40 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             )
             try:
                 # Phase 1, always: observe everything, write nothing (this is all of `plan`).
-                planned, error = _run_steps(run, STEPS, folder, console, phase="plan")
+                planned: list[StepResult] = []
                 report.steps = planned
+                planned, error = _run_steps(run, STEPS, folder, console, phase="plan", results=planned)
                 if error is None and not opts.plan and _needs_apply_phase(planned):
                     pending = sum(len(r.planned) for r in planned)
                     if opts.confirm:
                         approve_plan(console, pending)
                     # Phase 2: act, observing again each step that writes; the session is kept.
+                    applied: list[StepResult] = []
+                    report.steps = applied
                     report.steps, error = _run_steps(
-                        run, STEPS, folder, console, phase="apply", planned=planned, fresh=not opts.confirm
+                        run, STEPS, folder, console, phase="apply", planned=planned, fresh=not opts.confirm, results=applied
                     )
                 elif error is None and not opts.plan:
                     console.info("nothing to write: Inter-Hub already matches the seeds")
                 if error is not None:
                     raise error
             except IhubError as exc:
+                if opts.plan and exc.hint:
+                    exc.hint = exc.hint.replace("run apply again", "run plan again")
                 report.error = exc
                 _record_failure(folder, run, exc.render())
             except KeyboardInterrupt:
-                report.error = Aborted("interrupted (Ctrl-C)", hint="run apply again to finish: nothing is created twice")
+                report.error = Aborted(
+                    "interrupted (Ctrl-C)",
+                    hint=hints.again(command) if opts.plan else "run apply again to finish: nothing is created twice",
+                )
+                if planned and report.steps is not planned:  # the apply phase: what it did, then what it did not get to
+                    done = {r.name for r in report.steps}
+                    report.steps = report.steps + [
+                        StepResult(r.name, "skipped", "not done: interrupted (Ctrl-C) before this step finished")
+                        for r in planned
+                        if r.name not in done
+                    ]
             finally:
                 report.changes = run.writes
                 report.hub_id = run.hub_id or next((r.ids.get("hub_id") for r in report.steps if r.ids.get("hub_id")), None)
@@ -346,7 +369,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             stored = sink.load(run.api_consumer_id) if run and run.api_consumer_id else None
             if stored is not None:
                 secrets.add(stored.api_key)
-            report.verification = verify(base, seeds, stored, secrets, settings.timeout)
+            report.verification = verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
             for check in report.verification:
                 console.check(check.ok, check.check, check.detail)
             folder.event(
@@ -435,7 +458,7 @@ def run_verify(
             secrets.add(stored.api_key)
             report.api_consumer_id = stored.api_consumer_id
         console.info(f"verify {seeds.hub.slug} on {base} (key from {sink.description})")
-        report.verification = verify(base, seeds, stored, secrets, settings.timeout)
+        report.verification = verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
         for check in report.verification:
             console.check(check.ok, check.check, check.detail)
         folder.event("verification", checks=[c.to_json() for c in report.verification], ok=all(c.ok for c in report.verification))

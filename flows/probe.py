@@ -104,7 +104,7 @@ class ProbeResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "base": self.base_url,
+            "target": self.base_url,
             "criteria": [c.to_json() for c in self.criteria],
             "verdict": self.verdict,
             "advice": ADVICE[self.verdict],
@@ -302,7 +302,11 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
     console.info(f"probing the production API gate of {base} (read-only, no credentials)")
     result = probe(base, settings.timeout)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        from flows.command import envelope
+
+        body = {"ok": result.verdict != "no-verdict", **result.to_json()}
+        body.pop("exit_code")
+        print(json.dumps(envelope("probe", result.exit_code, body), indent=2, ensure_ascii=False))
     else:
         print(render(result))
     if result.verdict == "no-verdict":
@@ -332,6 +336,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "probe",
         help="check the runbook's production API gate (read-only): exit 0 open, 10 closed, 11 no verdict",
         description=DESCRIPTION,
+        epilog="exit codes:\n   0  the gate is open: prefer the API path\n   3  bad input\n"
+        "  10  the gate is closed: use the UI path (apply)\n  11  no verdict (network error, timeout, unexpected answer)",
     )
     configure(p)
     return p

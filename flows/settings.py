@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # `IHUB_STORAGE_STATE=` (as .env.example has it) means unset, not Path("."): empty is
+        # unset everywhere, in the environment and in .env alike.
+        env_ignore_empty=True,
     )
 
     base: str | None = Field(default=None, description="Inter-Hub base URL, e.g. https://hub.coulomb.social")
@@ -94,6 +97,23 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, allow_inf_nan=False, description="seconds to wait for any one page outcome"
     )
     operator: str | None = None
+    # A PEM file of CA certificates to trust besides the system's (a corporate TLS-inspecting proxy)
+    ca_bundle: Path | None = None
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file (give a PEM file of CA certificates)")
+        try:
+            text = value.read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise ValueError(f"{value} cannot be read: {exc.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return value
 
     @field_validator("base")
     @classmethod

@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from flows import hints
 from flows.errors import AuthError, NeedsDecision, StepFailed
 from flows.keysink import KeySink
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from pages.api_consumers import ApiConsumersPage, ConsumerSummary
-from pages.base import FormError, PageError, SessionExpired
+from pages.base import FormError, NotAsExpected, PageError, SessionExpired
 from pages.hubs import HubDetails, HubsPage, HubSummary
 from pages.login import LoginPage
 from pages.manifests import ManifestDetails, ManifestsPage, ManifestsTexts
@@ -377,7 +378,7 @@ class VocabularyStep(Step):
             self.name,
             "save manifest vocabulary",
             "/EditHubCapabilityManifest?hubCapabilityManifestId=" + (run.manifest.id if run.manifest else "<new>"),
-            {name: f"{len(entries)} entries" for name, entries in want.items()},
+            {name: f"{len(entries)} entries: " + ", ".join(str(e.get("key")) for e in entries) for name, entries in want.items()},
         )
         if run.manifest is None:
             return Decision("update", "the manifest is not there yet", [write], inferred=True)
@@ -442,11 +443,7 @@ class ActivateStep(Step):
             return Decision("update", "manifest is a draft", [write])
         if run.manifest.status == ManifestsTexts.ACTIVE:
             return Decision("none", f"manifest {run.manifest.version} is active")
-        return Decision(
-            "blocked",
-            f"manifest {run.manifest.version} is {run.manifest.status} and cannot be activated again: "
-            "give the seeds a new version (or pass --new-manifest-version X)",
-        )
+        return Decision("blocked", f"manifest {run.manifest.version} is {run.manifest.status} and cannot be activated again: " + version_hint(run))
 
     def act(self, run: Run, decision: Decision) -> StepResult:
         manifest_id = run.manifest.id if run.manifest else None
@@ -609,6 +606,18 @@ class ApiKeyStep(Step):
         return key
 
 
+def version_hint(run: Run) -> str:
+    """What to change after `--new-manifest-version X`: the seed's version line, exactly."""
+    active = [m.version for m in (run.hub.manifests if run.hub else []) if m.status == ManifestsTexts.ACTIVE]
+    file = run.seeds.manifest_file
+    line = next((i for i, text in enumerate(file.read_text(encoding="utf-8").splitlines(), 1) if '"version"' in text), None)
+    at = f"{file}, line {line}" if line else str(file)
+    if active:
+        return (f"manifest {active[0]} is the active one (made with --new-manifest-version?): set \"version\": "
+                f"\"{active[0]}\" in {at} ($.version), or pass --new-manifest-version X for a newer one")
+    return f"give the seeds a new version in {at} ($.version), or pass --new-manifest-version X"
+
+
 def unrecorded(run: Run) -> contextlib.AbstractContextManager[None]:
     """Leave what happens inside out of the trace (when there is one)."""
     return run.trace.paused() if run.trace is not None else contextlib.nullcontext()
@@ -685,6 +694,8 @@ def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError:
         return AuthError(f"the session ended during step {step.name}: {exc.message}", where=where, hint=FRESH_SESSION_HINT)
     if isinstance(exc, FormError):
         hint = "fix the seed value the page refused (or the live record it conflicts with), then run apply again"
+    elif isinstance(exc, NotAsExpected):
+        hint = hints.DOCTOR
     else:
-        hint = "run apply again once Inter-Hub answers normally: finished steps are kept, nothing is created twice"
+        hint = hints.for_failure(exc.message)
     return StepFailed(f"{step.title} failed: {exc.message}", where=where, hint=hint)

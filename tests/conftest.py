@@ -102,6 +102,7 @@ def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["IHUB_SEEDS"] = str(PROJECT / "seeds")  # the working directory is often tmp_path, without seeds/
     env.update({f"IHUB_{k.upper()}": v for k, v in settings.items()})
     return env
 
