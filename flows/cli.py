@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import json
 import sys
 from pathlib import Path
@@ -174,7 +175,15 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
     from flows.login import default_state_path, login_and_save
 
     settings = _settings(args)
-    out = args.out or default_state_path(settings.require_base())
+    base = settings.require_base()
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise BadInputError(
+            "login opens a visible browser, and there is no display (DISPLAY is not set)",
+            where="login",
+            hint="run it on a machine with a desktop (or over `ssh -X`, or under `xvfb-run` with a VNC viewer); "
+            "or log in in any browser and put the SESSION cookie's value into IHUB_SESSION_COOKIE",
+        )
+    out = args.out or default_state_path(base)
     login_and_save(settings, out, console, headed=True, wait_s=args.wait)
     print(out)
     return ExitCode.OK

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+from pathlib import Path
+
 import httpx
 
 from flows.command import Parser, run
@@ -244,11 +246,15 @@ def check_openapi(client: httpx.Client, result: ProbeResult) -> list[Criterion]:
     ]
 
 
-def probe(base_url: str, timeout_s: float) -> ProbeResult:
+def probe(base_url: str, timeout_s: float, ca_bundle: Any = None) -> ProbeResult:
     """Run the gate's checks against ``base_url``; never raises for what the server does."""
     result = ProbeResult(base_url)
     headers = {"Accept": "application/json"}
-    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False, headers=headers) as client:
+    from flows.verify import tls_verify
+
+    with httpx.Client(
+        base_url=base_url, timeout=timeout_s, follow_redirects=False, headers=headers, verify=tls_verify(ca_bundle)
+    ) as client:
         try:
             result.criteria.append(check_hubs(client))
         except _NoAnswer as exc:
@@ -296,11 +302,12 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
         base=args.base,
         timeout=args.timeout,
         allow_insecure_http=True if args.allow_insecure_http else None,
+        ca_bundle=args.ca_bundle,
     )
     base = settings.require_base()
     settings.check_transport()
     console.info(f"probing the production API gate of {base} (read-only, no credentials)")
-    result = probe(base, settings.timeout)
+    result = probe(base, settings.timeout, settings.ca_bundle)
     if args.json:
         from flows.command import envelope
 
@@ -319,6 +326,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each answer (IHUB_TIMEOUT, default 30)")
     p.add_argument("--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than this machine")
+    p.add_argument("--ca-bundle", type=Path, metavar="PEM", help="CA certificates to trust besides the system's (env IHUB_CA_BUNDLE)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_probe)
 

@@ -100,9 +100,18 @@ def open_trace(trace: Path, executable: str | None, console: Console, *, open_br
         if not open_browser:
             print(url, flush=True)
             console.info(f"trace viewer for {trace} on {url}; Ctrl-C ends it")
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    signal.pause()
+            stop = signal.getsignal(signal.SIGTERM)
+
+            def interrupt(signum: int, frame: object) -> None:
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGTERM, interrupt)  # `kill` ends it as cleanly as Ctrl-C: the server too
+            try:
+                with contextlib.suppress(KeyboardInterrupt):
+                    while True:
+                        signal.pause()
+            finally:
+                signal.signal(signal.SIGTERM, stop)
             return
         console.info(f"trace viewer for {trace}: close its window to end")
         try:
