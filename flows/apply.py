@@ -347,10 +347,12 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 )
                 if planned and report.steps is not planned:  # the apply phase: what it did, then what it did not get to
                     done = {r.name for r in report.steps}
+                    rest = [r.name for r in planned if r.name not in done]
                     report.steps = report.steps + [
-                        StepResult(r.name, "skipped", "not done: interrupted (Ctrl-C) before this step finished")
-                        for r in planned
-                        if r.name not in done
+                        StepResult(name, "failed", "interrupted (Ctrl-C) during this step: its write may have been made")
+                        if i == 0
+                        else StepResult(name, "skipped", "not done: interrupted (Ctrl-C) before this step")
+                        for i, name in enumerate(rest)
                     ]
             finally:
                 report.changes = run.writes

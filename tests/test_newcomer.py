@@ -202,3 +202,34 @@ def test_pip_install_outside_the_repository(tmp_path: Path) -> None:
     assert check.returncode == 0 and "seeds OK" in check.stdout, check.stderr
     missing = subprocess.run([str(tool), "seeds", "check"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60, check=False)
     assert missing.returncode == ExitCode.BAD_INPUT and "--seeds DIR" in missing.stderr
+
+
+def test_ctrl_c_reports_what_was_done(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """Ctrl-C at a terminal signals the whole process group (the tool, its driver, Chromium):
+    stdout and summary.json say which records were created, as audit.jsonl does, and nothing
+    but the message is printed."""
+    import signal
+
+    sandbox = sandbox_factory()
+    tool = Tool(sandbox, tmp_path)
+    env = tool_env(tmp_path, **tool.settings)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "apply", "--json", "--no-trace"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+    def ctrl_c(n: int, path: str) -> None:
+        if n == 4:  # login, hub, manifest done; this is the vocabulary's save
+            os.killpg(proc.pid, signal.SIGINT)
+
+    sandbox.config.faults.on_mutation = ctrl_c
+    out, err = proc.communicate(timeout=120)
+    sandbox.config.faults.on_mutation = None
+    assert proc.returncode == ExitCode.ABORTED, err
+    assert "Future exception" not in err and "Traceback" not in err, err
+    report = json.loads(out)
+    status = {s["name"]: s["status"] for s in report["steps"]}
+    assert status["hub"] == "created" and status["manifest"] == "created", status
+    assert status["manifest-vocabulary"] == "failed" and status["widgets"] == "skipped", status
+    summary = json.loads((Path(report["run_folder"]) / "summary.json").read_text())
+    assert {s["name"]: s["status"] for s in summary["steps"]} == status
