@@ -124,7 +124,13 @@ class Tool:
         }
 
     def __call__(
-        self, *args: str, input: str | None = None, wait: float = 180, trace: bool = False, **settings: str | None
+        self,
+        *args: str,
+        input: str | None = None,
+        wait: float = 180,
+        trace: bool = False,
+        extra_env: dict[str, str] | None = None,
+        **settings: str | None,
     ) -> subprocess.CompletedProcess[str]:
         """``trace=False`` adds ``--no-trace`` to apply and plan: recording costs ~40 % of a run,
         and only the tests about the audit trail (and some end-to-end ones) look at it."""
@@ -132,6 +138,7 @@ class Tool:
             args = (*args, "--no-trace")
         merged = {**self.settings, **settings}
         env = tool_env(self.tmp_path, **{k: v for k, v in merged.items() if v is not None})
+        env.update(extra_env or {})
         return subprocess.run(
             [sys.executable, "-m", "flows.cli", *args],
             capture_output=True,
