@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """``ihub-bootstrap``: the command line. Thin: parse, dispatch, turn expected errors into
 messages and exit codes (see :class:`flows.errors.ExitCode`), never a traceback for them."""
 
@@ -5,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+import argcomplete
 
 from flows import probe, sqlgen
 from flows.audit import tool_version
@@ -505,7 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argcomplete.autocomplete(parser)  # only acts when a shell asks for completions (_ARGCOMPLETE set)
+    args = parser.parse_args(argv)
     return run(args.func, args)
 
 

@@ -233,3 +233,15 @@ def test_ctrl_c_reports_what_was_done(sandbox_factory: SandboxFactory, tmp_path:
     assert status["manifest-vocabulary"] == "failed" and status["widgets"] == "skipped", status
     summary = json.loads((Path(report["run_folder"]) / "summary.json").read_text())
     assert {s["name"]: s["status"] for s in summary["steps"]} == status
+
+
+def test_shell_completion(tmp_path: Path) -> None:
+    """argcomplete: what bash and zsh get after `eval "$(register-python-argcomplete ihub-bootstrap)"`."""
+    out = tmp_path / "completions"
+    line = "ihub-bootstrap plan --det"
+    env = {**tool_env(tmp_path), "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
+    tool = Path(sys.executable).parent / "ihub-bootstrap"
+    result = subprocess.run([str(tool)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().split() == ["--detailed-exitcode"]
