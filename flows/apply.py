@@ -237,7 +237,8 @@ def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
     where = f"step {step.name}, screen {screen}" + (f", element {element}" if element else "") + (f", {url}" if url else "")
     # most often an element the page object looks for is not on the page
     hint = hints.DOCTOR if element or "Timeout" in first else hints.for_failure(text)
-    return StepFailed(f"{step.title} failed: {first}", where=where, hint=hint)
+    what = f"the element {element} is not on {screen} ({first})" if element else first
+    return StepFailed(f"{step.title} failed: {what}", where=where, hint=hint)
 
 
 def _needs_apply_phase(plan: list[StepResult]) -> bool:

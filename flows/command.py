@@ -7,12 +7,15 @@ too, in the same envelope as every command's result (``schema_version``, ``comma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from dotenv import dotenv_values
 
 from flows.console import Console
 from flows.errors import BadInputError, ExitCode, IhubError
@@ -69,11 +72,20 @@ class Parser(argparse.ArgumentParser):
         sys.exit(ExitCode.BAD_INPUT)
 
 
+def default_seeds() -> Path:
+    """$IHUB_SEEDS, else its line in ./.env, else ./seeds (an empty value is unset)."""
+    value = os.environ.get(SEEDS_ENV)
+    if not value and Path(".env").is_file():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            value = dotenv_values(".env").get(SEEDS_ENV)
+    return Path(value) if value else DEFAULT_SEEDS
+
+
 def seeds_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seeds",
         type=Path,
-        default=Path(os.environ.get(SEEDS_ENV) or DEFAULT_SEEDS),
+        default=default_seeds(),
         metavar="DIR",
         help=f"directory of the hub's seed files (env {SEEDS_ENV}; default: ./seeds of the current directory)",
     )

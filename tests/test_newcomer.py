@@ -49,6 +49,9 @@ def test_default_seeds_are_those_of_the_current_directory(tmp_path: Path) -> Non
     assert "--seeds DIR" in result.stderr and "Traceback" not in result.stderr
     ok = cli("seeds", "check", "--seeds", str(PROJECT / "seeds"), cwd=tmp_path, env=env)
     assert ok.returncode == 0, ok.stderr
+    (tmp_path / ".env").write_text(f"IHUB_SEEDS={PROJECT / 'seeds'}\n")
+    from_env_file = cli("seeds", "check", cwd=tmp_path, env=env)
+    assert from_env_file.returncode == 0 and str(PROJECT / "seeds") in from_env_file.stdout, from_env_file.stderr
 
 
 def test_seeds_check_json_reports_errors_on_stdout(tmp_path: Path) -> None:
@@ -154,7 +157,8 @@ def test_a_ui_mismatch_names_step_screen_element_and_doctor(sandbox_factory: San
     sandbox = sandbox_factory(relabel={"Create Widget": "Add widget"})
     result = Tool(sandbox, tmp_path)("apply", timeout="5")
     assert result.returncode == ExitCode.STEP_FAILED, result.stderr
-    assert "step widgets, screen " in result.stderr, result.stderr
+    assert "step widgets, screen /Widgets/new, element get_by_role(\"button\", name=\"Create Widget\"" in result.stderr
+    assert "is not on /Widgets/new" in result.stderr
     assert "doctor" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -166,6 +170,14 @@ def test_after_a_new_manifest_version_the_seed_line_to_change_is_named(tool: Too
     later = tool("plan")
     assert later.returncode == ExitCode.NEEDS_DECISION, later.stderr
     assert "manifest 1.1 is the active one" in later.stderr and "ops-hub-manifest.draft.json, line" in later.stderr
+
+
+def test_the_vocabulary_write_shows_its_keys(tool: Tool) -> None:
+    code, report, stderr = tool.json("plan")
+    assert code == ExitCode.OK, stderr
+    vocabulary = next(s for s in report["steps"] if s["name"] == "manifest-vocabulary")
+    values = vocabulary["planned"][0]["values"]
+    assert "ops.incident-board" in values["declaredWidgetTypes"], values
 
 
 def test_trace_of_a_missing_run_is_bad_input(tmp_path: Path) -> None:
