@@ -337,8 +337,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 if error is not None:
                     raise error
             except IhubError as exc:
-                if opts.plan and exc.hint:
-                    exc.hint = exc.hint.replace("run apply again", "run plan again")
+                exc.hint = hints.for_command(exc.hint, command)
                 report.error = exc
                 _record_failure(folder, run, exc.render())
             except KeyboardInterrupt:

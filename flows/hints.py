@@ -14,7 +14,16 @@ DOCTOR = "the admin UI may have changed: `ihub-bootstrap doctor` shows which scr
 
 
 def again(command: str) -> str:
-    return f"run `ihub-bootstrap {command}` again" + (": finished steps are kept, nothing is created twice" if command == "apply" else "")
+    return f"run {command} again" + (": finished steps are kept, nothing is created twice" if command == "apply" else "")
+
+
+def for_command(hint: str | None, command: str) -> str | None:
+    """A hint written for apply, said for ``command`` (plan writes nothing, so keeps nothing)."""
+    if hint is None or command == "apply":
+        return hint
+    return hint.replace(": finished steps are kept, nothing is created twice", "").replace(
+        "run apply again", f"run {command} again"
+    )
 
 
 def for_failure(message: str, command: str = "apply") -> str:

@@ -114,17 +114,19 @@ def open_trace(trace: Path, executable: str | None, console: Console, *, open_br
                 signal.signal(signal.SIGTERM, stop)
             return
         console.info(f"trace viewer for {trace}: close its window to end")
-        try:
-            with sync_playwright() as pw:
+        with sync_playwright() as pw:
+            try:
                 browser = pw.chromium.launch(executable_path=executable, headless=False, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 860})
                 page.goto(url)
+            except PlaywrightError as exc:
+                first = (exc.message or str(exc)).splitlines()[0]
+                raise StepFailed(
+                    f"cannot show the trace viewer: {first}",
+                    where=f"browser {executable or 'bundled'}",
+                    hint="run `ihub-bootstrap trace RUN --no-open` and open the printed address in any browser",
+                ) from None
+            with contextlib.suppress(PlaywrightError):  # closing the window ends the browser too
                 page.wait_for_event("close", timeout=0)
+            with contextlib.suppress(PlaywrightError):
                 browser.close()
-        except PlaywrightError as exc:
-            first = (exc.message or str(exc)).splitlines()[0]
-            raise StepFailed(
-                f"cannot show the trace viewer: {first}",
-                where=f"browser {executable or 'bundled'}",
-                hint="run `ihub-bootstrap trace RUN --no-open` and open the printed address in any browser",
-            ) from None
