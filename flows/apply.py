@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
+from flows import hints
 from flows.audit import RunFolder, utc_now
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
@@ -223,10 +225,12 @@ def _observe(
     return results, seen, None
 
 
-def _act(run: Run, planned: list[StepResult], seen: Observations, folder: RunFolder, console: Console) -> tuple[list[StepResult], IhubError | None]:
+def _act(
+    run: Run, planned: list[StepResult], seen: Observations, folder: RunFolder, console: Console, results: list[StepResult]
+) -> tuple[list[StepResult], IhubError | None]:
     """Carry out each planned decision's writes, in order; settled steps keep their plan result.
-    What a step wrote becomes the observation the steps after it act on."""
-    results: list[StepResult] = []
+    What a step wrote becomes the observation the steps after it act on. ``results`` (the
+    caller's list) fills as the steps go."""
     total = len(STEPS)
     for index, (step, plan) in enumerate(zip(STEPS, planned, strict=True), 1):
         decision = plan.decision
@@ -259,18 +263,24 @@ def _act(run: Run, planned: list[StepResult], seen: Observations, folder: RunFol
 
 
 def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
-    first = (exc.message or str(exc)).splitlines()[0]
+    text = exc.message or str(exc)
+    first = text.splitlines()[0]
     if run.hubs.browser_gone():  # killed, crashed
         return StepFailed(
             f"{step.title} failed: the browser stopped answering ({first})",
             where=f"step {step.name}",
             hint="run apply again: finished steps are kept, nothing is created twice",
         )
-    return StepFailed(  # most often an element the page object looks for is not on the page
-        f"{step.title} failed: {first}",
-        where=f"step {step.name}, {run.hubs.url}",
-        hint=UI_CHANGED_HINT,
-    )
+    url = ""
+    with contextlib.suppress(PlaywrightError):
+        url = run.hubs.url
+    screen = urlsplit(url).path or url or "?"
+    element = hints.element(text)
+    where = f"step {step.name}, screen {screen}" + (f", element {element}" if element else "") + (f", {url}" if url else "")
+    # most often an element the page object looks for is not on the page
+    hint = UI_CHANGED_HINT if element or "Timeout" in first else hints.for_failure(text)
+    what = f"the element {element} is not on {screen} ({first})" if element else first
+    return StepFailed(f"{step.title} failed: {what}", where=where, hint=hint)
 
 
 def _needs_apply_phase(plan: list[StepResult]) -> bool:
@@ -325,6 +335,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
     run: Run | None = None
     seen: Observations = {}
+    planned: list[StepResult] = []
+    acted: list[StepResult] = []
     try:
         browser = session.open_browser(
             title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
@@ -381,17 +393,31 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                             hint="Inter-Hub changed while the plan was on screen: run apply again to see the new plan",
                         )
                 if error is None:
-                    # Phase 2: act on the plan's writes; the session is kept.
-                    report.steps, error = _act(run, planned, seen, folder, console)
+                    # Phase 2: act on the plan's writes; the session is kept. `acted` fills as
+                    # it goes: what was done survives a Ctrl-C.
+                    report.steps, error = _act(run, planned, seen, folder, console, acted)
             elif error is None and not opts.plan:
                 console.info("nothing to write: Inter-Hub already matches the seeds")
             if error is not None:
                 raise error
         except IhubError as exc:
+            exc.hint = hints.for_command(exc.hint, command)
             report.error = exc
             _record_failure(folder, run, exc.render())
         except KeyboardInterrupt as exc:
-            report.error = interrupted(exc, "run apply again to finish: nothing is created twice")
+            report.error = interrupted(
+                exc, hints.again(command) if opts.plan else "run apply again to finish: nothing is created twice"
+            )
+            if acted and report.steps is not acted:  # the apply phase: what it did, then what it did not get to
+                done = {r.name for r in acted}
+                rest = [r.name for r in planned if r.name not in done]
+                how = report.error.message.removeprefix("interrupted ")
+                report.steps = acted + [
+                    StepResult(name, Status.FAILED, f"interrupted {how} during this step: its write may have been made")
+                    if i == 0
+                    else StepResult(name, Status.SKIPPED, f"not done: interrupted {how} before this step")
+                    for i, name in enumerate(rest)
+                ]
         finally:
             report.changes = run.writes
             _ids(report, seen)
@@ -404,7 +430,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             stored = sink.load(report.api_consumer_id) if report.api_consumer_id else None
             if stored is not None:
                 secrets.add(stored.api_key)
-            report.verification = verify(base, seeds, stored, secrets, settings.timeout)
+            report.verification = verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
             for check in report.verification:
                 console.check(check.ok, check.check, check.detail)
             folder.event(
@@ -504,7 +530,7 @@ def run_verify(
             secrets.add(stored.api_key)
             report.api_consumer_id = stored.api_consumer_id
         console.info(f"verify {seeds.hub.slug} on {base} (key from {sink.description})")
-        report.verification = verify(base, seeds, stored, secrets, settings.timeout)
+        report.verification = verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
         for check in report.verification:
             console.check(check.ok, check.check, check.detail)
         folder.event("verification", checks=[c.to_json() for c in report.verification], ok=all(c.ok for c in report.verification))

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from playwright.sync_api import Error as PlaywrightError
 
 from flows.errors import BadInputError, StepFailed
+from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import SessionMode, Settings
 
@@ -243,6 +244,7 @@ class BrowserSession:
                 headless=not self.options.headed,
                 slow_mo=self.options.slow_mo_ms or None,
                 args=CHROMIUM_ARGS,
+                proxy=browser_proxy(base),  # type: ignore[arg-type]
             )
         except PlaywrightError as exc:
             self._stack.close()

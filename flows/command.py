@@ -1,43 +1,109 @@
 """What every command line of the tool shares: usage errors exit with BAD_INPUT (3), not
-argparse's 2 (which means "changes pending" here); expected errors become a message and their
-exit code, never a traceback; SIGTERM and SIGHUP end a run the way Ctrl-C does (run folder
-scrubbed, scanned and finished, exit code 9); what a killed run left behind is cleaned first."""
+argparse's 2 (which means "changes pending" here), and expected errors become a message
+and their exit code, never a traceback; under ``--json`` the error is a JSON object on stdout
+too, in the same envelope as every command's result (``schema_version``, ``command``,
+``exit_code``). SIGTERM and SIGHUP end a run the way Ctrl-C does (run folder scrubbed, scanned
+and finished, exit code 9); what a killed run left behind is cleaned first."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from dotenv import dotenv_values
+
 from flows.console import Console
-from flows.errors import Aborted, ExitCode, IhubError
-from flows.seeds import PROJECT_SEEDS
+from flows.errors import Aborted, BadInputError, ExitCode, IhubError
+from flows.seeds import DEFAULT_SEEDS, SEEDS_ENV
+
+# The --json output's format; raised when a field changes meaning or goes away (new fields do not).
+JSON_SCHEMA_VERSION = 1
+
+
+def envelope(command: str, exit_code: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Every command's --json object: the same first fields everywhere, then the command's own."""
+    return {"schema_version": JSON_SCHEMA_VERSION, "command": command, "exit_code": int(exit_code), **body}
+
+
+def error_json(exc: IhubError) -> dict[str, Any]:
+    return {"message": exc.message, "where": exc.where, "hint": exc.hint}
+
+
+def _command_name(argv: list[str]) -> str:
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return " ".join(words[:2] if words[:1] in (["seeds"], ["audit"]) else words[:1]) or "ihub-bootstrap"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions' line breaks; adds "(default: X)" to an option's help unless its
+    default says nothing (None, False) or the help already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 class Parser(argparse.ArgumentParser):
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs["allow_abbrev"] = False  # `--rot` must not mean `--rotate-key` (which revokes a key)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         print(f"error: {message}", file=sys.stderr)
+        print(f"  what to do: see `{self.prog} --help`", file=sys.stderr)
+        if "--json" in sys.argv[1:]:
+            exc = IhubError(message, where="command line", hint=f"see `{self.prog} --help`")
+            body = {"ok": False, "error": error_json(exc)}
+            print(json.dumps(envelope(_command_name(sys.argv[1:]), ExitCode.BAD_INPUT, body), indent=2))
         sys.exit(ExitCode.BAD_INPUT)
+
+
+def default_seeds() -> Path:
+    """$IHUB_SEEDS, else its line in ./.env, else ./seeds (an empty value is unset)."""
+    value = os.environ.get(SEEDS_ENV)
+    if not value and Path(".env").is_file():
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            value = dotenv_values(".env").get(SEEDS_ENV)
+    return Path(value) if value else DEFAULT_SEEDS
 
 
 def seeds_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seeds",
         type=Path,
-        default=PROJECT_SEEDS,
+        default=default_seeds(),
         metavar="DIR",
-        help="directory of the hub's seed files (default: the project's seeds/)",
+        help=f"directory of the hub's seed files (env {SEEDS_ENV}; default: ./seeds of the current directory)",
     )
+
+
+def file_system_error(exc: OSError) -> BadInputError:
+    """A file-system problem (an unwritable runs folder, a full disk ...) as a named error."""
+    path = exc.filename or "a file"
+    problem = exc.strerror or exc.__class__.__name__
+    where = f"{path}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+    hint = (
+        "make the directory writable for this user, or choose another place: --runs-dir DIR / IHUB_RUNS_DIR "
+        "for run folders, --out for written files"
+    )
+    return BadInputError(f"cannot use {path}: {problem}", where=where, hint=hint)
 
 
 class Terminated(KeyboardInterrupt):
@@ -53,7 +119,7 @@ def interrupted(exc: KeyboardInterrupt, hint: str) -> Aborted:
     return Aborted(f"interrupted ({how})", hint=hint)
 
 
-@contextmanager
+@contextlib.contextmanager
 def ending_signals(console: Console) -> Iterator[None]:
     """The first SIGINT, SIGTERM or SIGHUP interrupts the run; the next ones, while it cleans
     up, are noted and ignored; a third ends the process at once (its leftovers are removed by
@@ -85,11 +151,20 @@ def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Na
 
     console = Console()
     try:
-        with ending_signals(console):
-            clean_abandoned(console.warn)
-            return int(command(args, console))
+        try:
+            with ending_signals(console):
+                clean_abandoned(console.warn)
+                return int(command(args, console))
+        except OSError as exc:  # expected failures the file system reports: never a traceback
+            raise file_system_error(exc) from None
     except IhubError as exc:
         console.error(exc)
+        if getattr(args, "json", False):
+            # the error on stdout as well, for scripts: the same envelope as a result
+            name = " ".join(w for w in (getattr(args, "command", None), getattr(args, "seeds_command", None), getattr(args, "audit_command", None)) if w)
+            body = {"ok": False, "error": error_json(exc)}
+            sys.stdout.write(console.redact(json.dumps(envelope(name or "ihub-bootstrap", exc.exit_code, body), indent=2)) + "\n")
+            sys.stdout.flush()
         return int(exc.exit_code)
     except KeyboardInterrupt as exc:
         console.info(f"interrupted ({exc.signal_name if isinstance(exc, Terminated) else 'Ctrl-C'})")

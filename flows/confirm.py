@@ -53,7 +53,7 @@ def approve_plan(console: Console, pending: int, stdin: TextIO | None = None) ->
     """--confirm: the operator approves the plan as a whole before the first write."""
     stdin = stdin or sys.stdin
     while True:
-        console.stream.write(f"\nApply this plan ({pending} write(s), each asked again)? [y]es / [a]bort: ")
+        console.stream.write(f"\nApply this plan ({pending} write(s), each asked again)? [y]es / [n]o: ")
         console.stream.flush()
         line = stdin.readline()
         if not line:
@@ -61,9 +61,9 @@ def approve_plan(console: Console, pending: int, stdin: TextIO | None = None) ->
         answer = ANSWERS.get(line.strip().lower())
         if answer == "yes":
             return
-        if answer == "abort":
+        if answer in ("abort", "skip"):  # n / no / a / abort: this plan is not approved
             raise Aborted("the operator did not approve the plan: nothing was written")
-        console.info("please answer y or a")
+        console.info("please answer y (yes) or n (no)")
 
 
 def confirm_target(base_url: str, *, loopback: bool, yes: bool, console: Console, stdin: TextIO | None = None) -> None:

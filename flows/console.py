@@ -31,6 +31,18 @@ STATUS_MARK = {
 COLORS = {"created": "32", "updated": "33", "unchanged": "2", "failed": "31", "fail": "31", "pass": "32", "blocked": "33", "drift": "33"}
 
 
+def use_color(stream: TextIO, env: dict[str, str] | None = None) -> bool:
+    """The usual conventions: FORCE_COLOR (non-empty) forces colour, NO_COLOR (non-empty,
+    no-color.org) turns it off, and there is none when the stream is not a terminal or the
+    terminal is ``dumb``."""
+    env = os.environ if env is None else env
+    if env.get("FORCE_COLOR") and env.get("FORCE_COLOR") != "0":
+        return True
+    if env.get("NO_COLOR"):
+        return False
+    return stream.isatty() and env.get("TERM", "") != "dumb"
+
+
 class Console:
     def __init__(
         self,
@@ -42,7 +54,7 @@ class Console:
         self.stream = stream or sys.stderr
         self.redact = redact
         self.quiet = quiet
-        self.color = self.stream.isatty() and "NO_COLOR" not in os.environ
+        self.color = use_color(self.stream)
 
     def _write(self, text: str) -> None:
         self.stream.write(self.redact(text) + "\n")
@@ -68,7 +80,7 @@ class Console:
             return
         mark = STATUS_MARK.get(status, "?")
         line = self._paint(status, f"[{index}/{total}] {mark} {name:<20} {status}") + (f"  {detail}" if detail else "")
-        if self.stream.isatty():
+        if self.stream.isatty() and os.environ.get("TERM", "") != "dumb":
             self.stream.write("\r\033[K" + self.redact(line) + ("" if status == "running" else "\n"))
             self.stream.flush()
         else:

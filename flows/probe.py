@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+from pathlib import Path
+
 import httpx
 
 from flows.command import Parser, run
@@ -104,7 +106,7 @@ class ProbeResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "base": self.base_url,
+            "target": self.base_url,
             "criteria": [c.to_json() for c in self.criteria],
             "verdict": self.verdict,
             "advice": ADVICE[self.verdict],
@@ -244,11 +246,15 @@ def check_openapi(client: httpx.Client, result: ProbeResult) -> list[Criterion]:
     ]
 
 
-def probe(base_url: str, timeout_s: float) -> ProbeResult:
+def probe(base_url: str, timeout_s: float, ca_bundle: Any = None) -> ProbeResult:
     """Run the gate's checks against ``base_url``; never raises for what the server does."""
     result = ProbeResult(base_url)
     headers = {"Accept": "application/json"}
-    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False, headers=headers) as client:
+    from flows.verify import tls_verify
+
+    with httpx.Client(
+        base_url=base_url, timeout=timeout_s, follow_redirects=False, headers=headers, verify=tls_verify(ca_bundle)
+    ) as client:
         try:
             result.criteria.append(check_hubs(client))
         except _NoAnswer as exc:
@@ -296,13 +302,18 @@ def cmd_probe(args: argparse.Namespace, console: Console) -> int:
         base=args.base,
         timeout=args.timeout,
         allow_insecure_http=True if args.allow_insecure_http else None,
+        ca_bundle=args.ca_bundle,
     )
     base = settings.require_base()
     settings.check_transport()
     console.info(f"probing the production API gate of {base} (read-only, no credentials)")
-    result = probe(base, settings.timeout)
+    result = probe(base, settings.timeout, settings.ca_bundle)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        from flows.command import envelope
+
+        body = {"ok": result.verdict != "no-verdict", **result.to_json()}
+        body.pop("exit_code")
+        print(json.dumps(envelope("probe", result.exit_code, body), indent=2, ensure_ascii=False))
     else:
         print(render(result))
     if result.verdict == "no-verdict":
@@ -315,6 +326,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each answer (IHUB_TIMEOUT, default 30)")
     p.add_argument("--allow-insecure-http", action="store_true", help="allow plain http:// to a host other than this machine")
+    p.add_argument("--ca-bundle", type=Path, metavar="PEM", help="CA certificates to trust besides the system's (env IHUB_CA_BUNDLE)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_probe)
 
@@ -332,6 +344,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "probe",
         help="check the runbook's production API gate (read-only): exit 0 open, 10 closed, 11 no verdict",
         description=DESCRIPTION,
+        epilog="exit codes:\n   0  the gate is open: prefer the API path\n   3  bad input\n"
+        "  10  the gate is closed: use the UI path (apply)\n  11  no verdict (network error, timeout, unexpected answer)",
     )
     configure(p)
     return p

@@ -28,7 +28,11 @@ from flows.errors import BadInputError
 
 M = TypeVar("M", bound=BaseModel)
 
-PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+PROJECT_SEEDS = Path(__file__).resolve().parent.parent / "seeds"  # this checkout's seeds (tests, bench)
+# What --seeds defaults to: $IHUB_SEEDS, else ./seeds of the current directory. Never the
+# installed package's location: after `pip install .` that is site-packages, with no seeds.
+DEFAULT_SEEDS = Path("seeds")
+SEEDS_ENV = "IHUB_SEEDS"
 
 HUB_PATTERN = "*.hub.json"
 MANIFEST_PATTERN = "*-manifest.draft.json"
@@ -230,12 +234,13 @@ class SeedProblem:
 class SeedError(BadInputError):
     """One or more seed files are invalid; lists every problem found."""
 
-    def __init__(self, problems: list[SeedProblem]):
+    def __init__(self, problems: list[SeedProblem], hint: str | None = None):
         self.problems = problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
             f"{len(problems)} problem(s) in the seed files:\n{lines}",
-            hint="fix the seed files (`ihub-bootstrap seeds check` re-checks them; "
+            hint=hint
+            or "fix the seed files (`ihub-bootstrap seeds check` re-checks them; "
             "`ihub-bootstrap seeds schema` writes JSON Schema for your editor)",
         )
 
@@ -382,7 +387,12 @@ def load_seeds(directory: Path | str | None = None) -> SeedSet:
     directory = Path(directory) if directory is not None else PROJECT_SEEDS
     problems: list[SeedProblem] = []
     if not directory.is_dir():
-        raise SeedError([SeedProblem(directory, "$", "seed directory does not exist")])
+        where = "" if directory.is_absolute() else f" (relative to the current directory {Path.cwd()})"
+        raise SeedError(
+            [SeedProblem(directory, "$", f"seed directory does not exist{where}")],
+            hint="pass --seeds DIR (the directory holding *.hub.json, *-manifest.draft.json and "
+            "*-widgets.seed.json) or set IHUB_SEEDS, or run from the directory that holds seeds/",
+        )
     hub_file = _find(directory, HUB_PATTERN, problems)
     manifest_file = _find(directory, MANIFEST_PATTERN, problems)
     widgets_file = _find(directory, WIDGETS_PATTERN, problems)

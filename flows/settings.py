@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        # `IHUB_STORAGE_STATE=` (as .env.example has it) means unset, not Path("."): empty is
+        # unset everywhere, in the environment and in .env alike.
+        env_ignore_empty=True,
     )
 
     base: str | None = Field(default=None, description="Inter-Hub base URL, e.g. https://hub.coulomb.social")
@@ -102,6 +105,24 @@ class Settings(BaseSettings):
     @classmethod
     def _ui_texts(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value  # "IHUB_UI_TEXTS=": none
+
+    # A PEM file of CA certificates to trust besides the system's (a corporate TLS-inspecting proxy)
+    ca_bundle: Path | None = None
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise ValueError(f"{value} is not a file (give a PEM file of CA certificates)")
+        try:
+            text = value.read_text(encoding="ascii", errors="replace")
+        except OSError as exc:
+            raise ValueError(f"{value} cannot be read: {exc.strerror}") from None
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return value
 
     @field_validator("base")
     @classmethod

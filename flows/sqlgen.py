@@ -449,6 +449,12 @@ def cmd_sql(args: argparse.Namespace, console: Console) -> int:
     script = render(seeds, path.name)
     write_script(path, script)
     digest = hashlib.sha256(script.encode("utf-8")).hexdigest()
+    if getattr(args, "json", False):
+        from flows.command import envelope
+
+        body = {"ok": True, "seeds": str(seeds.directory), "file": str(path), "sha256": digest}
+        print(json.dumps(envelope("sql", ExitCode.OK, body), indent=2))
+        return ExitCode.OK
     print(path)
     console.info(
         f"wrote {path} (sha256 {digest}) from the seeds in {seeds.directory}: run it with "
@@ -465,6 +471,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="where to write the script (default: <hub slug>-bootstrap.sql here, i.e. ops-hub-bootstrap.sql; - for stdout)",
     )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (the file written), errors included")
     p.set_defaults(func=cmd_sql)
 
 
@@ -477,7 +484,12 @@ DESCRIPTION = (
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``sql`` on the CLI's subparsers."""
-    p = sub.add_parser("sql", help="write the SQL fallback (ops-hub-bootstrap.sql) from the seeds", description=DESCRIPTION)
+    p = sub.add_parser(
+        "sql",
+        help="write the SQL fallback (ops-hub-bootstrap.sql) from the seeds",
+        description=DESCRIPTION,
+        epilog="exit codes:\n   0  the script was written\n   3  bad input (seeds, --out)",
+    )
     configure(p)
     return p
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from flows import hints
+from flows.errors import ExitCode, IhubError
 from flows.keysink import StoredKey
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
@@ -133,9 +135,48 @@ def check_hub_registry(client: httpx.Client, seeds: SeedSet) -> Check:
     return Check(name, True, expected, f"listed (manifest {hub.get('manifestVersion', '?')}){extra}")
 
 
-def verify(base_url: str, seeds: SeedSet, key: StoredKey | None, secrets: KnownSecrets, timeout_s: float = 30) -> list[Check]:
-    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False) as client:
+def verify(
+    base_url: str,
+    seeds: SeedSet,
+    key: StoredKey | None,
+    secrets: KnownSecrets,
+    timeout_s: float = 30,
+    ca_bundle: Any = None,
+) -> list[Check]:
+    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False, verify=tls_verify(ca_bundle)) as client:
+        reachable(client, base_url)
         checks = [check_registry(client, seeds, registry, field) for registry, field in REGISTRIES]
         checks.append(check_token(client, seeds, key, secrets))
         checks.append(check_hub_registry(client, seeds))
     return checks
+
+
+def tls_verify(ca_bundle: Any = None) -> Any:
+    """httpx's ``verify``: the system's CAs (certifi), plus IHUB_CA_BUNDLE's when given. Proxies
+    come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (httpx's trust_env)."""
+    if ca_bundle is None:
+        return True
+    import ssl
+
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_verify_locations(cafile=str(ca_bundle))
+    return context
+
+
+def reachable(client: httpx.Client, base_url: str) -> None:
+    """One request first: an unreachable Inter-Hub is one error with its cause, not five failed checks."""
+    try:
+        client.get("/")
+    except httpx.TransportError as exc:
+        cause = str(exc) or exc.__class__.__name__
+        raise VerifyUnreachable(
+            f"cannot reach {base_url}: {exc.__class__.__name__}: {cause}",
+            where=f"verify, {base_url}",
+            hint=hints.for_failure(cause, "verify"),
+        ) from None
+
+
+class VerifyUnreachable(IhubError):
+    exit_code = ExitCode.VERIFY_FAILED

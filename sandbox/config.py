@@ -82,40 +82,56 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m sandbox",
-        allow_abbrev=False,
-        description="A local Inter-Hub replica (admin UI + v2 API) for rehearsals and tests. Loopback only.",
+DESCRIPTION = "A local Inter-Hub replica (admin UI + v2 API) for rehearsals and tests. Loopback only."
+# Without --db the database is a throw-away file in a temporary directory, removed at exit.
+TEMPORARY_DB = "temporary"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    """The sandbox's options, on its own parser or on ``ihub-bootstrap sandbox``."""
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"), choices=LOOPBACK_HOSTS, help="env SANDBOX_HOST")
+    p.add_argument("--port", type=int, default=_env_int("PORT", 8765), help="0 picks a free port (env SANDBOX_PORT)")
+    p.add_argument(
+        "--db",
+        default=_env("DB", TEMPORARY_DB),
+        metavar="PATH|URL",
+        help="SQLite path or postgresql:// URL (env SANDBOX_DB; default: a throw-away file, removed at exit)",
     )
-    p.add_argument("--host", default=_env("HOST", "127.0.0.1"), choices=LOOPBACK_HOSTS)
-    p.add_argument("--port", type=int, default=_env_int("PORT", 8765), help="0 picks a free port")
-    p.add_argument("--db", default=_env("DB", "sandbox.sqlite3"), help="SQLite path or postgresql:// URL")
-    p.add_argument("--admin-email", default=_env("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL))
+    p.add_argument("--admin-email", default=_env("ADMIN_EMAIL", DEFAULT_ADMIN_EMAIL), help="env SANDBOX_ADMIN_EMAIL")
     p.add_argument(
         "--admin-password-file",
         metavar="PATH",
         help="read the admin password from this file's first line (or set SANDBOX_ADMIN_PASSWORD; "
         "never a flag: flags show in `ps`); default: generated and printed once at start-up",
     )
-    p.add_argument("--gate", choices=["closed", "open"], default=_env("GATE", "closed"))
-    p.add_argument("--submit", choices=["js", "native"], default=_env("SUBMIT", "js"))
-    p.add_argument("--schema", choices=["older", "newer"], default=_env("SCHEMA", "older"))
+    p.add_argument("--gate", choices=["closed", "open"], default=_env("GATE", "closed"), help="the v2 API gate (env SANDBOX_GATE)")
+    p.add_argument(
+        "--submit", choices=["js", "native"], default=_env("SUBMIT", "js"), help="how forms submit: IHP's XHR or plain (env SANDBOX_SUBMIT)"
+    )
+    p.add_argument(
+        "--schema", choices=["older", "newer"], default=_env("SCHEMA", "older"), help="newer: hubs have the VSM columns (env SANDBOX_SCHEMA)"
+    )
     p.add_argument(
         "--markup",
         choices=MARKUPS,
         default=_env("MARKUP", "current"),
         help="the admin UI's HTML: current (named tables), scaffold (IHP's generated views, Bootstrap 4), "
-        "custom (cards, required markers, look-alike navigation, reworded flashes)",
+        "custom (cards, required markers, look-alike navigation, reworded flashes) (env SANDBOX_MARKUP)",
     )
-    p.add_argument("--no-demo-data", dest="demo_data", action="store_false", default=_env("DEMO_DATA", "1") != "0")
+    p.add_argument(
+        "--no-demo-data",
+        dest="demo_data",
+        action="store_false",
+        default=_env("DEMO_DATA", "1") != "0",
+        help="start without the framework hub (env SANDBOX_DEMO_DATA=0)",
+    )
     faults = p.add_argument_group("fault injection")
-    faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N")
-    faults.add_argument("--drop-mutation", type=int, default=_env_int("DROP_MUTATION", 0), metavar="N")
-    faults.add_argument("--drop-request", type=int, default=_env_int("DROP_REQUEST", 0), metavar="N")
-    faults.add_argument("--latency-ms", type=int, default=_env_int("LATENCY_MS", 0), metavar="MS")
+    faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N", help="answer 500 to the Nth POST")
+    faults.add_argument("--drop-mutation", type=int, default=_env_int("DROP_MUTATION", 0), metavar="N", help="drop the Nth POST's connection")
+    faults.add_argument("--drop-request", type=int, default=_env_int("DROP_REQUEST", 0), metavar="N", help="drop the Nth request's connection")
+    faults.add_argument("--latency-ms", type=int, default=_env_int("LATENCY_MS", 0), metavar="MS", help="added to every response")
     faults.add_argument(
-        "--expire-session-after", type=int, default=_env_int("EXPIRE_SESSION_AFTER", 0), metavar="N"
+        "--expire-session-after", type=int, default=_env_int("EXPIRE_SESSION_AFTER", 0), metavar="N", help="end sessions after N requests"
     )
     p.add_argument(
         "--relabel",
@@ -124,7 +140,16 @@ def parser() -> argparse.ArgumentParser:
         metavar="OLD=NEW",
         help="change a visible label or button text (SANDBOX_RELABEL='A=B;C=D')",
     )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sandbox", description=DESCRIPTION, allow_abbrev=False)
+    configure(p)
     return p
+
+
+def from_args(argv: list[str] | None = None) -> SandboxConfig:
+    return from_namespace(parser().parse_args(argv))
 
 
 def _admin_password(path: str | None) -> str:
@@ -137,8 +162,7 @@ def _admin_password(path: str | None) -> str:
     return lines[0] if lines else ""
 
 
-def from_args(argv: list[str] | None = None) -> SandboxConfig:
-    a = parser().parse_args(argv)
+def from_namespace(a: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(
         host=a.host,
         port=a.port,
@@ -148,8 +172,8 @@ def from_args(argv: list[str] | None = None) -> SandboxConfig:
         gate=a.gate,
         submit=a.submit,
         schema=a.schema,
-        markup=a.markup,
         demo_data=a.demo_data,
+        markup=a.markup,
         relabel=dict(r.split("=", 1) for r in a.relabel if "=" in r),
         faults=Faults(
             fail_mutation=a.fail_mutation,

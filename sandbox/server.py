@@ -4,15 +4,17 @@ calling process (tests, ``rehearse``, the benchmark), always on a loopback socke
 from __future__ import annotations
 
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
 
 from sandbox.app import create_app
-from sandbox.config import SandboxConfig
+from sandbox.config import TEMPORARY_DB, SandboxConfig
 from sandbox.web import Sandbox
 
 
@@ -78,6 +80,13 @@ def start_in_thread(config: SandboxConfig, startup_timeout: float = 15.0) -> Run
 
 
 def serve_forever(config: SandboxConfig) -> None:
+    with tempfile.TemporaryDirectory(prefix="ihub-sandbox-") as scratch:
+        if config.db == TEMPORARY_DB:
+            config.db = str(Path(scratch) / "sandbox.sqlite3")
+        _serve(config)
+
+
+def _serve(config: SandboxConfig) -> None:
     app = create_app(config)
     sock = bind(config)
     url = base_url(config, sock)

@@ -114,6 +114,7 @@ def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     # short: Chromium's sockets live below it (see flows/workdir.py)
     env["IHUB_WORK_DIR"] = work_dir_for(tmp_path)
+    env["IHUB_SEEDS"] = str(PROJECT / "seeds")  # the working directory is often tmp_path, without seeds/
     env.update({f"IHUB_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -135,7 +136,13 @@ class Tool:
         }
 
     def __call__(
-        self, *args: str, input: str | None = None, wait: float = 180, trace: bool = False, **settings: str | None
+        self,
+        *args: str,
+        input: str | None = None,
+        wait: float = 180,
+        trace: bool = False,
+        extra_env: dict[str, str] | None = None,
+        **settings: str | None,
     ) -> subprocess.CompletedProcess[str]:
         """``trace=False`` adds ``--no-trace`` to apply and plan: recording costs ~40 % of a run,
         and only the tests about the audit trail (and some end-to-end ones) look at it."""
@@ -143,6 +150,7 @@ class Tool:
             args = (*args, "--no-trace")
         merged = {**self.settings, **settings}
         env = tool_env(self.tmp_path, **{k: v for k, v in merged.items() if v is not None})
+        env.update(extra_env or {})
         return subprocess.run(
             [sys.executable, "-m", "flows.cli", *args],
             capture_output=True,

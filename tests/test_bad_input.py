@@ -275,7 +275,7 @@ CASES: list[Any] = [
     Case("browser: not executable", env={"browser": "{tmp}/chromium.txt"}, prepare=write("chromium.txt", "#!/bin/sh\n", 0o644),
          words=("IHUB_BROWSER",)),
     Case("unknown option", args=("--frobnicate",), words=("unrecognized arguments: --frobnicate",)),
-    Case("no command", command=None, args=(), words=("required: command",)),
+    Case("no command", command=None, args=(), words=("required: COMMAND",)),
     Case("unknown command", command=None, args=("deploy",), words=("invalid choice: 'deploy'",)),
     Case("slow-mo not a number", args=("--slow-mo", "fast"), words=("argument --slow-mo", "'fast'")),
     Case("slow-mo negative", args=("--slow-mo", "-5"), words=("argument --slow-mo", "'-5'")),

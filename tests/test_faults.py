@@ -183,6 +183,7 @@ def test_chromium_killed_mid_run(sandbox_factory: SandboxFactory, tmp_path: Path
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == ExitCode.STEP_FAILED, err
     assert "Traceback" not in err and "the browser stopped answering" in err
+    assert "Future exception" not in err, err
     assert json.loads(out)["steps"][-1]["status"] == "failed"
     sandbox.config.faults.on_mutation = None
     converge(sandbox, tmp_path, browser)

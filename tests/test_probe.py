@@ -107,7 +107,7 @@ def test_json(sandbox_factory: SandboxFactory, capsys: pytest.CaptureFixture[str
     report = json.loads(out)
     assert code == exit_code == report["exit_code"]
     assert report["verdict"] == verdict
-    assert report["base"] == sandbox.base_url
+    assert report["target"] == sandbox.base_url and report["schema_version"] == 1
     assert [c["name"] for c in report["criteria"]] == [
         "GET /api/v2/hubs without credentials",
         "OpenAPI lists /hubs",

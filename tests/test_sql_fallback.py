@@ -122,7 +122,7 @@ def test_comment_cannot_end_the_comment_line() -> None:
 
 
 def test_script_header_and_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sqlgen.main(["--out", "-"]) == ExitCode.OK
+    assert sqlgen.main(["--out", "-", "--seeds", str(PROJECT_SEEDS)]) == ExitCode.OK
     script = capsys.readouterr().out
     seeds = load_seeds()
     header = script.split("\\set ON_ERROR_STOP on", 1)[0]
@@ -141,7 +141,7 @@ def test_script_header_and_stdout(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_default_output_name_in_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    assert sqlgen.main([]) == ExitCode.OK
+    assert sqlgen.main(["--seeds", str(PROJECT_SEEDS)]) == ExitCode.OK  # the default is ./seeds of the cwd
     out, err = capsys.readouterr()
     assert out.strip() == "ops-hub-bootstrap.sql"
     assert (tmp_path / "ops-hub-bootstrap.sql").read_text(encoding="utf-8").startswith("-- ops-hub-bootstrap.sql:")

@@ -51,7 +51,7 @@ class ActivateStep(Step[ActivateObservation]):
         return Decision(
             Action.BLOCKED,
             f"manifest {observation.version} is {observation.status} and cannot be activated again: "
-            "give the seeds a new version (or pass --new-manifest-version X)",
+            + version_hint(seeds),
         )
 
     def act(self, run: Run, decision: Decision, seen: Observations) -> tuple[StepResult, Observation | None]:
@@ -72,3 +72,11 @@ class ActivateStep(Step[ActivateObservation]):
             version=manifest.version, manifest_id=manifest.manifest_id, status=ManifestsTexts.ACTIVE, seen="activated"
         )
         return self.result(Status.UPDATED, f"manifest {manifest.version} active", manifest_id=manifest.manifest_id), after
+
+
+def version_hint(seeds: SeedSet) -> str:
+    """Where the seeds' manifest version is, exactly: the line to change."""
+    file = seeds.manifest_file
+    line = next((i for i, text in enumerate(file.read_text(encoding="utf-8").splitlines(), 1) if '"version"' in text), None)
+    at = f"{file}, line {line}" if line else str(file)
+    return f"give the seeds a new version in {at} ($.version), or pass --new-manifest-version X"

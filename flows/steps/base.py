@@ -25,13 +25,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from flows import hints
 from flows.browser import unrecorded as _unrecorded
 from flows.errors import AuthError, BadInputError, StepFailed
 from flows.keysink import KeySink
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, OffTarget, PageError, SessionExpired
+from pages.base import FormError, NotAsExpected, OffTarget, PageError, SessionExpired
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage
@@ -347,6 +348,8 @@ def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError | BadInpu
         return AuthError(f"the session ended during step {step.name}: {exc.message}", where=where, hint=FRESH_SESSION_HINT)
     if isinstance(exc, FormError):
         hint = "fix the seed value the page refused (or the live record it conflicts with), then run apply again"
+    elif isinstance(exc, NotAsExpected):
+        hint = hints.DOCTOR
     else:
-        hint = "run apply again once Inter-Hub answers normally: finished steps are kept, nothing is created twice"
+        hint = hints.for_failure(exc.message)
     return StepFailed(f"{step.title} failed: {exc.message}", where=where, hint=hint)

@@ -1,0 +1,48 @@
+"""What to do next, fitted to what failed: a wrong base answers 404, a TLS error needs a CA
+bundle, a refused connection needs the address or the network checked, a page that lacks an
+element needs ``doctor``; only a transient failure is fixed by running the command again."""
+
+from __future__ import annotations
+
+import re
+
+_ELEMENT = re.compile(r"waiting for (.+?)(?:\s+to be \w+)?$", re.MULTILINE)
+_TLS = ("ERR_CERT", "ERR_SSL", "CERTIFICATE_VERIFY_FAILED", "SSL:", "certificate")
+_UNREACHABLE = ("ERR_CONNECTION_REFUSED", "ERR_NAME_NOT_RESOLVED", "ERR_ADDRESS_UNREACHABLE", "ERR_PROXY", "ERR_TUNNEL",
+                "ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_TIMED_OUT", "Connection refused", "Name or service not known")
+DOCTOR = "the admin UI may have changed: `ihub-bootstrap doctor` shows which screen and element no longer match"
+
+
+def again(command: str) -> str:
+    return f"run {command} again" + (": finished steps are kept, nothing is created twice" if command == "apply" else "")
+
+
+def for_command(hint: str | None, command: str) -> str | None:
+    """A hint written for apply, said for ``command`` (plan writes nothing, so keeps nothing)."""
+    if hint is None or command == "apply":
+        return hint
+    return hint.replace(": finished steps are kept, nothing is created twice", "").replace(
+        "run apply again", f"run {command} again"
+    )
+
+
+def for_failure(message: str, command: str = "apply") -> str:
+    """The next step for a failed request or browser action, from its message."""
+    if " 404" in message or "HTTP 404" in message:
+        return ("the server answered 404 Not Found: check IHUB_BASE / --base, it must be the Inter-Hub base URL "
+                "(the one whose /NewSession is the admin login)")
+    if any(t in message for t in _TLS):
+        return ("the TLS certificate is not trusted: if a corporate proxy or CA signs it, set IHUB_CA_BUNDLE to a PEM "
+                "file of that CA; otherwise check IHUB_BASE")
+    if any(t in message for t in _UNREACHABLE):
+        return ("Inter-Hub cannot be reached: check IHUB_BASE, the network, and HTTPS_PROXY / NO_PROXY if a proxy is "
+                f"needed; then {again(command)}")
+    if "Timeout" in message and "waiting for" in message:
+        return DOCTOR
+    return f"{again(command)} once Inter-Hub answers normally"
+
+
+def element(message: str) -> str | None:
+    """The locator a Playwright timeout waited for (from its call log), if it says."""
+    match = _ELEMENT.search(message)
+    return match.group(1).strip() if match else None
