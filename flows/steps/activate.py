@@ -15,6 +15,7 @@ class ActivateObservation(Observation):
     step: str = "activate"
     version: str
     manifest_id: str | None = None
+    active_version: str | None = None  # the hub's active manifest, when another version is active
     status: str | None = None  # draft, active, retired ... as the manifest page shows it
 
     @property
@@ -32,10 +33,13 @@ class ActivateStep(Step[ActivateObservation]):
         assert isinstance(manifest, ManifestObservation)
         if not manifest.found:
             return ActivateObservation(version=manifest.version, inferred=True, seen="the manifest is not there yet")
+        hub = seen.get("hub")
+        active = [m.version for m in getattr(hub, "manifests", []) if m.status == ManifestsTexts.ACTIVE]
         return ActivateObservation(
             version=manifest.version,
             manifest_id=manifest.manifest_id,
             status=manifest.status,
+            active_version=active[0] if active and active[0] != manifest.version else None,
             seen=f"manifest {manifest.version} is {manifest.status}",
         )
 
@@ -51,7 +55,7 @@ class ActivateStep(Step[ActivateObservation]):
         return Decision(
             Action.BLOCKED,
             f"manifest {observation.version} is {observation.status} and cannot be activated again: "
-            + version_hint(seeds),
+            + version_hint(seeds, observation.active_version),
         )
 
     def act(self, run: Run, decision: Decision, seen: Observations) -> tuple[StepResult, Observation | None]:
@@ -74,9 +78,15 @@ class ActivateStep(Step[ActivateObservation]):
         return self.result(Status.UPDATED, f"manifest {manifest.version} active", manifest_id=manifest.manifest_id), after
 
 
-def version_hint(seeds: SeedSet) -> str:
-    """Where the seeds' manifest version is, exactly: the line to change."""
+def version_hint(seeds: SeedSet, active: str | None = None) -> str:
+    """Where the seeds' manifest version is, exactly: the line to change (to the active
+    version, after `--new-manifest-version X`)."""
     file = seeds.manifest_file
     line = next((i for i, text in enumerate(file.read_text(encoding="utf-8").splitlines(), 1) if '"version"' in text), None)
     at = f"{file}, line {line}" if line else str(file)
+    if active:
+        return (
+            f"manifest {active} is the active one (made with --new-manifest-version?): set \"version\": "
+            f"\"{active}\" in {at} ($.version), or pass --new-manifest-version X for a newer one"
+        )
     return f"give the seeds a new version in {at} ($.version), or pass --new-manifest-version X"
