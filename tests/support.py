@@ -217,3 +217,21 @@ def xvfb_display() -> Iterator[str]:
         del os.environ["DISPLAY"]
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the session: every run folder the suite's tests produced (except those made with
+    scrubbing switched off on purpose) holds neither the admin password, in any spelling the
+    scanner reads, nor an unscrubbed Cookie/Set-Cookie/Authorization value."""
+    yield
+    from flows.audit import UNSAFE_NO_SCRUB_ENV
+    from flows.scrub import scan_folder
+
+    leaks = []
+    for log in tmp_path_factory.getbasetemp().rglob("runs/*/audit.jsonl"):
+        with log.open(encoding="utf-8") as f:
+            if UNSAFE_NO_SCRUB_ENV.removeprefix("IHUB_") in f.readline():
+                continue  # a test that proves the scanner sees what scrubbing removes
+        leaks += [f"{log.parent}: {leak}" for leak in scan_folder(log.parent, [ADMIN_PASSWORD])]
+    assert not leaks, "run folders of this session hold secrets:\n" + "\n".join(leaks)
