@@ -124,6 +124,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         ),
         plan_out=getattr(args, "out", None),
         plan_file=plan_file,
+        via=args.via,
     )
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     return _finish(report, args, console)
@@ -257,8 +258,16 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    def via(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--via", choices=["ui", "api", "auto"], default="ui",
+            help="ui: the admin UI (default); api: the v2 bootstrap API (IHUB_OPERATOR_CLIENT_ID / IHUB_OPERATOR_KEY); "
+            "auto: the gate probe decides (open: api, closed: ui); never the SQL fallback",
+        )
+
     apply = sub.add_parser("apply", help="run the runbook's UI path: observe, then create only what is missing")
     target(apply)
+    via(apply)
     apply.add_argument("--headed", action="store_true", help="show the browser window")
     apply.add_argument("--confirm", action="store_true", help="ask yes / skip / abort at the terminal before each write")
     apply.add_argument("--slow-mo", type=_milliseconds, metavar="MS", help="slow every browser action down by MS milliseconds")
@@ -275,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="show what apply would do; read-only")
     target(plan)
+    via(plan)
     plan.add_argument("--new-manifest-version", metavar="X", help="plan for manifest version X")
     plan.add_argument("--headed", action="store_true", help="show the browser window")
     plan.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace")
@@ -309,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check, read-only, that every screen and element the tool uses is still there"
     )
     target(doctor, sink=False)
+    via(doctor)
     doctor.set_defaults(func=cmd_doctor)
 
     rehearse = sub.add_parser("rehearse", help="apply and verify against a throw-away local sandbox")

@@ -30,7 +30,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)*")
 _HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
 
 # Settings that only come from the environment or .env: there is no flag to name for them.
-_NO_FLAG = {"email", "password", "session_cookie", "operator"}
+_NO_FLAG = {"email", "password", "session_cookie", "operator", "operator_client_id", "operator_key"}
 
 
 def _describe_octet(char: str) -> str:
@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, allow_inf_nan=False, description="seconds to wait for any one page outcome"
     )
     operator: str | None = None
+    # The v2 bootstrap API (apply --via api): the operator consumer's client id and key.
+    operator_client_id: str | None = None
+    operator_key: SecretStr | None = None
 
     @field_validator("base")
     @classmethod
@@ -123,7 +126,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r}: give the base URL only, without a path")
         return value
 
-    @field_validator("email", "operator")
+    @field_validator("email", "operator", "operator_client_id")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -135,14 +138,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an email address like admin@example.org")
         return value
 
-    @field_validator("password", "session_cookie")
+    @field_validator("password", "session_cookie", "operator_key")
     @classmethod
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
         return value
 
-    @field_validator("password")
+    @field_validator("password", "operator_key")
     @classmethod
     def _password(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_LENGTH:
@@ -286,7 +289,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """The secret values this run knows from its settings (for scrubbing and scanning)."""
-        return [s.get_secret_value() for s in (self.password, self.session_cookie) if s is not None]
+        return [s.get_secret_value() for s in (self.password, self.session_cookie, self.operator_key) if s is not None]
 
 
 class ExplicitSettings(Settings):

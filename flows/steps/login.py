@@ -53,7 +53,7 @@ class LoginStep(Step[LoginObservation]):
                     page.await_logged_in(what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), retry_on_error=True)
                     how = "logged in by the operator (not recorded in the trace)"
                 else:
-                    how = "with the given session"
+                    how = run.session_how
             # An admin page proves the session before any write; the hub step uses what it lists.
             listed = run.hubs.list(reuse_open_page=True)
         except SessionExpired:
