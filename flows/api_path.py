@@ -622,3 +622,50 @@ def choose_path(settings: Any, via: str) -> tuple[str, str]:
         where=f"probe {settings.require_base()}",
         hint="choose the path yourself: --via ui (admin UI) or --via api (v2 bootstrap API)",
     )
+
+
+# ---------------------------------------------------------------- doctor --via api
+
+
+def run_api_doctor(settings: Any, seeds: SeedSet, console: Any, options: Options | None = None) -> Any:
+    """``doctor --via api``: read-only; the live OpenAPI document against every operation and
+    field the run needs (and the operator key, when set). A table like the UI doctor's."""
+    from flows.doctor import DoctorReport, Finding, exit_code
+    from flows.session import RunSession
+
+    options = options or Options()
+    session = RunSession(settings, console, command="doctor", browser=False)
+    session.mode = "operator key" if settings.operator_key else "none"
+    folder = session.begin(seeds, {"via": "api"})
+    findings: list[Finding] = []
+    error: IhubError | None = None
+    key = settings.operator_key.get_secret_value() if settings.operator_key else ""
+    api = ApiClient(session.base, settings.operator_client_id or "", key, session.secrets, folder, settings.timeout)
+    try:
+        contract = api.openapi()
+        for p in check_contract(contract, seeds, options):
+            findings.append(Finding(p.operation, p.field, contract.where, p.status, p.detail))
+        if settings.operator_client_id and key:
+            try:
+                api.token()
+                findings.append(Finding(f"POST {API}/token", "operator key", "client_credentials", "OK"))
+            except AuthError as exc:
+                findings.append(Finding(f"POST {API}/token", "operator key", "client_credentials", "refused", exc.message))
+        else:
+            findings.append(Finding(f"POST {API}/token", "operator key", "client_credentials", "not checked", "IHUB_OPERATOR_CLIENT_ID / IHUB_OPERATOR_KEY not set"))
+    except IhubError as exc:
+        error = exc
+    except RequestFailed as exc:
+        error = IhubError(exc.message, where=exc.url, hint="check IHUB_BASE; `ihub-bootstrap probe` says whether the API answers")
+    finally:
+        api.close()
+        code = int(error.exit_code) if error else exit_code(findings)
+        code, leaks = session.close(
+            exit_code=code,
+            changes=0,
+            error=error.message if error else None,
+            summary=lambda c, found: {"exit_code": c, "via": "api", "findings": [f.to_json() for f in findings], "leaks": found},
+        )
+    if error is not None:
+        raise error
+    return DoctorReport(findings, str(folder.path), code, leaks)

@@ -202,14 +202,20 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    from flows.api_path import choose_path, run_api_doctor
     from flows.doctor import print_table, run_doctor
 
-    report = run_doctor(_settings(args), load_seeds(args.seeds), console)
+    settings = _settings(args)
+    via, why = choose_path(settings, args.via)
+    if args.via == "auto":
+        console.info(f"doctor: the {'v2 bootstrap API' if via == 'api' else 'admin UI'} ({why})")
+    doctor = run_api_doctor if via == "api" else run_doctor
+    report = doctor(settings, load_seeds(args.seeds), console)
     if args.json:
         text = json.dumps(report.to_json(), indent=2) + "\n"
     else:
         buffer = io.StringIO()
-        print_table(report.findings, buffer)
+        print_table(report.findings, buffer, api=via == "api")
         text = buffer.getvalue() + f"run folder: {report.run_folder}\n"
     sys.stdout.write(console.redact(text))
     return report.exit_code
