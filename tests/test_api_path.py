@@ -335,6 +335,7 @@ def test_a_fresh_api_apply_makes_exactly_these_writes(sandbox_factory: SandboxFa
     assert all(part in path for (_, part), path in zip(MUTATIONS, seen, strict=False)), seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["500", "drop"])
 @pytest.mark.parametrize("k", range(1, len(MUTATIONS) + 1))
 def test_fault_at_every_api_write_then_rerun_converges(sandbox_factory: SandboxFactory, tmp_path: Path, fault: str, k: int) -> None:
