@@ -144,6 +144,14 @@ class Contract:
         media = content.get("application/json") or next(iter(content.values()), None) or {}
         return self._resolve(media.get("schema"))
 
+    def schema_ref(self, name: str) -> str:
+        """Where the request schema is described, for doctor's table."""
+        op = self.operation(name) or {}
+        content = (op.get("requestBody") or {}).get("content") or {}
+        media = content.get("application/json") or next(iter(content.values()), None) or {}
+        schema = media.get("schema") if isinstance(media, dict) else None
+        return str(schema["$ref"]) if isinstance(schema, dict) and "$ref" in schema else "requestBody"
+
     def _resolve(self, schema: Any) -> dict[str, Any] | None:
         seen = 0
         while isinstance(schema, dict) and "$ref" in schema and seen < 10:
@@ -643,8 +651,11 @@ def run_api_doctor(settings: Any, seeds: SeedSet, console: Any, options: Options
     api = ApiClient(session.base, settings.operator_client_id or "", key, session.secrets, folder, settings.timeout)
     try:
         contract = api.openapi()
+        names = {contract.label(n): n for n in {**READS, **WRITES}}
         for p in check_contract(contract, seeds, options):
-            findings.append(Finding(p.operation, p.field, contract.where, p.status, p.detail))
+            name = names.get(p.operation)
+            where = contract.where if name is None or p.field == "(operation)" else contract.schema_ref(name)
+            findings.append(Finding(p.operation, p.field, where, p.status, p.detail))
         if settings.operator_client_id and key:
             try:
                 api.token()
