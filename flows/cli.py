@@ -155,7 +155,8 @@ def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
 
     seeds = load_seeds(args.seeds)
     report = rehearse(
-        seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema
+        seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema,
+        via=args.via,
     )
     return _finish(report, args, console)
 
@@ -334,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--submit", choices=["js", "native"], default="js")
     rehearse.add_argument("--gate", choices=["closed", "open"], default="closed")
     rehearse.add_argument("--schema", choices=["older", "newer"], default="older")
+    rehearse.add_argument(
+        "--via", choices=["ui", "api", "auto"], default="ui", help="the path to rehearse (api and auto need --gate open for the API)"
+    )
     rehearse.add_argument("--json", action="store_true")
     rehearse.set_defaults(func=cmd_rehearse)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -369,3 +371,16 @@ def assert_bootstrapped_via_any(sandbox) -> None:  # noqa: ANN001
     assert sum(k.revoked_at is None for k in rows(sandbox, "api_keys")) == 1
     assert count(sandbox, "widgets", hub_id=hub.id) == 6
     assert count(sandbox, "policy_scopes", hub_id=hub.id) == 2
+
+
+def test_rehearse_the_api_path(tmp_path: Path) -> None:
+    from tests.support import PROJECT, tool_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "rehearse", "--gate", "open", "--via", "auto", "--runs-dir", str(tmp_path / "runs"), "--json"],
+        capture_output=True, text=True, env=tool_env(tmp_path), cwd=PROJECT, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["via"] == "api" and report["changes"] == 12
+    assert all(c["ok"] for c in report["verification"])
