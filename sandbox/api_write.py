@@ -31,7 +31,7 @@ from starlette.routing import Route
 from sandbox import hubs as hub_screens
 from sandbox import manifests as manifest_screens
 from sandbox.api_consumers import KEY_PREFIX_LENGTH, NAME, allowed_scopes, consumers_query, new_api_key
-from sandbox.db import VSM_COLUMNS, new_id, now
+from sandbox.db import new_id, now
 from sandbox.web import EMPTY, IN_USE, Ctx, Form, Sandbox, sha256_hex
 
 OPERATOR_SCOPE = "ihub:operator"
@@ -581,4 +581,4 @@ def _uuid(raw: Any, field: str) -> uuid.UUID:
         raise Refused(invalid({field: "is not a valid UUID"})) from None
 
 
-__all__ = ["OPERATOR_SCOPE", "openapi_document", "operator_token", "problem", "routes", "VSM_COLUMNS"]
+__all__ = ["OPERATOR_SCOPE", "openapi_document", "operator_token", "problem", "routes"]
