@@ -17,6 +17,7 @@ from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
 from flows import hints
+from flows.api_path import choose_path, open_api_run, operator_credentials
 from flows.audit import RunFolder, utc_now
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
@@ -60,6 +61,7 @@ class ApplyOptions:
     browser: Browser | None = None  # reuse a running Chromium (tests, benchmarks)
     plan_out: Path | None = None  # plan: save the plan there
     plan_file: Path | None = None  # apply: carry out this saved plan
+    via: str = "ui"  # ui, api (the v2 bootstrap API) or auto (the gate probe decides)
 
 
 @dataclass
@@ -77,6 +79,8 @@ class Report:
     exit_code: int = ExitCode.OK
     plan_file: Path | None = None  # the saved plan written (plan --out) or carried out (apply PLAN)
     plan_sha256: str | None = None
+    via: str = "ui"  # the path the run took
+    via_reason: str = ""
 
     @property
     def pending(self) -> int:
@@ -87,6 +91,8 @@ class Report:
         return {
             "command": self.command,
             "target": self.target,
+            "via": self.via,
+            "via_reason": self.via_reason,
             "run_folder": str(self.run_folder),
             "exit_code": int(self.exit_code),
             "changes": self.changes,
@@ -124,7 +130,9 @@ def _exit_code(report: Report, detailed: bool) -> int:
 def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
     """A screenshot of the failing page (the key field masked) and its message."""
     folder.write_text("failure.txt", message + "\n")
-    if run is None:
+    if run is not None and run.via != "ui":
+        folder.write_text("failure.txt", f"{message}\nlast request: {run.hubs.url}\n")
+    if run is None or run.via != "ui":
         return
     with contextlib.suppress(PlaywrightError):
         run.hubs.page.screenshot(
@@ -197,6 +205,7 @@ def _observe(
         if step.name in skip:
             continue
         console.step(index, total, f"{label}{step.name}", "running")
+        run.entering(step.name)
         started, t0 = utc_now(), time.monotonic()
         decision: Decision | None = None
         error: IhubError | None = None
@@ -239,6 +248,7 @@ def _act(
             results.append(plan)
             continue
         console.step(index, total, step.name, "running")
+        run.entering(step.name)
         started, t0 = utc_now(), time.monotonic()
         error: IhubError | None = None
         writes_before = run.writes
@@ -305,7 +315,13 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     if opts.plan_file is not None:
         saved = load_plan(opts.plan_file)  # an altered file is refused before anything starts
         opts.steps = saved.options.steps()
-    session = RunSession(settings, console, command=command, headed=opts.headed, reuse_browser=opts.browser)
+    settings.require_base()
+    settings.check_transport()
+    via, via_reason = choose_path(settings, opts.via)
+    operator = operator_credentials(settings) if via == "api" else None
+    session = RunSession(settings, console, command=command, headed=opts.headed, reuse_browser=opts.browser, browser=via == "ui")
+    if via == "api":
+        session.mode = "operator key"
     base, mode = session.base, session.mode
     if saved is not None:
         check_context(saved, target=base, seeds=seeds, path=opts.plan_file)  # type: ignore[arg-type]
@@ -320,16 +336,19 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         "update": opts.steps.update,
         "new_manifest_version": opts.steps.new_manifest_version,
         "key_sink": sink.description,
-        "trace": opts.trace,
+        "trace": opts.trace and via == "ui",
+        "via": via,
+        "via_reason": via_reason,
     }
     if saved is not None:
         options.update(plan_file=str(opts.plan_file), plan_sha256=saved.sha256)
     folder = session.begin(seeds, options)
-    report = Report(command, folder.path, base)
+    report = Report(command, folder.path, base, via=via, via_reason=via_reason)
     if saved is not None:
         report.plan_file, report.plan_sha256 = opts.plan_file, saved.sha256
     how = f"saved plan {opts.plan_file} (sha256 {saved.sha256[:12]}…)" if saved is not None else mode
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
+    console.info(f"path: {'v2 bootstrap API' if via == 'api' else 'admin UI'} ({via_reason})")
     if saved is not None:
         console.info(f"carrying out {how}: every step is observed again first; any difference refuses the plan")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
@@ -338,35 +357,44 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     planned: list[StepResult] = []
     acted: list[StepResult] = []
     try:
-        browser = session.open_browser(
-            title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
-            headed=opts.headed,
-            slow_mo_ms=opts.slow_mo_ms,
-            trace=opts.trace,
-            lock=not opts.plan,
-        )
-        assert browser.page is not None
-        credentials = None
-        if mode == "password" and settings.email and settings.password is not None:
-            credentials = (settings.email, settings.password.get_secret_value())
+        if via == "api":
+            if not opts.plan:
+                session.lock_target()
+            assert operator is not None
+            run = open_api_run(
+                base=base, client_id=operator[0], key=operator[1], seeds=seeds, sink=sink, secrets=secrets,
+                approver=approver, options=opts.steps, folder=folder, timeout_s=settings.timeout,
+            )
+        else:
+            browser = session.open_browser(
+                title=f"ihub-bootstrap {command} {seeds.hub.slug} {folder.run_id}",
+                headed=opts.headed,
+                slow_mo_ms=opts.slow_mo_ms,
+                trace=opts.trace,
+                lock=not opts.plan,
+            )
+            assert browser.page is not None
+            credentials = None
+            if mode == "password" and settings.email and settings.password is not None:
+                credentials = (settings.email, settings.password.get_secret_value())
 
-        def ask_for_manual_login() -> None:
-            console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
+            def ask_for_manual_login() -> None:
+                console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
 
-        run = Run(
-            seeds=seeds,
-            page=browser.page,
-            base_url=base,
-            timeout_s=settings.timeout,
-            sink=sink,
-            secrets=secrets,
-            approver=approver,
-            options=opts.steps,
-            trace=browser.trace,
-            credentials=credentials,
-            manual_login=ask_for_manual_login if mode == "manual" else None,
-            off_target=browser.guard.violation,
-        )
+            run = Run(
+                seeds=seeds,
+                page=browser.page,
+                base_url=base,
+                timeout_s=settings.timeout,
+                sink=sink,
+                secrets=secrets,
+                approver=approver,
+                options=opts.steps,
+                trace=browser.trace,
+                credentials=credentials,
+                manual_login=ask_for_manual_login if mode == "manual" else None,
+                off_target=browser.guard.violation,
+            )
         try:
             # Phase 1, always: observe and decide everything, write nothing (this is all of `plan`).
             planned, seen, error = _observe(run, folder, console, label="re-observe " if saved is not None else "plan ")
@@ -421,6 +449,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         finally:
             report.changes = run.writes
             _ids(report, seen)
+            run.close()
             session.end_browser()
         incomplete = [s.name for s in report.steps if s.status in (Status.SKIPPED, Status.BLOCKED)]
         if incomplete and report.error is None and not opts.plan:

@@ -107,6 +107,19 @@ class VerificationEvent(_Event):
     ok: bool
 
 
+class ApiRequestEvent(_Event):
+    """One request of the v2 API path (instead of a browser trace): never a secret, bodies scrubbed."""
+
+    event: Literal["api-request"]
+    step: str
+    method: str
+    path: str
+    status: int | None  # None: no answer (connection failed)
+    duration_ms: int
+    body: Any = None  # the request's JSON body, secrets scrubbed
+    error: str | None = None
+
+
 class RunEnd(_Event):
     event: Literal["run-end"]
     exit_code: int
@@ -115,11 +128,11 @@ class RunEnd(_Event):
     duration_ms: int
 
 
-AuditEvent = Annotated[RunStart | StepEvent | VerificationEvent | RunEnd, Field(discriminator="event")]
+AuditEvent = Annotated[RunStart | StepEvent | VerificationEvent | ApiRequestEvent | RunEnd, Field(discriminator="event")]
 AUDIT_EVENT = TypeAdapter(AuditEvent)
 
 
-def read_audit_log(path: Path) -> list[RunStart | StepEvent | VerificationEvent | RunEnd]:
+def read_audit_log(path: Path) -> list[RunStart | StepEvent | VerificationEvent | ApiRequestEvent | RunEnd]:
     """Parse and validate every line of an ``audit.jsonl``."""
     return [AUDIT_EVENT.validate_json(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 

@@ -11,7 +11,9 @@ One run measures, each repeated ``--repeat`` times, the median quoted with min a
 (d) ``apply`` again on the same sandbox: the no-op re-run;
 (e) ``apply`` with N generated widgets (6, 50, 200) on fresh sandboxes: the cost of one more widget;
 (f) ``apply`` on a fresh sandbox without the trace (``ApplyOptions(trace=False)``): against (c),
-    what recording the trace and scrubbing it costs.
+    what recording the trace and scrubbing it costs;
+(g) ``apply --via api`` on a fresh sandbox with the gate open: the v2 bootstrap API path, the
+    same steps and verify, no browser; (h) the same again, the API path's no-op re-run.
 
 Every fresh run gets its own sandbox (a new SQLite file, a free port on 127.0.0.1), started
 before the clock starts. Times are wall-clock (``time.perf_counter``) of the whole operation,
@@ -143,10 +145,10 @@ def _timed(fn: Callable[[], Any]) -> tuple[Timing, Any]:
 
 
 @contextlib.contextmanager
-def fresh_sandbox(root: Path) -> Iterator[tuple[RunningSandbox, Path]]:
+def fresh_sandbox(root: Path, **options: Any) -> Iterator[tuple[RunningSandbox, Path]]:
     """A new sandbox on a free loopback port with a new SQLite file, and a folder for the run."""
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=root))
-    config = SandboxConfig(host=HOST, port=0, db=str(workdir / "sandbox.sqlite3"))
+    config = SandboxConfig(host=HOST, port=0, db=str(workdir / "sandbox.sqlite3"), **options)
     running = start_in_thread(config)
     try:
         if urlsplit(running.base_url).hostname != HOST:
@@ -321,6 +323,8 @@ def _settings(sandbox: RunningSandbox, workdir: Path) -> ExplicitSettings:
         password=sandbox.config.admin_password,
         runs_dir=workdir / "runs",
         key_sink=f"file:{workdir / 'ops-hub.key.json'}",
+        operator_client_id=sandbox.config.operator_client_id,
+        operator_key=sandbox.config.operator_key,
     )
 
 
@@ -370,6 +374,8 @@ class Bench:
             label = f"apply, fresh sandbox, {n} widget{'s' if n != 1 else ''}"
             self.series[f"apply_widgets_{n}"] = Series(f"apply_widgets_{n}", "e", label)
         self.series["apply_no_trace"] = Series("apply_no_trace", "f", "apply, fresh sandbox, trace off")
+        self.series["apply_api_fresh"] = Series("apply_api_fresh", "g", "apply --via api, fresh sandbox, gate open (verify on)")
+        self.series["apply_api_noop"] = Series("apply_api_noop", "h", "apply --via api again, same sandbox (no-op)")
         mid = self.sizes[len(self.sizes) // 2]
         self.series[f"script_widgets_{mid}"] = Series(
             f"script_widgets_{mid}", "b", f"straight-line Playwright script, {mid} widgets (the per-widget floor)"
@@ -409,6 +415,9 @@ class Bench:
             return  # the warm-up is for caches (disk, Chromium's profile start-up): one of each kind is enough
         with fresh_sandbox(root) as (sandbox, workdir):
             self._measure("apply_no_trace", run_apply(sandbox, workdir, seeds, ApplyOptions(trace=False)), record)
+        with fresh_sandbox(root, gate="open") as (sandbox, workdir):
+            self._measure("apply_api_fresh", run_apply(sandbox, workdir, seeds, ApplyOptions(via="api")), record)
+            self._measure("apply_api_noop", run_apply(sandbox, workdir, seeds, ApplyOptions(via="api"), noop=True), record)
         for n, widget_seed in sized.items():
             with fresh_sandbox(root) as (sandbox, workdir):
                 self._measure(f"apply_widgets_{n}", run_apply(sandbox, workdir, widget_seed, ApplyOptions()), record)
@@ -434,6 +443,8 @@ class Bench:
             "trace_overhead_pct": (m["apply_fresh"] / m["apply_no_trace"] - 1) * 100,
             "apply_vs_http_floor": m["apply_fresh"] / m["http_floor"],
             "script_vs_http_floor": m["playwright_script"] / m["http_floor"],
+            "api_vs_apply": m["apply_api_fresh"] / m["apply_fresh"],
+            "api_vs_http_floor": m["apply_api_fresh"] / m["http_floor"],
         }
 
     def pairwise(self) -> dict[str, float]:
@@ -582,6 +593,8 @@ def table(data: dict[str, Any]) -> str:
         (f"straight-line script's cost of one more widget (slope to {mid}): the floor", "script_per_widget_ms", "ms"),
         ("apply fresh / HTTP floor (c/a)", "apply_vs_http_floor", "×"),
         ("straight-line script / HTTP floor (b/a)", "script_vs_http_floor", "×"),
+        ("apply --via api / apply through the UI (g/c)", "api_vs_apply", "×"),
+        ("apply --via api / HTTP floor (g/a)", "api_vs_http_floor", "×"),
     ]:
         lines.append(f"| {label}, for information | {_fmt_figure(r[key], unit)} | | | {_fmt_figure(c[key], unit)} |")
     return "\n".join(lines)

@@ -156,6 +156,7 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         ),
         plan_out=getattr(args, "out", None),
         plan_file=plan_file,
+        via=args.via,
     )
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     if not plan and version and version != seeds.manifest.version and report.exit_code == ExitCode.OK:
@@ -199,7 +200,8 @@ def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
 
     seeds = load_seeds(args.seeds)
     report = rehearse(
-        seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema
+        seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema,
+        via=args.via,
     )
     return _finish(report, args, console)
 
@@ -268,16 +270,25 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    from flows.api_path import choose_path, run_api_doctor
     from flows.doctor import print_table, run_doctor
 
     settings = _settings(args)
-    report = run_doctor(settings, load_seeds(args.seeds), console, capture=args.capture)
+    via, why = choose_path(settings, args.via)
+    if args.via == "auto":
+        console.info(f"doctor: the {'v2 bootstrap API' if via == 'api' else 'admin UI'} ({why})")
+    if via == "api":
+        if args.capture is not None:
+            raise BadInputError("--capture saves admin UI screens: it does not go with the API path", where="--capture / --via")
+        report = run_api_doctor(settings, load_seeds(args.seeds), console)
+    else:
+        report = run_doctor(settings, load_seeds(args.seeds), console, capture=args.capture)
     if args.json:
         body = {"ok": report.exit_code == ExitCode.OK, "target": settings.base, **report.to_json()}
         text = json.dumps(envelope("doctor", report.exit_code, body), indent=2) + "\n"
     else:
         buffer = io.StringIO()
-        print_table(report.findings, buffer)
+        print_table(report.findings, buffer, api=via == "api")
         text = buffer.getvalue() + f"run folder: {report.run_folder}\n"
         if report.capture:
             text += f"screens saved as HTML in: {report.capture}\n"
@@ -429,6 +440,13 @@ def build_parser() -> argparse.ArgumentParser:
             )
         _json_arg(p)
 
+    def via(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--via", choices=["ui", "api", "auto"], default="ui",
+            help="ui: the admin UI (default); api: the v2 bootstrap API (IHUB_OPERATOR_CLIENT_ID / IHUB_OPERATOR_KEY); "
+            "auto: the gate probe decides (open: api, closed: ui); never the SQL fallback",
+        )
+
     apply = _command(
         sub, "apply", "run the runbook's UI path: observe, then create only what is missing",
         "Log in, observe every step (the plan), then create or update only what differs from the seeds, "
@@ -437,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         LOGIN_HELP,
     )
     target(apply)
+    via(apply)
     apply.add_argument("--headed", action="store_true", help="show the browser window (log in by hand without credentials)")
     apply.add_argument("--confirm", action="store_true", help="ask yes / skip / abort at the terminal before each write")
     apply.add_argument("--slow-mo", type=_milliseconds, metavar="MS", help="slow every browser action down by MS milliseconds (0..10000)")
@@ -461,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
         LOGIN_HELP,
     )
     target(plan)
+    via(plan)
     plan.add_argument("--new-manifest-version", metavar="X", help="plan for manifest version X")
     plan.add_argument("--headed", action="store_true", help="show the browser window")
     plan.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace in the run folder")
@@ -528,6 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save every screen opened as HTML (passwords and shown keys stripped, the folder scanned for secrets)",
     )
+    via(doctor)
     doctor.set_defaults(func=cmd_doctor)
 
     texts = _command(
@@ -551,6 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--submit", choices=["js", "native"], default="js", help="the sandbox's form submits")
     rehearse.add_argument("--gate", choices=["closed", "open"], default="closed", help="the sandbox's API gate")
     rehearse.add_argument("--schema", choices=["older", "newer"], default="older", help="the sandbox's hubs schema")
+    rehearse.add_argument(
+        "--via", choices=["ui", "api", "auto"], default="ui", help="the path to rehearse (api and auto need --gate open for the API)"
+    )
     _json_arg(rehearse)
     rehearse.set_defaults(func=cmd_rehearse)
 

@@ -53,7 +53,7 @@ class Finding:
 
     @property
     def bad(self) -> bool:
-        return self.status in ("missing", "ambiguous", "page error")
+        return self.status in ("missing", "ambiguous", "page error", "incompatible", "not in API", "refused")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -291,7 +291,7 @@ def exit_code(findings: list[Finding]) -> int:
     return ExitCode.DOCTOR_MISMATCH if any(f.bad for f in findings) else ExitCode.OK
 
 
-def print_table(findings: list[Finding], stream: Any = None) -> None:
+def print_table(findings: list[Finding], stream: Any = None, *, api: bool = False) -> None:
     out = stream or sys.stdout
     widths = [max(len(getattr(f, col)) for f in findings) for col in ("screen", "element", "status")]
     header = f"{'screen':<{widths[0]}}  {'element':<{widths[1]}}  {'status':<{widths[2]}}  locator"
@@ -305,6 +305,15 @@ def print_table(findings: list[Finding], stream: Any = None) -> None:
             lines.append(f"    to change: {f.key} (in a --ui-texts file; `ihub-bootstrap ui-texts` prints them all)")
     bad = [f for f in findings if f.bad]
     lines.append("")
+    if api:
+        lines.append(
+            f"{len(bad)} operation(s) or field(s) the run needs are not offered: plan and apply --via api refuse "
+            "before any write; update the seeds or the tool, or use --via ui"
+            if bad
+            else f"all {sum(f.status == 'OK' for f in findings)} operations and fields the run needs are offered"
+        )
+        out.write("\n".join(lines) + "\n")
+        return
     lines.append(
         f"{len(bad)} element(s) missing or ambiguous: the UI changed; set the texts named above in a ui-texts file "
         "(`ihub-bootstrap ui-texts > ui-texts.toml`, then `--ui-texts ui-texts.toml`) and run doctor again"

@@ -27,6 +27,7 @@ def rehearse(
     gate: str = "closed",
     schema: str = "older",
     headed: bool = False,
+    via: str = "ui",
 ) -> Report:
     try:
         from sandbox.config import SandboxConfig
@@ -47,7 +48,9 @@ def rehearse(
                 password=config.admin_password,
                 runs_dir=runs_dir,
                 key_sink=f"file:{workdir / 'ops-hub.key.json'}",
+                operator_client_id=config.operator_client_id,
+                operator_key=config.operator_key,
             )
-            return execute(settings, seeds, ApplyOptions(headed=headed, trace=True), console)
+            return execute(settings, seeds, ApplyOptions(headed=headed, trace=True, via=via), console)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -90,6 +90,10 @@ class RunSession:
         self.learn_cookies()
         return self.browser
 
+    def lock_target(self) -> None:
+        """The per-target lock without a browser (the API path); released by :meth:`close`."""
+        self._stack.enter_context(target_lock(self.base))
+
     def learn_cookies(self) -> None:
         """Every cookie the browser holds is a secret of this run (scrubbed, never shown)."""
         if self.browser is not None:

@@ -30,7 +30,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)*")
 _HOSTNAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
 
 # Settings that only come from the environment or .env: there is no flag to name for them.
-_NO_FLAG = {"email", "password", "session_cookie", "operator"}
+_NO_FLAG = {"email", "password", "session_cookie", "operator", "operator_client_id", "operator_key"}
 
 
 def _describe_octet(char: str) -> str:
@@ -124,6 +124,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         return value
 
+    # The v2 bootstrap API (apply --via api): the operator consumer's client id and key.
+    operator_client_id: str | None = None
+    operator_key: SecretStr | None = None
+
     @field_validator("base")
     @classmethod
     def _base(cls, value: str | None) -> str | None:
@@ -152,7 +156,7 @@ class Settings(BaseSettings):
             raise ValueError("give the base URL only, without a path, query or fragment")
         return value
 
-    @field_validator("email", "operator")
+    @field_validator("email", "operator", "operator_client_id")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -164,14 +168,14 @@ class Settings(BaseSettings):
             raise ValueError("not an email address like admin@example.org")
         return value
 
-    @field_validator("password", "session_cookie")
+    @field_validator("password", "session_cookie", "operator_key")
     @classmethod
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
         return value
 
-    @field_validator("password")
+    @field_validator("password", "operator_key")
     @classmethod
     def _password(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_LENGTH:
@@ -333,7 +337,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """The secret values this run knows from its settings (for scrubbing and scanning)."""
-        return [s.get_secret_value() for s in (self.password, self.session_cookie) if s is not None]
+        return [s.get_secret_value() for s in (self.password, self.session_cookie, self.operator_key) if s is not None]
 
 
 class ExplicitSettings(Settings):

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import api, api_consumers, hubs, manifests, sessions, widgets
+from sandbox import api, api_consumers, api_write, hubs, manifests, sessions, widgets
 from sandbox.config import Faults, SandboxConfig
 from sandbox.db import new_id, open_database
 from sandbox.web import Sandbox, error_page, hash_password
@@ -56,7 +56,7 @@ class FaultMiddleware:
             return
         f = self.faults
         f.requests_seen += 1
-        mutating = scope["method"] == "POST"
+        mutating = scope["method"] in ("POST", "PATCH", "PUT", "DELETE")
         if mutating:
             f.mutations_seen += 1
             if f.on_mutation is not None:
@@ -170,6 +170,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         *manifests.routes(sb),
         *api_consumers.routes(sb),
         *widgets.routes(sb),
+        *api_write.routes(sb),  # before api's: the gated paths answer reads and writes here
         *api.routes(sb),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -29,7 +29,7 @@ class Faults:
     Mutable on purpose: tests running the sandbox in-process change it between runs.
     """
 
-    fail_mutation: int = 0  # answer 500 to the Nth mutating (POST) request, after it was handled
+    fail_mutation: int = 0  # answer 500 to the Nth mutating (POST, PATCH) request, after it was handled
     drop_mutation: int = 0  # drop the connection of the Nth mutating request, after it was handled
     drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
     latency_ms: int = 0  # added to every response
@@ -62,6 +62,13 @@ class SandboxConfig:
     # Visible texts to change ("Domain" -> "Hub domain"): a stand-in for a new Inter-Hub release.
     relabel: dict[str, str] = field(default_factory=dict)
     password_generated: bool = False
+    # The v2 API's operator consumer (gate open): its client id and key, generated when not given.
+    operator_client_id: str = ""
+    operator_key: str = ""
+    operator_generated: bool = False
+    # What the OpenAPI document leaves out ("post /widgets") or renames ("HubCreate.slug=handle").
+    openapi_drop: list[str] = field(default_factory=list)
+    openapi_rename: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
@@ -71,6 +78,11 @@ class SandboxConfig:
         if not self.admin_password:
             self.admin_password = secrets.token_urlsafe(18)
             self.password_generated = True
+        if not self.operator_client_id:
+            self.operator_client_id = "operator-" + secrets.token_hex(4)
+        if not self.operator_key:
+            self.operator_key = "iho_key_" + secrets.token_urlsafe(24)
+            self.operator_generated = True
 
 
 def _env(name: str, default: str) -> str:
@@ -125,6 +137,19 @@ def configure(p: argparse.ArgumentParser) -> None:
         default=_env("DEMO_DATA", "1") != "0",
         help="start without the framework hub (env SANDBOX_DEMO_DATA=0)",
     )
+    api = p.add_argument_group("v2 bootstrap API (gate open)")
+    api.add_argument("--operator-client-id", default=_env("OPERATOR_CLIENT_ID", ""), help="default: generated")
+    api.add_argument(
+        "--operator-key", default=_env("OPERATOR_KEY", ""), help="the operator consumer's key; default: generated and printed once"
+    )
+    api.add_argument(
+        "--openapi-drop", action="append", default=[d for d in _env("OPENAPI_DROP", "").split(";") if d], metavar="'METHOD /path'",
+        help="leave an operation out of the OpenAPI document",
+    )
+    api.add_argument(
+        "--openapi-rename", action="append", default=[r for r in _env("OPENAPI_RENAME", "").split(";") if r],
+        metavar="SCHEMA.FIELD=NEW", help="rename a request field in the OpenAPI document",
+    )
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--fail-mutation", type=int, default=_env_int("FAIL_MUTATION", 0), metavar="N", help="answer 500 to the Nth POST")
     faults.add_argument("--drop-mutation", type=int, default=_env_int("DROP_MUTATION", 0), metavar="N", help="drop the Nth POST's connection")
@@ -175,6 +200,10 @@ def from_namespace(a: argparse.Namespace) -> SandboxConfig:
         demo_data=a.demo_data,
         markup=a.markup,
         relabel=dict(r.split("=", 1) for r in a.relabel if "=" in r),
+        operator_client_id=a.operator_client_id,
+        operator_key=a.operator_key,
+        openapi_drop=a.openapi_drop,
+        openapi_rename=a.openapi_rename,
         faults=Faults(
             fail_mutation=a.fail_mutation,
             drop_mutation=a.drop_mutation,

@@ -99,4 +99,11 @@ def _serve(config: SandboxConfig) -> None:
         print(f"admin login: {config.admin_email} / {config.admin_password}  (generated; shown only now)", flush=True)
     else:
         print(f"admin login: {config.admin_email} / (the password you gave)", flush=True)
+    if config.gate == "open":
+        shown = config.operator_key if config.operator_generated else "(the key you gave)"
+        print(
+            f"v2 operator consumer: IHUB_OPERATOR_CLIENT_ID={config.operator_client_id} IHUB_OPERATOR_KEY={shown}"
+            + ("  (generated; shown only now)" if config.operator_generated else ""),
+            flush=True,
+        )
     _server(app).run(sockets=[sock])

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support import PROJECT
 
-MEASUREMENTS = ["http_floor", "playwright_script", "apply_fresh", "apply_noop", "apply_no_trace"]
+MEASUREMENTS = ["http_floor", "playwright_script", "apply_fresh", "apply_noop", "apply_no_trace", "apply_api_fresh", "apply_api_noop"]
 RATIOS = [
     "apply_vs_script",
     "noop_vs_fresh",
@@ -27,6 +27,8 @@ RATIOS = [
     "apply_vs_http_floor",
     "script_vs_http_floor",
     "script_per_widget_ms",
+    "api_vs_apply",
+    "api_vs_http_floor",
 ]
 TARGETS = {"apply_vs_script": 1.5, "noop_vs_fresh": 0.5, "per_widget_ms": 100.0, "trace_overhead_pct": 25.0}
 
@@ -60,6 +62,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     measured = {k: data["measurements"][k]["median_s"] for k in keys}
     assert measured["http_floor"] < measured["playwright_script"]
     assert measured["apply_noop"] < measured["apply_fresh"]
+    assert measured["apply_api_fresh"] < measured["apply_fresh"]  # no browser on the API path
 
     assert set(RATIOS) <= set(data["ratios"])
     assert all(isinstance(data["ratios"][k], (int, float)) for k in RATIOS)

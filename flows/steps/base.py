@@ -194,7 +194,11 @@ class Options:
 
 class Run:
     """What the steps use to read and write: the pages on one browser page, the key sink,
-    the run's known secrets, the approver. Holds no state of any step."""
+    the run's known secrets, the approver. Holds no state of any step. The API path's run
+    (``flows/api_path.py``) offers the same resources through the v2 API."""
+
+    via = "ui"
+    session_how = "with the given session"  # how the login step says it got in without a form
 
     def __init__(
         self,
@@ -237,6 +241,12 @@ class Run:
 
     def approve(self, write: Write) -> bool:
         return self.approver.approve(write)
+
+    def entering(self, step: str) -> None:
+        """Called as each step starts (the API path labels its requests with it)."""
+
+    def close(self) -> None:
+        """Release what the run holds beyond the browser (the API path's HTTP client)."""
 
 
 # ---------------------------------------------------------------- comparison helpers

@@ -43,7 +43,7 @@ class LoginStep(Step[LoginObservation]):
             # Not recorded: the form's POST carries the password (typed by hand, it is a value
             # this tool never learns, so nothing could scrub it from a trace); the page is left
             # or its password emptied before recording resumes.
-            how = "with the given session"
+            how = run.session_how
             if run.credentials is not None or run.manual_login is not None:
                 with login_attempt(run.trace, page):
                     if run.credentials is not None:
