@@ -150,7 +150,8 @@ UI_CHANGED_HINT = (
 
 
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
-    if (elsewhere := run.off_target()) is not None:  # a redirect took the browser off the base
+    off_target = getattr(run, "off_target", None)  # the API path has no browser to keep on the base
+    if off_target is not None and (elsewhere := off_target()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     if isinstance(exc, PageError):
         error = page_failure(step, exc)

@@ -173,7 +173,7 @@ def test_fresh_bootstrap_through_the_api_then_nothing_to_do(sandbox_factory: San
     writes = [(e["method"], e["path"]) for e in requests if e["method"] in ("POST", "PATCH") and e["path"] != f"{API}/token"]
     assert len(writes) == 12 and all(e["status"] in (200, 201) for e in requests)
     assert ("POST", f"{API}/hubs") in writes and all("duration_ms" in e for e in requests)
-    key = json.loads(tool.key_file.read_text())["api_key"]
+    key = tool.stored_key()["api_key"]
     everything = "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()) + stderr + json.dumps(report)
     assert OP_KEY not in everything and key not in everything
     assert "iho_" not in everything  # no operator access token
