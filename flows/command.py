@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -149,6 +150,9 @@ def ending_signals(console: Console) -> Iterator[None]:
 def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Namespace) -> int:
     from flows.workdir import clean_abandoned
 
+    # Ctrl-C at a terminal also ends Playwright's driver; asyncio would then print "Future
+    # exception was never retrieved" at exit, after the run's own message: not for operators.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     console = Console()
     try:
         try:
