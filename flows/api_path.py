@@ -17,8 +17,10 @@ token and a new API key are known secrets of the run from the moment they exist.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -530,6 +532,13 @@ class ApiWidgets(_Resource):
         answer, _ = self._write("createWidget", given, essential=("hub_id", "name", "title", "widget_type"))
         return answer["id"]
 
+    # The widget step's two halves (see pages/widgets.py); the API answers a write at once.
+    def send_new(self, hub_id: str, widget: Any) -> None:
+        self._created = self.create(hub_id, widget)
+
+    def await_created(self, widget: Any) -> str:
+        return self._created
+
 
 class _NoLoginPage:
     """The API path has no login form: the operator token is the login."""
@@ -568,11 +577,19 @@ class ApiRun(Run):
         self.widgets = ApiWidgets(api, contract)
         self.base_url = api.base
         self.writes = 0
+        self.parallel = 1
+        self.failure_page = None
         self.session_how = f"with an operator token for client {api.client_id} (client_credentials)"
 
 
     def entering(self, step: str) -> None:
         self.api.step = step
+
+    @contextlib.contextmanager
+    def widget_lanes(self, count: int) -> Iterator[list[Any]]:
+        """One lane: the API path sends its writes one after the other (one HTTP client, one
+        audit log in order)."""
+        yield [self.widgets]
 
     def close(self) -> None:
         self.api.close()

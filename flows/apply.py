@@ -45,6 +45,13 @@ from flows.steps import (
 )
 from flows.verify import Check, verify
 from pages.base import NotAsExpected, PageError
+from pages.widgets import WidgetsPage
+
+
+# Widgets created side by side by default: measured by `make bench` on a 2-core machine (see
+# docs/benchmarks.md); more pages than that only share the same CPU.
+DEFAULT_PARALLEL = 4
+MAX_PARALLEL = 16
 
 
 @dataclass
@@ -62,6 +69,7 @@ class ApplyOptions:
     plan_out: Path | None = None  # plan: save the plan there
     plan_file: Path | None = None  # apply: carry out this saved plan
     via: str = "ui"  # ui, api (the v2 bootstrap API) or auto (the gate probe decides)
+    parallel: int = DEFAULT_PARALLEL  # browser pages creating widgets side by side (1: one at a time)
 
 
 @dataclass
@@ -134,13 +142,14 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
         folder.write_text("failure.txt", f"{message}\nlast request: {run.hubs.url}\n")
     if run is None or run.via != "ui":
         return
+    screen = run.hubs if run.failure_page is None else WidgetsPage(run.failure_page, run.base_url)
     with contextlib.suppress(PlaywrightError):
-        run.hubs.page.screenshot(
-            path=str(folder.path / "failure.png"), full_page=True, mask=[run.consumers.key_field], timeout=10_000
+        screen.page.screenshot(
+            path=str(folder.path / "failure.png"), full_page=True, mask=[run.consumers.key_field] if screen is run.hubs else [], timeout=10_000
         )
-        page_message = run.hubs.page_message()
+        page_message = screen.page_message()
         if page_message:
-            folder.write_text("failure.txt", f"{message}\npage: {run.hubs.url}\npage says: {page_message}\n")
+            folder.write_text("failure.txt", f"{message}\npage: {screen.url}\npage says: {page_message}\n")
 
 
 UI_CHANGED_HINT = (
@@ -338,6 +347,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         "new_manifest_version": opts.steps.new_manifest_version,
         "key_sink": sink.description,
         "trace": opts.trace and via == "ui",
+        "parallel": opts.parallel if via == "ui" else 1,
         "via": via,
         "via_reason": via_reason,
     }
@@ -395,6 +405,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 credentials=credentials,
                 manual_login=ask_for_manual_login if mode == "manual" else None,
                 off_target=browser.guard.violation,
+                parallel=opts.parallel,
             )
         try:
             # Phase 1, always: observe and decide everything, write nothing (this is all of `plan`).

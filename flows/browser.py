@@ -139,7 +139,10 @@ class TraceRecorder:
         self.context = context
         self.directory = directory
         self.chunks: list[Path] = []
-        self.options = {"screenshots": True, "snapshots": True, "sources": False, "title": title}
+        # DOM snapshots (each action's page before and after it, the filled values in them) and
+        # the network log; no screencast film strip: its frames cost about as much as the rest of
+        # the recording and show nothing the snapshots do not (see README, "Audit trail").
+        self.options = {"screenshots": False, "snapshots": True, "sources": False, "title": title}
         directory.mkdir(parents=True, exist_ok=True)
         context.tracing.start(**self.options)
         self.recording = True

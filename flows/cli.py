@@ -30,6 +30,15 @@ def _milliseconds(text: str) -> int:
     return value
 
 
+def _pages(text: str) -> int:
+    from flows.apply import MAX_PARALLEL
+
+    value = int(text) if text.isdigit() else -1
+    if not 1 <= value <= MAX_PARALLEL:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of browser pages from 1 to {MAX_PARALLEL}")
+    return value
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -158,6 +167,8 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         plan_file=plan_file,
         via=args.via,
     )
+    if getattr(args, "parallel", None) is not None:
+        opts.parallel = args.parallel
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     if not plan and version and version != seeds.manifest.version and report.exit_code == ExitCode.OK:
         console.info(new_version_note(seeds, version))
@@ -201,7 +212,7 @@ def cmd_rehearse(args: argparse.Namespace, console: Console) -> int:
     seeds = load_seeds(args.seeds)
     report = rehearse(
         seeds, console, runs_dir=args.runs_dir or Path("runs"), submit=args.submit, gate=args.gate, schema=args.schema,
-        via=args.via,
+        via=args.via, parallel=args.parallel,
     )
     return _finish(report, args, console)
 
@@ -440,6 +451,15 @@ def build_parser() -> argparse.ArgumentParser:
             )
         _json_arg(p)
 
+    def parallel_arg(p: argparse.ArgumentParser) -> None:
+        from flows.apply import DEFAULT_PARALLEL
+
+        p.add_argument(
+            "--parallel", type=_pages, metavar="N",
+            help=f"create widgets on N browser pages side by side (default {DEFAULT_PARALLEL}; 1: one at a time); "
+            "each is observed before, awaited and reported by name; the API path sends them one at a time",
+        )
+
     def via(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--via", choices=["ui", "api", "auto"], default="ui",
@@ -466,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--new-manifest-version", metavar="X", help="create, fill and activate manifest version X (an active one cannot be edited)"
     )
     apply.add_argument("--no-trace", action="store_true", help="do not record a Playwright trace in the run folder")
+    parallel_arg(apply)
     apply.add_argument(
         "plan_file", nargs="?", type=Path, metavar="PLAN",
         help="carry out this saved plan (plan --out): observed again first, refused (exit 13) if stale or altered",
@@ -575,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--via", choices=["ui", "api", "auto"], default="ui", help="the path to rehearse (api and auto need --gate open for the API)"
     )
+    parallel_arg(rehearse)
     _json_arg(rehearse)
     rehearse.set_defaults(func=cmd_rehearse)
 

@@ -5,6 +5,7 @@ terminal lines are redacted, run-folder artifacts scrubbed and then scanned."""
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import threading
@@ -32,9 +33,25 @@ def _base64_cores(raw: bytes) -> set[bytes]:
     return cores
 
 
-def encoded_forms(value: str) -> set[str]:
+def encoded_forms(value: str) -> frozenset[str]:
     """The ways a value shows up in files: as is, URL-encoded (Python's way, JavaScript's
-    encodeURIComponent, a browser's form encoding), HTML-escaped, JSON-escaped, base64."""
+    encodeURIComponent, a browser's form encoding), HTML-escaped, JSON-escaped, base64.
+    Computed once per value (a scan asks for them once per line of a trace)."""
+    return _encoded_forms(value)
+
+
+def encoded_bytes(value: str) -> tuple[bytes, ...]:
+    """:func:`encoded_forms` as UTF-8 bytes, to look for in raw files."""
+    return _encoded_bytes(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_bytes(value: str) -> tuple[bytes, ...]:
+    return tuple(f.encode("utf-8", "surrogatepass") for f in _encoded_forms(value))
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_forms(value: str) -> frozenset[str]:
     forms = {
         value,
         quote(value, safe=""),
@@ -46,8 +63,8 @@ def encoded_forms(value: str) -> set[str]:
         json.dumps(value)[1:-1],  # Python's JSON: ASCII-escaped
         json.dumps(value, ensure_ascii=False)[1:-1],  # Playwright's (JavaScript's) JSON: UTF-8
     }
-    forms |= {c.decode("ascii") for c in _base64_cores(value.encode())}
-    return {f for f in forms if len(f) >= MIN_LENGTH}
+    forms |= {c.decode("ascii") for c in _base64_cores(value.encode("utf-8", "surrogatepass"))}
+    return frozenset(f for f in forms if len(f) >= MIN_LENGTH)
 
 
 class KnownSecrets:

@@ -28,6 +28,7 @@ def rehearse(
     schema: str = "older",
     headed: bool = False,
     via: str = "ui",
+    parallel: int | None = None,
 ) -> Report:
     try:
         from sandbox.config import SandboxConfig
@@ -51,6 +52,9 @@ def rehearse(
                 operator_client_id=config.operator_client_id,
                 operator_key=config.operator_key,
             )
-            return execute(settings, seeds, ApplyOptions(headed=headed, trace=True, via=via), console)
+            options = ApplyOptions(headed=headed, trace=True, via=via)
+            if parallel is not None:
+                options.parallel = parallel
+            return execute(settings, seeds, options, console)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

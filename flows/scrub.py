@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from flows.known_secrets import MARKER, MIN_LENGTH, encoded_forms
+from flows.known_secrets import MARKER, MIN_LENGTH, encoded_bytes, encoded_forms
 
 SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
@@ -127,7 +127,7 @@ def _as_text(data: bytes) -> str | None:
 def secrets_in(data: bytes, secrets: Iterable[str]) -> set[str]:
     """The secrets that ``data`` holds in any spelling (plain or decoded)."""
     secrets = [s for s in secrets if s]
-    found = {s for s in secrets if any(form.encode() in data for form in encoded_forms(s))}
+    found = {s for s in secrets if any(form in data for form in encoded_bytes(s))}
     rest = [s for s in secrets if s not in found]
     text = _as_text(data) if rest else None
     if text is None:

@@ -117,6 +117,8 @@ def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[st
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
 # noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
 _SLICE_MS = 1000
+# Kinds of targets that are filled or clicked: the action itself waits for them and is strict.
+_ACTED_ON = ("field", "button")
 # How long a select may take to offer a value before its options are listed in an error.
 _OPTION_WAIT_MS = 2000
 
@@ -243,6 +245,7 @@ class AdminPage:
         # The content being worked on: <main> where the layout has one, else the body. Navbars,
         # sidebars and footers outside <main> may carry links and buttons named like the screens.
         self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
+        self._verified: set[str] = set()  # ui-texts keys of fields and buttons found once (see one())
         _watch(page)
 
     # -------------------------------------------------------------- what the tool looks for
@@ -290,10 +293,18 @@ class AdminPage:
         return self._error(NotAsExpected, message, field)  # type: ignore[return-value]
 
     def one(self, target: Target) -> Locator:
-        """The target's element, checked to be there exactly once (the page is loaded)."""
+        """The target's element, checked to be there exactly once (the page is loaded).
+
+        A form's field or button is counted the first time only: filling and clicking wait for
+        it and refuse an ambiguous locator themselves, so counting it again on every visit of
+        the same form (a widget after a widget) is a round trip that tells nothing new."""
+        if target.kind in _ACTED_ON and target.key in self._verified:
+            return target.locator
         n = target.locator.count()
         if n != 1:
             raise self.missing(target, count=n)
+        if target.kind in _ACTED_ON:
+            self._verified.add(target.key)
         return target.locator
 
     # -------------------------------------------------------------- where we are

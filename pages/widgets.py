@@ -66,14 +66,26 @@ class WidgetsPage(AdminPage):
         ]
 
     def create(self, hub_id: str, widget: WidgetFields) -> str:
+        """Create a widget and wait for it: its id."""
+        self.send_new(hub_id, widget)
+        return self.await_created(widget)
+
+    def send_new(self, hub_id: str, widget: WidgetFields) -> None:
+        """Open the new-widget form, fill it and submit it, without waiting for the outcome:
+        meanwhile another browser page can fill the next one (see :meth:`await_created`)."""
         t = WidgetsTexts
         self._open(t.NEW_PATH.format(hub_id=hub_id))
         self.fill_field(self.name, widget.name)
         self.fill_field(self.title, widget.title)
         self._choose(self.widget_type, widget.type)
         self.fill_field(self.config, json.dumps(widget.config, ensure_ascii=False))
-        self._submit(self.create_button, self.show_heading, what=f"create widget {widget.name!r}")
-        return self.id_from_url(t.ID_PARAM)
+        self._click(self.one(self.create_button))
+
+    def await_created(self, widget: WidgetFields) -> str:
+        """The outcome of :meth:`send_new` on this page: the new widget's id, or the page's
+        error (form errors, a failed request, the login page) naming the widget."""
+        self._await_outcome(self.show_heading, what=f"create widget {widget.name!r}")
+        return self.id_from_url(WidgetsTexts.ID_PARAM)
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = WidgetsTexts

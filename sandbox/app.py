@@ -61,12 +61,29 @@ class FaultMiddleware:
             f.mutations_seen += 1
             if f.on_mutation is not None:
                 f.on_mutation(f.mutations_seen, scope["path"])
-        if f.latency_ms:
-            await asyncio.sleep(f.latency_ms / 1000)
-        drop = (f.drop_request and f.requests_seen == f.drop_request) or (
-            mutating and f.drop_mutation and f.mutations_seen == f.drop_mutation
+        # this request's numbers: requests served side by side must not see each other's
+        numbers = (f.requests_seen, f.mutations_seen if mutating else 0)
+        if not mutating:
+            await self._serve(scope, receive, send, numbers)
+            return
+        f.mutations_in_flight += 1
+        f.most_mutations_in_flight = max(f.most_mutations_in_flight, f.mutations_in_flight)
+        try:
+            await self._serve(scope, receive, send, numbers)
+        finally:
+            f.mutations_in_flight -= 1
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, numbers: tuple[int, int]) -> None:
+        f = self.faults
+        request_n, mutation_n = numbers
+        mutating = mutation_n > 0
+        latency = f.latency_ms + (f.mutation_latency_ms if mutating else 0)
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        drop = (f.drop_request and request_n == f.drop_request) or (
+            mutating and f.drop_mutation and mutation_n == f.drop_mutation
         )
-        fail = mutating and f.fail_mutation and f.mutations_seen == f.fail_mutation
+        fail = mutating and f.fail_mutation and mutation_n == f.fail_mutation
         if not (drop or fail):
             await self.app(scope, receive, send)
             return

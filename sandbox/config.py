@@ -33,6 +33,7 @@ class Faults:
     drop_mutation: int = 0  # drop the connection of the Nth mutating request, after it was handled
     drop_request: int = 0  # drop the connection on the Nth request (any method), after it was handled
     latency_ms: int = 0  # added to every response
+    mutation_latency_ms: int = 0  # added to every mutating response (a slow write, fast reads)
     expire_session_after: int = 0  # end every session after N authenticated requests
     # Test hooks, in-process only: called with (N, path) when the Nth mutating request arrives,
     # and with each API key generated (so that a test can look for it where it must not be).
@@ -40,10 +41,13 @@ class Faults:
     on_api_key: Callable[[str], None] | None = None
     requests_seen: int = 0
     mutations_seen: int = 0
+    mutations_in_flight: int = 0  # mutating requests being handled right now
+    most_mutations_in_flight: int = 0  # the most at once so far (writes sent side by side)
 
     def reset_counters(self) -> None:
         self.requests_seen = 0
         self.mutations_seen = 0
+        self.most_mutations_in_flight = 0
 
 
 @dataclass

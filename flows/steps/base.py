@@ -21,8 +21,10 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from collections.abc import Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict
 
 from flows import hints
@@ -215,7 +217,10 @@ class Run:
         credentials: tuple[str, str] | None = None,
         manual_login: Any = None,
         off_target: Any = None,
+        parallel: int = 1,
     ):
+        self.parallel = max(1, parallel)  # browser pages creating widgets side by side
+        self.failure_page: Any = None  # the page a failure happened on, when not the run's own
         self.seeds = seeds
         self.sink = sink
         self.secrets = secrets
@@ -244,6 +249,25 @@ class Run:
 
     def entering(self, step: str) -> None:
         """Called as each step starts (the API path labels its requests with it)."""
+
+    @contextlib.contextmanager
+    def widget_lanes(self, count: int) -> Iterator[list[Any]]:
+        """``count`` widget pages side by side: the run's own page and new pages of the same
+        browser context, so they share its session, its origin guard and its trace. Closed
+        on the way out."""
+        lanes: list[Any] = [self.widgets]
+        extra = []
+        try:
+            for _ in range(max(1, count) - 1):
+                page = self.widgets.page.context.new_page()
+                extra.append(page)
+                lanes.append(WidgetsPage(page, self.base_url, self.widgets.timeout_s))
+            yield lanes
+        finally:
+            for page in extra:
+                if page is not self.failure_page:  # kept for the failure's screenshot
+                    with contextlib.suppress(PlaywrightError):
+                        page.close()
 
     def close(self) -> None:
         """Release what the run holds beyond the browser (the API path's HTTP client)."""

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from flows.seeds import SeedSet
 from flows.steps.base import Action, Decision, Diff, Observation, Observations, Options, Run, Status, Step, StepResult, Write
 from flows.steps.hub import HubObservation
+from pages.base import PageError
 from pages.widgets import WidgetsTexts
 
 NEW_HUB = "<new hub>"
@@ -76,17 +77,68 @@ class WidgetsStep(Step[WidgetsObservation]):
             return settled, None
         if hub.hub_id is None:
             return self.result(Status.BLOCKED, "no hub to hold the widgets"), None
-        created, skipped = [], []
-        for write in decision.writes:
-            if not run.approve(write):
-                skipped.append(write.values["name"])
-                continue
-            run.widgets.create(hub.hub_id, SimpleNamespace(**write.values))
-            run.writes += 1
-            created.append(WidgetRow(name=write.values["name"], title=write.values["title"], type=write.values["type"]))
+        created: list[WidgetRow] = []
+        skipped = [w.values["name"] for w in decision.writes if not run.approve(w)]
+        writes = [w for w in decision.writes if w.values["name"] not in skipped]
+        failures = self._create(run, hub.hub_id, writes, created)
+        if failures:
+            raise _failed(failures, len(created), len(writes))
         status = Status.CREATED if created else Status.SKIPPED
         detail = f"{len(created)} created" + (f", {len(skipped)} skipped" if skipped else "")
         result = self.result(status, detail, hub_id=hub.hub_id)
         result.diffs = decision.diffs
         after = WidgetsObservation(hub_id=hub.hub_id, widgets=[*before.widgets, *created], seen=detail)
         return result, after
+
+    def _create(self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow]) -> list[tuple[str, PageError]]:
+        """Create the widgets on up to ``run.parallel`` pages side by side: each page opens the
+        form, fills and submits it, then the next page does the same while the first one's
+        request is served; a page's outcome is awaited before it takes the next widget. After
+        a failure no new widget is started; those already sent are awaited (they may have been
+        made, and are counted). ``created`` fills as outcomes arrive; returns the failures."""
+        failures: list[tuple[str, PageError]] = []
+        with run.widget_lanes(min(run.parallel, len(writes))) as lanes:
+            sent: dict[int, Write] = {}  # lane -> the write awaiting its outcome there
+
+            def fail(lane: int, write: Write, exc: PageError) -> None:
+                failures.append((write.values["name"], exc))
+                if lane:  # the failure screenshot is of that page
+                    run.failure_page = lanes[lane].page
+
+            def settle(lane: int) -> None:
+                write = sent.pop(lane)
+                fields = SimpleNamespace(**write.values)
+                try:
+                    lanes[lane].await_created(fields)
+                except PageError as exc:
+                    fail(lane, write, exc)
+                    return
+                run.writes += 1
+                created.append(WidgetRow(name=fields.name, title=fields.title, type=fields.type))
+
+            for n, write in enumerate(writes):
+                lane = n % len(lanes)
+                if lane in sent:
+                    settle(lane)
+                if failures:
+                    break
+                try:
+                    lanes[lane].send_new(hub_id, SimpleNamespace(**write.values))
+                except PageError as exc:
+                    fail(lane, write, exc)
+                    break
+                sent[lane] = write
+            for lane in list(sent):  # in the order they were sent
+                settle(lane)
+        return failures
+
+
+def _failed(failures: list[tuple[str, PageError]], created: int, total: int) -> PageError:
+    """The first failure, named by its widget, telling the others and what was made."""
+    name, first = failures[0]
+    if repr(name) not in first.message:
+        first.message = f"widget {name!r}: {first.message}"
+    others = "; ".join(f"widget {n!r}: {e.message}" if repr(n) not in e.message else e.message for n, e in failures[1:])
+    first.message += (f"; also failed: {others}" if others else "") + f" ({created} of {total} widgets created in this run)"
+    first.args = (first.message,)
+    return first
