@@ -467,7 +467,7 @@ class ApiManifests(_Resource):
         given = {**vocabulary, "capabilityDescription": capability_description, "contact": contact}
         self._write("updateManifest", given, id=manifest_id, essential=tuple(vocabulary))
 
-    def activate(self, manifest_id: str) -> None:
+    def activate(self, manifest_id: str, *, reuse_open_page: bool = False) -> None:
         answer, _ = self._write("activateManifest", {}, id=manifest_id)
         if answer.get("status") not in (None, "active"):
             raise RequestFailed(f"the manifest is {answer.get('status')} after activation", screen=SCREEN, url=self.api.last)
@@ -495,7 +495,7 @@ class ApiConsumers(_Resource):
         answer, _ = self._write("createApiConsumer", given, essential=tuple(given))
         return answer["id"]
 
-    def show(self, consumer_id: str) -> ConsumerDetails:
+    def show(self, consumer_id: str, *, reuse_open_page: bool = False) -> ConsumerDetails:
         """Also remembers the consumer whose key comes next, as opening its page does."""
         self._consumer_id = consumer_id
         c = self.api.request("GET", f"/api-consumers/{consumer_id}")

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser
@@ -70,6 +73,9 @@ class ApplyOptions:
     plan_file: Path | None = None  # apply: carry out this saved plan
     via: str = "ui"  # ui, api (the v2 bootstrap API) or auto (the gate probe decides)
     parallel: int = DEFAULT_PARALLEL  # browser pages creating widgets side by side (1: one at a time)
+
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -364,6 +370,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
         console.info(f"carrying out {how}: every step is observed again first; any difference refuses the plan")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()
     run: Run | None = None
+    verifying: Future[list[Check]] | None = None
     seen: Observations = {}
     planned: list[StepResult] = []
     acted: list[StepResult] = []
@@ -462,16 +469,24 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             report.changes = run.writes
             _ids(report, seen)
             run.close()
+            incomplete = [s.name for s in report.steps if s.status in (Status.SKIPPED, Status.BLOCKED)]
+            if not incomplete and report.error is None and opts.verify and not opts.plan:
+
+                def validate() -> list[Check]:
+                    stored = sink.load(report.api_consumer_id) if report.api_consumer_id else None
+                    if stored is not None:
+                        secrets.add(stored.api_key)
+                    return verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
+
+                # over HTTP, needing nothing of the browser: it runs while the browser closes
+                # and its trace is saved
+                verifying = _in_background(validate, "verify")
             session.end_browser()
-        incomplete = [s.name for s in report.steps if s.status in (Status.SKIPPED, Status.BLOCKED)]
         if incomplete and report.error is None and not opts.plan:
             console.info(f"verify: not run, steps not done: {', '.join(incomplete)}")
-        elif report.error is None and opts.verify and not opts.plan:
+        elif verifying is not None:
             console.info("verify: the runbook's validation over HTTP")
-            stored = sink.load(report.api_consumer_id) if report.api_consumer_id else None
-            if stored is not None:
-                secrets.add(stored.api_key)
-            report.verification = verify(base, seeds, stored, secrets, settings.timeout, settings.ca_bundle)
+            report.verification = verifying.result()
             for check in report.verification:
                 console.check(check.ok, check.check, check.detail)
             folder.event(
@@ -485,6 +500,20 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     finally:
         _close(session, report, console, detailed_exitcode)
     return report
+
+
+def _in_background(work: Callable[[], T], name: str) -> Future[T]:
+    """``work()`` in a thread of its own; its result (or exception) from the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001  handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 def _ids(report: Report, seen: Observations) -> None:

@@ -13,13 +13,15 @@ One run measures, each repeated ``--repeat`` times, the median quoted with min a
 (f) ``apply`` on a fresh sandbox without the trace (``ApplyOptions(trace=False)``): against (c),
     what recording the trace and scrubbing it costs;
 (g) ``apply --via api`` on a fresh sandbox with the gate open: the v2 bootstrap API path, the
-    same steps and verify, no browser; (h) the same again, the API path's no-op re-run.
+    same steps and verify, no browser; (h) the same again, the API path's no-op re-run;
+(i) ``apply`` with the middle widget count at other ``--parallel`` values than the default:
+    the measurement the default is chosen by.
 
 Every fresh run gets its own sandbox (a new SQLite file, a free port on 127.0.0.1), started
 before the clock starts. Times are wall-clock (``time.perf_counter``) of the whole operation,
 Chromium's launch included for (b)-(f). The tool's console goes to a buffer, not the terminal.
 
-The figures are checked against the targets of the project's issue 5 and written to
+The figures are checked against the targets of the project's issue 14 and written to
 ``docs/benchmarks.json`` and ``docs/benchmarks.md`` (``--out DIR`` elsewhere). ``--quick`` is a
 smoke test of the harness (one repetition, small widget counts, under a minute); without
 ``--out`` it writes into a temporary folder so that it never replaces the published figures.
@@ -52,7 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
-from flows.apply import ApplyOptions, Report, execute
+from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report, execute
 from flows.console import Console
 from flows.provision import CHROMIUM_ARGS, find_browser
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
@@ -71,10 +73,15 @@ DEFAULT_WARMUP = 1
 WIDGET_SIZES = (6, 50, 200)
 QUICK_WIDGET_SIZES = (1, 2, 3)
 
-# The targets of issue 5.
+# Besides the default (DEFAULT_PARALLEL, in (e)), the widget pages tried side by side in (i),
+# on the middle widget count: the measurement the default is chosen by.
+PARALLEL_SWEEP = (1, 2, 6)
+QUICK_PARALLEL_SWEEP = (1,)
+
+# The targets of issue 14 (issue 5 had 1.5× and 0.5×).
 TARGETS = {
-    "apply_vs_script": ("apply fresh / straight-line script (c/b)", 1.5, "×"),
-    "noop_vs_fresh": ("no-op re-run / apply fresh (d/c)", 0.5, "×"),
+    "apply_vs_script": ("apply fresh / straight-line script (c/b)", 1.0, "×"),
+    "noop_vs_fresh": ("no-op re-run / apply fresh (d/c)", 0.3, "×"),
     "per_widget_ms": ("cost of one more widget (slope {lo}→{hi})", 100.0, "ms"),
     "trace_overhead_pct": ("trace + scrub overhead (c vs f)", 25.0, "%"),
 }
@@ -361,6 +368,7 @@ class Bench:
     chromium: str = ""
     load: dict[str, list[float]] = field(default_factory=dict)  # the machine's load average, before and after
     base_widgets: int = 6  # widgets in the project's seeds, which (b) and (c) create
+    sweep: tuple[int, ...] = PARALLEL_SWEEP
 
     def __post_init__(self) -> None:
         for key, letter, label in [
@@ -380,6 +388,10 @@ class Bench:
         self.series[f"script_widgets_{mid}"] = Series(
             f"script_widgets_{mid}", "b", f"straight-line Playwright script, {mid} widgets (the per-widget floor)"
         )
+        for n in self.sweep:
+            self.series[f"apply_parallel_{n}"] = Series(
+                f"apply_parallel_{n}", "i", f"apply, fresh sandbox, {mid} widgets, --parallel {n} (default {DEFAULT_PARALLEL}: (e))"
+            )
 
     def run(self, root: Path) -> None:
         self.load["start"] = _load()
@@ -425,6 +437,9 @@ class Bench:
         with fresh_sandbox(root) as (sandbox, _):
             timing, _ = _timed(lambda: playwright_script(sandbox, sized[mid]))
             self._measure(f"script_widgets_{mid}", timing, record)
+        for n in self.sweep:
+            with fresh_sandbox(root) as (sandbox, workdir):
+                self._measure(f"apply_parallel_{n}", run_apply(sandbox, workdir, sized[mid], ApplyOptions(parallel=n)), record)
 
     # ------------------------------------------------------------ results
 
@@ -492,6 +507,8 @@ class Bench:
             "repetitions": self.repeat,
             "warmup_rounds": self.warmup,
             "widget_sizes": list(self.sizes),
+            "default_parallel": DEFAULT_PARALLEL,
+            "parallel_sweep": list(self.sweep),
             "machine": {**machine(), "load_average": self.load},
             "versions": {
                 "python": platform.python_version(),
@@ -608,7 +625,7 @@ def markdown(data: dict[str, Any]) -> str:
     load = mach.get("load_average", {})
     intro = (
         "How long `apply` takes against a local sandbox, next to two floors, checked against the "
-        f"targets of issue 5.{quick} Re-run with `make bench` (`.venv/bin/python -m flows.bench`; "
+        f"targets of issue 14.{quick} Re-run with `make bench` (`.venv/bin/python -m flows.bench`; "
         "`--repeat N` for more repetitions, `--quick` for a smoke test under a minute): it rewrites "
         "this file and `benchmarks.json` beside it, which also holds every single run's time."
     )
@@ -637,8 +654,11 @@ def markdown(data: dict[str, Any]) -> str:
         ),
         "- (c) `apply` as operators run it (default options: trace on, verify on);",
         "- (d) `apply` again on the same sandbox: the no-op;",
-        f"- (e) `apply` with {sizes} generated widgets (names `bench-widget-NNN`, all of declared types);",
-        "- (f) `apply` with `ApplyOptions(trace=False)`, against (c) for the trace's cost.",
+        f"- (e) `apply` with {sizes} generated widgets (names `bench-widget-NNN`, all of declared types), "
+        f"created on {data.get('default_parallel', DEFAULT_PARALLEL)} browser pages side by side (the default `--parallel`);",
+        "- (f) `apply` with `ApplyOptions(trace=False)`, against (c) for the trace's cost;",
+        "- (g) `apply --via api` on a fresh sandbox with the API gate open (no browser), (h) its no-op re-run;",
+        "- (i) `apply` with the middle widget count and other `--parallel` values: what the default is chosen by.",
     ]
     where = (
         f"Machine: {mach['cpu_count']} cores ({mach['cpu_model'] or 'unknown CPU'}), {mach['platform']}; "
@@ -689,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --repeat >= 1, --warmup >= 0, at least two widget counts >= 1", file=sys.stderr)
         return 3
     out = args.out or (Path(tempfile.mkdtemp(prefix="ihub-bench-quick-")) if args.quick else DOCS)
-    bench = Bench(repeat, warmup, sizes, "quick" if args.quick else "full")
+    bench = Bench(repeat, warmup, sizes, "quick" if args.quick else "full", sweep=QUICK_PARALLEL_SWEEP if args.quick else PARALLEL_SWEEP)
     started = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="ihub-bench-"))
     try:

@@ -100,9 +100,11 @@ class ApiConsumersPage(AdminPage):
         self._submit(self.create_button, self.show_heading, what="create the API consumer")
         return self.id_from_url(ApiConsumersTexts.ID_PARAM)
 
-    def show(self, consumer_id: str) -> ConsumerDetails:
+    def show(self, consumer_id: str, *, reuse_open_page: bool = False) -> ConsumerDetails:
+        """The consumer's show page, read. ``reuse_open_page``: read it where creating the
+        consumer landed instead of loading it again."""
         t = ApiConsumersTexts
-        self._open(t.SHOW_PATH.format(id=consumer_id))
+        self._open(t.SHOW_PATH.format(id=consumer_id), reuse_open_page=reuse_open_page)
         self.one(self.show_heading)
         fields = self.read_record()
         return ConsumerDetails(

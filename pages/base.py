@@ -338,7 +338,11 @@ class AdminPage:
 
     # -------------------------------------------------------------- navigation
 
-    def _open(self, path: str) -> None:
+    def _open(self, path: str, *, reuse_open_page: bool = False) -> None:
+        """Load ``path``. ``reuse_open_page``: the page is there already (where the last submit
+        landed, e.g. a record's show page after its form): use it as it is, no second load."""
+        if reuse_open_page and self.page.url == self.base_url + path:
+            return
         watch = _watch(self.page)
         watch.reset()
         try:

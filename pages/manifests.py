@@ -123,9 +123,10 @@ class ManifestsPage(AdminPage):
             self.fill_field(self.vocabulary_fields[name], json.dumps(value, indent=2, ensure_ascii=False))
         self._submit(self.save_button, self.show_heading, what="save the manifest's vocabulary")
 
-    def activate(self, manifest_id: str) -> None:
-        """Press Activate on the show page and confirm the browser's dialog."""
-        self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id))
+    def activate(self, manifest_id: str, *, reuse_open_page: bool = False) -> None:
+        """Press Activate on the show page and confirm the browser's dialog. ``reuse_open_page``:
+        the show page is open already (where saving the vocabulary landed)."""
+        self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id), reuse_open_page=reuse_open_page)
 
         def confirm(dialog: Dialog) -> None:
             dialog.accept()

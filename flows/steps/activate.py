@@ -70,7 +70,8 @@ class ActivateStep(Step[ActivateObservation]):
         (write,) = decision.writes
         if not run.approve(write):
             return self.result(Status.SKIPPED, "skipped by the operator"), None
-        run.manifests.activate(manifest.manifest_id)  # done once the page shows the status "active"
+        # done once the page shows the status "active"; the show page saving the vocabulary landed on is used
+        run.manifests.activate(manifest.manifest_id, reuse_open_page=True)
         run.writes += 1
         after = ActivateObservation(
             version=manifest.version, manifest_id=manifest.manifest_id, status=ManifestsTexts.ACTIVE, seen="activated"

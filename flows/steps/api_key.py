@@ -121,7 +121,7 @@ class ApiKeyStep(Step[ApiKeyObservation]):
         is taken.
         """
         pages = run.consumers
-        pages.show(consumer_id)
+        pages.show(consumer_id, reuse_open_page=True)  # where creating the consumer landed, if it did
         pages.open_key_form(scopes)
 
         def forget_key() -> None:

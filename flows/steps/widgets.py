@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from pydantic import BaseModel, ConfigDict
 
+from flows.errors import Aborted
 from flows.seeds import SeedSet
 from flows.steps.base import Action, Decision, Diff, Observation, Observations, Options, Run, Status, Step, StepResult, Write
 from flows.steps.hub import HubObservation
@@ -78,11 +79,10 @@ class WidgetsStep(Step[WidgetsObservation]):
         if hub.hub_id is None:
             return self.result(Status.BLOCKED, "no hub to hold the widgets"), None
         created: list[WidgetRow] = []
-        skipped = [w.values["name"] for w in decision.writes if not run.approve(w)]
-        writes = [w for w in decision.writes if w.values["name"] not in skipped]
-        failures = self._create(run, hub.hub_id, writes, created)
+        skipped: list[str] = []
+        failures = self._create(run, hub.hub_id, decision.writes, created, skipped)
         if failures:
-            raise _failed(failures, len(created), len(writes))
+            raise _failed(failures, len(created), len(decision.writes) - len(skipped))
         status = Status.CREATED if created else Status.SKIPPED
         detail = f"{len(created)} created" + (f", {len(skipped)} skipped" if skipped else "")
         result = self.result(status, detail, hub_id=hub.hub_id)
@@ -90,12 +90,16 @@ class WidgetsStep(Step[WidgetsObservation]):
         after = WidgetsObservation(hub_id=hub.hub_id, widgets=[*before.widgets, *created], seen=detail)
         return result, after
 
-    def _create(self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow]) -> list[tuple[str, PageError]]:
+    def _create(
+        self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow], skipped: list[str]
+    ) -> list[tuple[str, PageError]]:
         """Create the widgets on up to ``run.parallel`` pages side by side: each page opens the
         form, fills and submits it, then the next page does the same while the first one's
-        request is served; a page's outcome is awaited before it takes the next widget. After
-        a failure no new widget is started; those already sent are awaited (they may have been
-        made, and are counted). ``created`` fills as outcomes arrive; returns the failures."""
+        request is served; a page's outcome is awaited before it takes the next widget. Each
+        write is approved just before it is sent (``skipped`` gets those the operator skips).
+        After a failure, or the operator's abort, no new widget is started; those already sent
+        are awaited (they may have been made, and are counted). ``created`` fills as outcomes
+        arrive; returns the failures."""
         failures: list[tuple[str, PageError]] = []
         with run.widget_lanes(min(run.parallel, len(writes))) as lanes:
             sent: dict[int, Write] = {}  # lane -> the write awaiting its outcome there
@@ -116,8 +120,18 @@ class WidgetsStep(Step[WidgetsObservation]):
                 run.writes += 1
                 created.append(WidgetRow(name=fields.name, title=fields.title, type=fields.type))
 
-            for n, write in enumerate(writes):
-                lane = n % len(lanes)
+            n = 0
+            for write in writes:
+                try:
+                    approved = run.approve(write)
+                except Aborted:
+                    for lane in list(sent):
+                        settle(lane)
+                    raise
+                if not approved:
+                    skipped.append(write.values["name"])
+                    continue
+                lane, n = n % len(lanes), n + 1
                 if lane in sent:
                     settle(lane)
                 if failures:
