@@ -88,6 +88,22 @@ def _json_documents(text: str) -> Iterator[Any]:
                 continue
 
 
+# Characters a JSON writer escapes in a string (some writers: DEL, U+2028, U+2029 too).
+_ESCAPED = re.compile("[\"\\\\\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _as_is(value: str, unicode_escapes: bool, slash_escapes: bool) -> bool:
+    """Whether a JSON string value stands in its document's text character for character
+    (nothing in it was escaped). Then every reading of the value is part of the same reading
+    of the whole text (URL and HTML decoding and base64 runs are local, and the value's quotes
+    end them), which is read already: reading the value again finds nothing new."""
+    if _ESCAPED.search(value):
+        return False
+    if unicode_escapes and not value.isascii():
+        return False
+    return not (slash_escapes and "/" in value)
+
+
 def readings(text: str, depth: int = 0) -> Iterator[str]:
     """``text`` and every decoded reading of it (see the module's docstring)."""
     yield text
@@ -102,9 +118,10 @@ def readings(text: str, depth: int = 0) -> Iterator[str]:
                 yield html.unescape(decoded)
     if depth >= _MAX_DEPTH:
         return
+    unicode_escapes, slash_escapes = "\\u" in text, "\\/" in text
     for document in _json_documents(text):
         for value in _json_strings(document):
-            if len(value) >= MIN_LENGTH:
+            if len(value) >= MIN_LENGTH and not _as_is(value, unicode_escapes, slash_escapes):
                 yield from readings(value, depth + 1)
     for match in _BASE64_RUN.finditer(text):
         raw = _b64decode(match.group())

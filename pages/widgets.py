@@ -74,6 +74,9 @@ class WidgetsPage(AdminPage):
         """Open the new-widget form, fill it and submit it, without waiting for the outcome:
         meanwhile another browser page can fill the next one (see :meth:`await_created`)."""
         t = WidgetsTexts
+        # A page in the background gets no animation frames, which a click waits for
+        # (Playwright's "stable" check): the page worked on comes to the front.
+        self.page.bring_to_front()
         self._open(t.NEW_PATH.format(hub_id=hub_id))
         self.fill_field(self.name, widget.name)
         self.fill_field(self.title, widget.title)

@@ -53,6 +53,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     assert len(sizes) == 3 and sizes == sorted(sizes)
     assert data["parallel_sweep"] == [1] and data["default_parallel"] > 1
     keys = MEASUREMENTS + [f"apply_widgets_{n}" for n in sizes] + [f"script_widgets_{sizes[1]}", "apply_parallel_1"]
+    keys += [f"apply_latency_parallel_{n}" for n in sorted({1, data["default_parallel"]})]
     assert sorted(data["measurements"]) == sorted(keys)
     for key in keys:
         m = data["measurements"][key]
