@@ -289,3 +289,35 @@ def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Itera
                 continue  # a test that proves the scanner sees what scrubbing removes
         leaks += [f"{log.parent}: {leak}" for leak in scan_folder(log.parent, [ADMIN_PASSWORD])]
     assert not leaks, "run folders of this session hold secrets:\n" + "\n".join(leaks)
+
+
+# ---------------------------------------------------------------- scheduling: the long tests first
+
+# The longest tests (a run of their own, or many), longest first: `make test` hands tests out one
+# at a time (--dist load --maxschedchunk 1), so starting these first keeps one of them from
+# running alone at the end while the other workers idle. Substrings of node ids.
+LONGEST_FIRST = (
+    "test_secrets_property.py::test_a_real_apply",
+    "test_readme.py::test_the_readme_instructions_hold",
+    "test_bench.py::",
+    "test_markup.py::test_plan_apply_rerun_and_doctor",
+    "test_faults.py::test_chromium_killed_mid_run",
+    "test_faults.py::test_session_expiry_mid_run",
+    "test_apply_e2e.py::test_fresh_apply_then_nothing_to_do",
+    "test_apply_e2e.py::test_rehearse_command",
+    "test_faults.py::test_fault_at_every_write",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    for rank, part in enumerate(LONGEST_FIRST):
+        if part in item.nodeid:
+            return rank
+    if item.get_closest_marker("slow") is not None:
+        return len(LONGEST_FIRST)
+    return len(LONGEST_FIRST) + 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # stable: within a rank, the modules' own order (every xdist worker sorts the same way)
+    items.sort(key=_rank)
