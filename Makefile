@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PYTEST_ARGS ?= -n auto --maxprocesses=4 --durations=10
+# --dist load --maxschedchunk 1: one test at a time per worker, in the order tests/support.py
+# gives (the longest first), so no long test starts last.
+PYTEST_ARGS ?= -n auto --maxprocesses=4 --dist load --maxschedchunk 1 --durations=10
 
 .PHONY: help rehearse test bench install browser clean
 

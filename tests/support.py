@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
 from flows.provision import CHROMIUM_ARGS, find_browser
@@ -119,11 +120,20 @@ def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-class Tool:
-    """Runs ``ihub-bootstrap`` in a subprocess against one sandbox, with password login."""
+IN_PROCESS = ("apply", "plan", "doctor")  # the commands that open a browser run (flows.session.RunSession)
 
-    def __init__(self, sandbox: RunningSandbox, tmp_path: Path):
+
+class Tool:
+    """Runs ``ihub-bootstrap`` against one sandbox, with password login: in a subprocess, or,
+    given a running ``browser``, ``apply``, ``plan`` and ``doctor`` in this process in a new context of that
+    Chromium (what a test about the runbook's behaviour needs, without ~7 s of Python start-up
+    and Chromium launch per call under load). Tests about the process itself (exit on signals,
+    what reaches the terminal's file descriptors, the environment, headed windows) keep the
+    subprocess: construct without ``browser``, or pass ``in_process=False``."""
+
+    def __init__(self, sandbox: RunningSandbox, tmp_path: Path, browser: Browser | None = None):
         self.sandbox = sandbox
+        self.browser = browser
         self.tmp_path = tmp_path
         self.runs = tmp_path / "runs"
         self.key_file = tmp_path / "keys" / "ops-hub.key.json"
@@ -142,6 +152,7 @@ class Tool:
         wait: float = 180,
         trace: bool = False,
         extra_env: dict[str, str] | None = None,
+        in_process: bool | None = None,
         **settings: str | None,
     ) -> subprocess.CompletedProcess[str]:
         """``trace=False`` adds ``--no-trace`` to apply and plan: recording costs ~40 % of a run,
@@ -151,6 +162,10 @@ class Tool:
         merged = {**self.settings, **settings}
         env = tool_env(self.tmp_path, **{k: v for k, v in merged.items() if v is not None})
         env.update(extra_env or {})
+        if in_process is None:
+            in_process = self.browser is not None and bool(args) and args[0] in IN_PROCESS and "--headed" not in args
+        if in_process:
+            return self._in_process(list(args), env, input)
         return subprocess.run(
             [sys.executable, "-m", "flows.cli", *args],
             capture_output=True,
@@ -161,6 +176,45 @@ class Tool:
             timeout=wait,
             check=False,
         )
+
+    def _in_process(self, args: list[str], env: dict[str, str], input: str | None) -> subprocess.CompletedProcess[str]:
+        """``flows.cli.main(args)`` as the subprocess would run it (its environment, working
+        directory, stdin, stdout and stderr), its browser runs opened in ``self.browser``."""
+        import contextlib
+        import dataclasses
+        import io
+
+        from flows import cli, session, ui_texts
+
+        assert self.browser is not None, "in_process needs the test's browser"
+        shared, real_init = self.browser, session.RunSession.__init__
+
+        def init(run_session: Any, *args: Any, **kwargs: Any) -> None:
+            if kwargs.get("browser", True) and not kwargs.get("headed") and kwargs.get("reuse_browser") is None:
+                kwargs["reuse_browser"] = shared
+            real_init(run_session, *args, **kwargs)
+
+        out, err = io.StringIO(), io.StringIO()
+        saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(session.RunSession, "__init__", init)
+            os.environ.clear()
+            os.environ.update(env)
+            os.chdir(self.tmp_path)
+            sys.stdin = io.StringIO(input or "")
+            try:
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                    try:
+                        code = cli.main(args)
+                    except SystemExit as exc:  # argparse
+                        code = exc.code if isinstance(exc.code, int) else 1
+            finally:
+                sys.stdin = saved_stdin
+                os.chdir(saved_cwd)
+                os.environ.clear()
+                os.environ.update(saved_env)
+                ui_texts.reset()
+        return subprocess.CompletedProcess(["ihub-bootstrap", *args], code, out.getvalue(), err.getvalue())
 
     def stored_key(self) -> dict[str, str]:
         """The entry the key file holds for this sandbox's consumer (the last one stored)."""
@@ -235,3 +289,35 @@ def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Itera
                 continue  # a test that proves the scanner sees what scrubbing removes
         leaks += [f"{log.parent}: {leak}" for leak in scan_folder(log.parent, [ADMIN_PASSWORD])]
     assert not leaks, "run folders of this session hold secrets:\n" + "\n".join(leaks)
+
+
+# ---------------------------------------------------------------- scheduling: the long tests first
+
+# The longest tests (a run of their own, or many), longest first: `make test` hands tests out one
+# at a time (--dist load --maxschedchunk 1), so starting these first keeps one of them from
+# running alone at the end while the other workers idle. Substrings of node ids.
+LONGEST_FIRST = (
+    "test_secrets_property.py::test_a_real_apply",
+    "test_readme.py::test_the_readme_instructions_hold",
+    "test_bench.py::",
+    "test_markup.py::test_plan_apply_rerun_and_doctor",
+    "test_faults.py::test_chromium_killed_mid_run",
+    "test_faults.py::test_session_expiry_mid_run",
+    "test_apply_e2e.py::test_fresh_apply_then_nothing_to_do",
+    "test_apply_e2e.py::test_rehearse_command",
+    "test_faults.py::test_fault_at_every_write",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    for rank, part in enumerate(LONGEST_FIRST):
+        if part in item.nodeid:
+            return rank
+    if item.get_closest_marker("slow") is not None:
+        return len(LONGEST_FIRST)
+    return len(LONGEST_FIRST) + 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # stable: within a rank, the modules' own order (every xdist worker sorts the same way)
+    items.sort(key=_rank)

@@ -1,18 +1,29 @@
-"""The UI path end to end, as an operator runs it: ``ihub-bootstrap apply`` in a subprocess,
-real Chromium, the sandbox on loopback, its database inspected directly."""
+"""The UI path end to end, as an operator runs it: ``ihub-bootstrap apply``, real Chromium, the
+sandbox on loopback, its database inspected directly. The first fresh-apply case runs the tool
+in a subprocess with a Chromium of its own, exactly as an operator does; the others run the
+same CLI in-process in the worker's Chromium (``Tool(browser=...)``): what they check is what
+the run does, not how the process starts."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from playwright.sync_api import Browser
+
 from flows.errors import ExitCode
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, rows, snapshot
+
+@pytest.fixture
+def tool(sandbox, tmp_path: Path, browser: Browser) -> Tool:  # noqa: ANN001
+    return Tool(sandbox, tmp_path, browser)
+
 
 STEP_NAMES = ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
 
@@ -40,11 +51,14 @@ def assert_bootstrapped(sandbox) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize(
-    ("submit", "gate", "trace"), [("js", "closed", True), ("native", "open", True), ("js", "open", False), ("native", "closed", False)]
+    ("submit", "gate", "trace", "process"),
+    [("js", "closed", True, True), ("native", "open", True, False), ("js", "open", False, False), ("native", "closed", False, False)],
 )
-def test_fresh_apply_then_nothing_to_do(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str, gate: str, trace: bool) -> None:
+def test_fresh_apply_then_nothing_to_do(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, submit: str, gate: str, trace: bool, process: bool
+) -> None:
     sandbox = sandbox_factory(submit=submit, gate=gate)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, None if process else browser)  # process: the operator's own subprocess
 
     code, report, stderr = tool.json("apply", trace=trace)
     assert code == ExitCode.OK, stderr
@@ -123,7 +137,9 @@ def test_storage_state_mode(tool: Tool, sandbox, tmp_path: Path) -> None:  # noq
         page.get_by_role("button", name="Login").click()
 
     settings = ExplicitSettings(base=sandbox.base_url)
-    login_and_save(settings, state, Console(), headed=False, wait_s=30, fill=operator)
+    # a thread of its own: this worker's Playwright (the shared browser) runs in the main thread
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(login_and_save, settings, state, Console(), headed=False, wait_s=30, fill=operator).result()
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert any(c["name"] == "SESSION" for c in json.loads(state.read_text())["cookies"])
 
@@ -132,9 +148,9 @@ def test_storage_state_mode(tool: Tool, sandbox, tmp_path: Path) -> None:  # noq
     assert_bootstrapped(sandbox)
 
 
-def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
     sandbox = sandbox_factory(schema="newer", submit="native")
-    code, report, stderr = Tool(sandbox, tmp_path).json("apply")
+    code, report, stderr = Tool(sandbox, tmp_path, browser).json("apply")
     assert code == ExitCode.OK, stderr
     hub = ops_hub(sandbox)
     assert (hub.hub_family, hub.vsm_function, hub.vsm_system) == ("vsm", "OPS", "S1")
@@ -142,9 +158,9 @@ def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_p
 
 
 @pytest.mark.parametrize("markup", ["current", "custom"])  # custom: Bootstrap 4 groups, "Name *" labels
-def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: SandboxFactory, tmp_path: Path, markup: str) -> None:
+def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, markup: str) -> None:
     sandbox = sandbox_factory(markup=markup)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)
     with httpx.Client(base_url=sandbox.base_url) as admin:
         login(admin)
         taken = admin.post("/CreateHub", data={"name": "Ops Hub", "slug": "ops-legacy", "domain": "legacy.x.org", "kind": "domain"})

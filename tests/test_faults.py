@@ -38,6 +38,9 @@ MUTATIONS = [
     ("api-key", "CreateApiKey"),
     *[("widgets", "CreateWidget")] * 6,
 ]
+# Where the matrix injects: every write, except the widgets between the first and the last (the
+# same step, request and recovery as the first widget: they added 8 full applies and nothing new).
+FAULT_POINTS = [k for k in range(1, len(MUTATIONS) + 1) if k == 1 or k == len(MUTATIONS) or MUTATIONS[k - 2][0] != MUTATIONS[k - 1][0]]
 
 
 def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet | None = None, **options: Any) -> Report:  # noqa: ANN001
@@ -89,7 +92,7 @@ def test_a_fresh_apply_makes_exactly_these_posts(sandbox_factory: SandboxFactory
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["500", "drop"])
-@pytest.mark.parametrize("k", range(1, len(MUTATIONS) + 1))
+@pytest.mark.parametrize("k", FAULT_POINTS)
 def test_fault_at_every_write_then_rerun_converges(
     sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, fault: str, k: int
 ) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from flows.errors import ExitCode
 from tests.support import SandboxFactory, Tool, login, snapshot
@@ -26,9 +27,11 @@ MARKUPS = [
 
 
 @pytest.mark.parametrize(("markup", "submit", "schema"), MARKUPS)
-def test_plan_apply_rerun_and_doctor(sandbox_factory: SandboxFactory, tmp_path: Path, markup: str, submit: str, schema: str) -> None:
+def test_plan_apply_rerun_and_doctor(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, markup: str, submit: str, schema: str
+) -> None:
     sandbox = sandbox_factory(markup=markup, submit=submit, schema=schema)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)  # plan and apply in-process in the shared Chromium; doctor as a process
     before = snapshot(sandbox)
     posts = sandbox.config.faults.mutations_seen
 

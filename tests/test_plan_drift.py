@@ -14,7 +14,16 @@ import pytest
 from flows.errors import ExitCode
 from flows.lock import target_lock
 from flows.seeds import PROJECT_SEEDS
+from playwright.sync_api import Browser
+
 from tests.support import SandboxFactory, Tool, login, rows, snapshot
+
+
+@pytest.fixture
+def tool(sandbox, tmp_path: Path, browser: Browser) -> Tool:  # noqa: ANN001
+    """apply, plan and doctor in-process, in the worker's Chromium: these tests are about what
+    the runbook does to Inter-Hub; the process contract is covered in test_newcomer/test_bad_input."""
+    return Tool(sandbox, tmp_path, browser)
 
 
 def test_plan_is_read_only_and_lists_every_write(tool: Tool, sandbox) -> None:  # noqa: ANN001
@@ -146,7 +155,7 @@ def test_a_second_concurrent_apply_is_refused(tool: Tool, sandbox) -> None:  # n
     os.environ["XDG_RUNTIME_DIR"] = str(env_runtime)  # the same lock directory as the tool's
     try:
         with target_lock(sandbox.base_url):
-            result = tool("apply")
+            result = tool("apply", in_process=False)  # another process: the lock is held by this one
     finally:
         if saved is None:
             del os.environ["XDG_RUNTIME_DIR"]
@@ -178,9 +187,11 @@ def test_doctor_on_a_matching_ui(tool: Tool, sandbox) -> None:  # noqa: ANN001
         ({"Title": "Name"}, "new widget form", "name", "ambiguous"),
     ],
 )
-def test_doctor_reports_a_changed_ui(sandbox_factory: SandboxFactory, tmp_path: Path, relabel: dict[str, str], screen: str, element: str, status: str) -> None:
+def test_doctor_reports_a_changed_ui(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, relabel: dict[str, str], screen: str, element: str, status: str
+) -> None:
     sandbox = sandbox_factory(relabel=relabel)
-    code, report, stderr = Tool(sandbox, tmp_path).json("doctor")
+    code, report, stderr = Tool(sandbox, tmp_path, browser).json("doctor")
     assert code == ExitCode.DOCTOR_MISMATCH, stderr
     bad = [(f["screen"], f["element"], f["status"]) for f in report["findings"] if f["status"] in ("missing", "ambiguous")]
     assert (screen, element, status) in bad

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from flows.audit import RunStart, StepEvent, read_audit_log
 from flows.errors import ExitCode
@@ -32,9 +33,10 @@ def _writes(steps: list[dict]) -> list[dict]:
 
 
 @pytest.mark.parametrize("submit", ["js", "native"])
-def test_plan_show_apply_performs_exactly_the_plans_writes(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str) -> None:
+def test_plan_show_apply_performs_exactly_the_plans_writes(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, submit: str) -> None:
     sandbox = sandbox_factory(submit=submit)
-    tool = Tool(sandbox, tmp_path)
+    # js: the operators' own processes; native: the same commands in-process in the worker's Chromium
+    tool = Tool(sandbox, tmp_path, None if submit == "js" else browser)
     plan_path = tmp_path / "review" / "ops-hub.plan.json"
     before = snapshot(sandbox)
 
@@ -96,9 +98,11 @@ def _create_hub_by_hand(sandbox) -> str:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("submit", ["js", "native"])
-def test_stale_altered_or_foreign_plans_are_refused_before_any_write(sandbox_factory: SandboxFactory, tmp_path: Path, submit: str) -> None:
+def test_stale_altered_or_foreign_plans_are_refused_before_any_write(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, submit: str
+) -> None:
     sandbox = sandbox_factory(submit=submit)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)  # in-process: the refusals are the run's, not the process's
     hub_id = _create_hub_by_hand(sandbox)
     plan_path = tmp_path / "ops-hub.plan.json"
     code, report, stderr = tool.json("plan", "--out", str(plan_path))

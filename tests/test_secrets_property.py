@@ -116,7 +116,7 @@ def _passwords() -> st.SearchStrategy[str]:
 
 
 @pytest.mark.slow
-@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck))  # + the 2 hostile examples: 3 applies, 3 failed logins
 @given(password=_passwords(), wrong=st.text(ANY, min_size=6, max_size=20))
 @example(password='Pw"q\\é-€-\U0001f600', wrong="x\u2028y\u0085z\"\\ü")
 @example(password="a%2B+b &amp; \u2028 c\x01", wrong="\U0001f600\U0001f600'\"<>&%+")

@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from flows import ui_texts
 from flows.audit import scan_folder
@@ -96,9 +97,9 @@ def test_overrides_apply_and_reset() -> None:
 
 
 @pytest.mark.parametrize("markup", ["current", "scaffold"])
-def test_doctor_shows_the_way_on_a_relabelled_ui(sandbox_factory: SandboxFactory, tmp_path: Path, markup: str) -> None:
+def test_doctor_shows_the_way_on_a_relabelled_ui(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, markup: str) -> None:
     sandbox = sandbox_factory(relabel=RELABEL, markup=markup)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)
     code, report, stderr = tool.json("doctor")
     assert code == ExitCode.DOCTOR_MISMATCH, stderr
     bad = {(f["screen"], f["element"]): f for f in report["findings"] if f["status"] in ("missing", "ambiguous")}
@@ -139,10 +140,10 @@ def test_doctor_shows_the_way_on_a_relabelled_ui(sandbox_factory: SandboxFactory
     ids=["at login", "at the widgets"],
 )
 def test_a_run_on_a_changed_ui_names_step_screen_element_and_candidates(
-    sandbox_factory: SandboxFactory, tmp_path: Path, relabel: dict[str, str], where: str, message: str, offered: str, key: str, changes: int
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, relabel: dict[str, str], where: str, message: str, offered: str, key: str, changes: int
 ) -> None:
     sandbox = sandbox_factory(relabel=relabel, markup="custom")
-    code, report, err = Tool(sandbox, tmp_path).json("apply")
+    code, report, err = Tool(sandbox, tmp_path, browser).json("apply")
     assert code == ExitCode.STEP_FAILED, err
     assert "Traceback" not in err
     assert where in err and message in err and offered in err and key in err
@@ -151,11 +152,13 @@ def test_a_run_on_a_changed_ui_names_step_screen_element_and_candidates(
 
 
 @pytest.mark.parametrize(("markup", "submit"), [("current", "js"), ("scaffold", "native")])
-def test_an_override_file_makes_a_relabelled_ui_pass(sandbox_factory: SandboxFactory, tmp_path: Path, markup: str, submit: str) -> None:
+def test_an_override_file_makes_a_relabelled_ui_pass(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, markup: str, submit: str
+) -> None:
     sandbox = sandbox_factory(relabel=RELABEL, markup=markup, submit=submit)
     overrides = tmp_path / "inter-hub.ui-texts.toml"
     overrides.write_text(OVERRIDES)
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)
     tool.settings["ui_texts"] = str(overrides)  # IHUB_UI_TEXTS
 
     code, report, stderr = tool.json("doctor")
@@ -171,9 +174,9 @@ def test_an_override_file_makes_a_relabelled_ui_pass(sandbox_factory: SandboxFac
 # ---------------------------------------------------------------- doctor --capture
 
 
-def test_doctor_capture_saves_the_screens_without_secrets(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+def test_doctor_capture_saves_the_screens_without_secrets(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
     sandbox = sandbox_factory(markup="custom")
-    tool = Tool(sandbox, tmp_path)
+    tool = Tool(sandbox, tmp_path, browser)
     assert tool("apply").returncode == ExitCode.OK
     key = tool.stored_key()["api_key"]
     capture = tmp_path / "ui-shape"
