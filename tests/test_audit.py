@@ -160,6 +160,8 @@ def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
                     if event.get("type") == "before":
                         actions.append(event.get("method"))
                         urls.append(json.dumps(event.get("params", {})))
+                    elif event.get("type") == "frame-snapshot":  # a page a submit landed on, used as is
+                        urls.append(event["snapshot"].get("frameUrl", ""))
     assert {"goto", "fill", "click", "selectOption"} <= set(actions), set(actions)
     seen = "\n".join(urls)
     for path in ("/Hubs/new", "/HubCapabilityManifests/new", "/EditHubCapabilityManifest", "/ShowHubCapabilityManifest", "/ApiConsumers/new", "/ShowApiConsumer", "/Widgets/new"):
