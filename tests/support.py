@@ -67,6 +67,34 @@ def sandbox(sandbox_factory: SandboxFactory) -> RunningSandbox:
     return sandbox_factory()
 
 
+def apply_in_process(
+    sandbox: RunningSandbox, tmp_path: Path, browser: Browser, seeds: Any = None, *, parallel: int | None = None,
+    trace: bool = False, **options: Any,
+) -> Any:
+    """One ``apply`` in this process, in the worker's Chromium (no trace unless asked), password
+    login, the key in a file under ``tmp_path``; ``options`` are the steps' options."""
+    import io
+
+    from flows.apply import ApplyOptions, execute
+    from flows.console import Console
+    from flows.seeds import load_seeds
+    from flows.settings import ExplicitSettings
+    from flows.steps import Options
+
+    settings = ExplicitSettings(
+        base=sandbox.base_url,
+        email=ADMIN_EMAIL,
+        password=ADMIN_PASSWORD,
+        runs_dir=tmp_path / "runs",
+        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
+        timeout=20,
+    )
+    opts = ApplyOptions(trace=trace, browser=browser, steps=Options(**options))
+    if parallel is not None:
+        opts.parallel = parallel
+    return execute(settings, seeds or load_seeds(), opts, Console(io.StringIO()))
+
+
 def login(client: httpx.Client, password: str = ADMIN_PASSWORD) -> httpx.Response:
     client.get("/NewSession")
     return client.post("/CreateSession", data={"email": ADMIN_EMAIL, "password": password})

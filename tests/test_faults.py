@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
@@ -22,10 +21,9 @@ from playwright.sync_api import Browser
 from flows.apply import ApplyOptions, Report, execute
 from flows.console import Console
 from flows.errors import ExitCode
-from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
+from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
-from flows.steps import Options
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, count, rows, tool_env
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, apply_in_process, count, rows, tool_env
 
 # The POSTs of a fresh apply, in order: what the matrix injects faults into.
 MUTATIONS = [
@@ -43,18 +41,8 @@ MUTATIONS = [
 FAULT_POINTS = [k for k in range(1, len(MUTATIONS) + 1) if k == 1 or k == len(MUTATIONS) or MUTATIONS[k - 2][0] != MUTATIONS[k - 1][0]]
 
 
-def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet | None = None, **options: Any) -> Report:  # noqa: ANN001
-    """One in-process apply (a shared Chromium, no trace): the matrix runs many of them."""
-    settings = ExplicitSettings(
-        base=sandbox.base_url,
-        email=ADMIN_EMAIL,
-        password=ADMIN_PASSWORD,
-        runs_dir=tmp_path / "runs",
-        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
-        timeout=20,
-    )
-    opts = ApplyOptions(trace=False, browser=browser, steps=Options(**options))
-    return execute(settings, seeds or load_seeds(), opts, Console(io.StringIO()))
+# One in-process apply (a shared Chromium, no trace): the matrix runs many of them.
+apply = apply_in_process
 
 
 def assert_converged(sandbox) -> None:  # noqa: ANN001

@@ -7,7 +7,6 @@ suite runs with the default (parallel on)."""
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -15,13 +14,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report, execute
+from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report
 from flows.bench import widget_seeds
-from flows.console import Console
 from flows.errors import ExitCode
 from flows.seeds import SeedSet
-from flows.settings import ExplicitSettings
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, rows
+from tests.support import SandboxFactory, Tool, apply_in_process, rows
 
 SETUP_POSTS = 7  # login, hub, manifest, vocabulary, activate, consumer, key: then the widgets
 SETUP_CHANGES = 6  # the same but the login
@@ -33,17 +30,8 @@ def seeds(tmp_path_factory: pytest.TempPathFactory) -> SeedSet:
     return widget_seeds(tmp_path_factory.mktemp("seeds"), WIDGETS)
 
 
-def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet, parallel: int, trace: bool = False) -> Report:  # noqa: ANN001
-    settings = ExplicitSettings(
-        base=sandbox.base_url,
-        email=ADMIN_EMAIL,
-        password=ADMIN_PASSWORD,
-        runs_dir=tmp_path / "runs",
-        key_sink=f"file:{tmp_path / 'ops-hub.key.json'}",
-        timeout=20,
-    )
-    opts = ApplyOptions(trace=trace, browser=browser, parallel=parallel)
-    return execute(settings, seeds, opts, Console(io.StringIO()))
+def apply(sandbox, tmp_path: Path, browser: Browser, seeds: SeedSet, parallel: int) -> Report:  # noqa: ANN001
+    return apply_in_process(sandbox, tmp_path, browser, seeds, parallel=parallel)
 
 
 def widgets_of(sandbox) -> list[tuple[str, str, str, str]]:  # noqa: ANN001
