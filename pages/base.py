@@ -19,6 +19,7 @@ import re
 import time
 import weakref
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -47,6 +48,22 @@ def norm(text: str) -> str:
 
 
 _NORM_JS = r"s => s.replace(/[\s_]+/g, ' ').replace(/^[\s*]+|[\s*:]+$/g, '').toLowerCase()"
+
+# An IHP index table (one <table>) as [{cells: {header: text}, links: {text: href}}] per row.
+_READ_TABLE_JS = r"""t => {
+    const norm = NORM;
+    const text = e => e.textContent.replace(/\s+/g, ' ').trim();
+    const headRow = t.querySelector('thead tr') || t.querySelector('tr');
+    const heads = headRow ? [...headRow.children].map(c => norm(text(c))) : [];
+    const body = [...t.querySelectorAll('tr')].filter(tr => tr !== headRow && !tr.closest('thead'));
+    return body.map(tr => {
+        const cells = {};
+        [...tr.children].forEach((td, i) => { cells[heads[i] || String(i)] = text(td); });
+        const links = {};
+        tr.querySelectorAll('a').forEach(a => { links[norm(text(a))] = a.getAttribute('href'); });
+        return {cells, links};
+    });
+}""".replace("NORM", _NORM_JS)
 
 
 def tolerant(text: str) -> re.Pattern[str]:
@@ -117,8 +134,10 @@ def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[st
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
 # noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
 _SLICE_MS = 1000
-# Kinds of targets that are filled or clicked: the action itself waits for them and is strict.
-_ACTED_ON = ("field", "button")
+# How long a field or button to fill or click may take to appear before the screen is
+# examined for the error (what it offers instead). Server-rendered forms are there as soon as
+# the page is; a slower one is still waited for, up to the timeout, once it is seen to be there.
+_FIND_MS = 2000
 # How long a select may take to offer a value before its options are listed in an error.
 _OPTION_WAIT_MS = 2000
 
@@ -245,7 +264,6 @@ class AdminPage:
         # The content being worked on: <main> where the layout has one, else the body. Navbars,
         # sidebars and footers outside <main> may carry links and buttons named like the screens.
         self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
-        self._verified: set[str] = set()  # ui-texts keys of fields and buttons found once (see one())
         _watch(page)
 
     # -------------------------------------------------------------- what the tool looks for
@@ -293,19 +311,33 @@ class AdminPage:
         return self._error(NotAsExpected, message, field)  # type: ignore[return-value]
 
     def one(self, target: Target) -> Locator:
-        """The target's element, checked to be there exactly once (the page is loaded).
-
-        A form's field or button is counted the first time only: filling and clicking wait for
-        it and refuse an ambiguous locator themselves, so counting it again on every visit of
-        the same form (a widget after a widget) is a round trip that tells nothing new."""
-        if target.kind in _ACTED_ON and target.key in self._verified:
-            return target.locator
+        """The target's element, checked to be there exactly once (the page is loaded)."""
         n = target.locator.count()
         if n != 1:
             raise self.missing(target, count=n)
-        if target.kind in _ACTED_ON:
-            self._verified.add(target.key)
         return target.locator
+
+    def _on(self, target: Locator | Target, act: Callable[[Locator, float], None]) -> None:
+        """``act(locator, timeout_ms)`` on a field or button: the action itself waits for the
+        element and refuses an ambiguous locator, so no count goes before it (a round trip and
+        a traced action fewer on every field). When the element is not there within
+        ``_FIND_MS``, or is there more than once, the error says what the screen offers; one
+        that is there but not ready yet (disabled, covered) gets the rest of the timeout."""
+        if not isinstance(target, Target):
+            act(target, self.timeout_s * 1000)
+            return
+        try:
+            act(target.locator, min(_FIND_MS, self.timeout_s * 1000))
+            return
+        except PlaywrightTimeoutError:
+            n = target.locator.count()
+        except PlaywrightError as exc:
+            if "strict mode violation" not in (exc.message or ""):
+                raise
+            n = target.locator.count()
+        if n != 1:
+            raise self.missing(target, count=n) from None
+        act(target.locator, self.timeout_s * 1000)
 
     # -------------------------------------------------------------- where we are
 
@@ -363,13 +395,13 @@ class AdminPage:
 
     def _submit(self, button: Locator | Target, success: Locator | Target, *, what: str) -> None:
         """Click ``button`` and wait for ``success``, a form error or the login page."""
-        self._click(self.one(button) if isinstance(button, Target) else button)
+        self._click(button)
         self._await_outcome(success, what=what)
 
-    def _click(self, button: Locator) -> None:
+    def _click(self, button: Locator | Target) -> None:
         """Click what sends a request; failures seen from here on end the next wait."""
         _watch(self.page).reset()
-        button.click()
+        self._on(button, lambda locator, timeout: locator.click(timeout=timeout))
 
     def _await_outcome(self, success: Locator | Target, *, what: str) -> None:
         """Wait for ``success``; between slices, look for the other outcomes: a failed request,
@@ -430,19 +462,25 @@ class AdminPage:
     # -------------------------------------------------------------- forms
 
     def _choose(self, select: Locator | Target, value: str, field: str | None = None) -> None:
-        """Select the option whose value is ``value``; a clear error when there is none."""
-        if isinstance(select, Target):
-            field = field or select.text
-            select = self.one(select)
-        field = field or "select"
+        """Select the option whose value is ``value``; a clear error when there is none (or no
+        such field: no count goes before it, as with :meth:`_on`)."""
+        target = select if isinstance(select, Target) else None
+        locator = select.locator if isinstance(select, Target) else select
+        field = field or (target.text if target else "select")
         try:
-            select.select_option(value=value, timeout=min(_OPTION_WAIT_MS, self.timeout_s * 1000))
+            locator.select_option(value=value, timeout=min(_OPTION_WAIT_MS, self.timeout_s * 1000))
             return
         except PlaywrightTimeoutError:
             pass  # no such option (or no such field): say which options there are
-        if not select.count():
+        except PlaywrightError as exc:
+            if "strict mode violation" not in (exc.message or ""):
+                raise
+        n = locator.count()
+        if n != 1 and target is not None:
+            raise self.missing(target, count=n) from None
+        if not n:
             raise self._error(NotAsExpected, f"the form has no {field} field", field)
-        options: list[str] = select.evaluate(
+        options: list[str] = locator.first.evaluate(
             "s => [...s.options].filter(o => !o.disabled && o.hasAttribute('value') && o.value).map(o => o.value)"
         )
         offered = ", ".join(f"{v!r}" for v in options) or "nothing"
@@ -450,7 +488,7 @@ class AdminPage:
 
     def fill_field(self, field: Target, value: str) -> None:
         """Fill a text input or textarea found by its label."""
-        self.one(field).fill(value)
+        self._on(field, lambda locator, timeout: locator.fill(value, timeout=timeout))
 
     def _set(self, field: Locator | Target, value: str, name: str) -> None:
         """Fill a text input or textarea, or choose in a select, whichever the form has."""
@@ -494,24 +532,16 @@ class AdminPage:
     # -------------------------------------------------------------- reading
 
     def read_table(self, table: Locator | Target) -> list[Row]:
-        """An index table as rows keyed by (normalised) column header: one round trip."""
-        locator = self.one(table) if isinstance(table, Target) else table
-        rows: list[dict[str, Any]] = locator.evaluate(
-            """t => {
-                const norm = NORM;
-                const text = e => e.textContent.replace(/\\s+/g, ' ').trim();
-                const headRow = t.querySelector('thead tr') || t.querySelector('tr');
-                const heads = headRow ? [...headRow.children].map(c => norm(text(c))) : [];
-                const body = [...t.querySelectorAll('tr')].filter(tr => tr !== headRow && !tr.closest('thead'));
-                return body.map(tr => {
-                    const cells = {};
-                    [...tr.children].forEach((td, i) => { cells[heads[i] || String(i)] = text(td); });
-                    const links = {};
-                    tr.querySelectorAll('a').forEach(a => { links[norm(text(a))] = a.getAttribute('href'); });
-                    return {cells, links};
-                });
-            }""".replace("NORM", _NORM_JS)
-        )
+        """An index table as rows keyed by (normalised) column header: one round trip, which
+        for a :class:`Target` also checks that there is exactly one such table."""
+        script = _READ_TABLE_JS
+        if isinstance(table, Target):
+            tables: list[list[dict[str, Any]]] = table.locator.evaluate_all(f"ts => ts.map({script})")
+            if len(tables) != 1:
+                raise self.missing(table, count=len(tables))
+            rows = tables[0]
+        else:
+            rows = table.evaluate(script)
         return [Row(r["cells"], r["links"]) for r in rows]
 
     def read_record(self, scope: Locator | Target | None = None) -> dict[str, str]:

@@ -82,7 +82,7 @@ class WidgetsPage(AdminPage):
         self.fill_field(self.title, widget.title)
         self._choose(self.widget_type, widget.type)
         self.fill_field(self.config, json.dumps(widget.config, ensure_ascii=False))
-        self._click(self.one(self.create_button))
+        self._click(self.create_button)
 
     def await_created(self, widget: WidgetFields) -> str:
         """The outcome of :meth:`send_new` on this page: the new widget's id, or the page's

@@ -3,6 +3,8 @@ form is sent): what it reads, what it writes, and what the database holds afterw
 
 from __future__ import annotations
 
+import re
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, SessionExpired
+from pages.base import FormError, NotAsExpected, SessionExpired
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -137,3 +139,32 @@ def test_widgets_page(page: Page, sandbox_factory: SandboxFactory, submit: str) 
     assert (listed.id, listed.name, listed.title, listed.type) == (widget_id, first.name, first.title, first.type)
     (row,) = rows(sandbox, "widgets")
     assert row.name == first.name and str(row.hub_id) == hub_id
+
+
+@pytest.mark.parametrize(
+    ("relabel", "message"),
+    [
+        ({"Title": "Widget title"}, r"the field 'Title' is not on the screen; the screen offers: 'Widget title'"),
+        ({"Title": "Name"}, r"the field 'Name' matches 2 elements"),  # two fields labelled alike
+        ({"Widget Type": "Kind of widget"}, r"the field 'Widget Type' is not on the screen; the screen offers: 'Kind of widget'"),
+        ({"Create Widget": "Add widget"}, r"the button 'Create Widget' is not on the screen; the screen offers: 'Add widget'"),
+    ],
+    ids=["missing field", "ambiguous field", "missing select", "missing button"],
+)
+def test_a_form_element_not_there_once_is_named_without_waiting_for_the_timeout(
+    page: Page, sandbox_factory: SandboxFactory, relabel: dict[str, str], message: str
+) -> None:
+    """Fields and buttons are not counted before they are filled or clicked (the action waits
+    and is strict): when one is missing or doubled, the error still says what the screen
+    offers, after a short look (pages.base._FIND_MS), not after the 30 s timeout."""
+    sandbox = sandbox_factory(relabel=relabel)
+    logged_in(page, sandbox.base_url)
+    hub_id, _ = _active_manifest(page, sandbox.base_url)
+    widgets = WidgetsPage(page, sandbox.base_url, 30)
+    started = time.monotonic()
+    with pytest.raises(NotAsExpected) as failed:
+        widgets.create(hub_id, SEEDS.widgets[0])
+    assert time.monotonic() - started < 15
+    assert re.search(message, failed.value.message), failed.value.message
+    assert "--ui-texts" in failed.value.message
+    assert rows(sandbox, "widgets") == []
