@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from flows.errors import ExitCode
 from flows.known_secrets import KnownSecrets
-from flows.scrub import Leak, ScrubError, _scrub_value, scan_folder, scrub_blob
+from flows.scrub import Leak, ScrubError, _scrub_value, digest, scan_folder, scrub_blob
 
 __all__ = ["Leak", "RunFolder", "ScrubError", "merge_trace", "scan_folder"]
 # Test-only: leave artifacts unscrubbed, to prove that the scanner finds what scrubbing removes.
@@ -235,9 +235,15 @@ class RunFolder:
         """Finish the folder; returns the final exit code (6 when a secret was found) and the
         findings. ``summary(exit_code, findings)`` gives summary.json's content."""
         problems: list[str] = []
+        # Files scrub_blob wrote and read clean (with every secret known now): the scan does not
+        # read them again (see scan_folder). Only when there are secrets to read them for.
+        verified: dict[str, str] = {}
+        vouch = self.scrub and bool(self.secrets.values)
         if chunks:
             try:
                 merge_trace(chunks, self.path / "trace.zip", self.secrets if self.scrub else None)
+                if vouch:
+                    verified["trace.zip"] = digest((self.path / "trace.zip").read_bytes())
             except Exception as exc:  # noqa: BLE001  whatever went wrong, nothing unclean is kept
                 (self.path / "trace.zip").unlink(missing_ok=True)
                 why = str(exc) if isinstance(exc, ScrubError) else f"{exc.__class__.__name__} while merging and scrubbing"
@@ -247,12 +253,15 @@ class RunFolder:
                 if not path.is_file() or path.name == "trace.zip":
                     continue
                 try:
-                    path.write_bytes(scrub_blob(path.name, path.read_bytes(), self.secrets.values))
+                    clean = scrub_blob(path.name, path.read_bytes(), self.secrets.values)
+                    path.write_bytes(clean)
+                    if vouch:
+                        verified[path.name] = digest(clean)
                 except Exception as exc:  # noqa: BLE001
                     path.unlink(missing_ok=True)
                     why = str(exc) if isinstance(exc, ScrubError) else f"{exc.__class__.__name__} while scrubbing"
                     problems.append(f"{path.name} ({why}; the file was deleted)")
-        leaks = scan_folder(self.path, self.secrets.values)
+        leaks = scan_folder(self.path, self.secrets.values, verified)
         if leaks and self.scrub:  # never left for someone to share
             for name in sorted({leak.file.split("!")[0] for leak in leaks}):
                 (self.path / name).unlink(missing_ok=True)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import html
 import io
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,12 @@ def _dump(value: Any) -> str:
 
 def scrub_json_lines(data: bytes, secrets: list[str]) -> bytes:
     """JSON lines (a trace's ``.trace``/``.network``, ``audit.jsonl``) with every string value
-    scrubbed and every sensitive header's value replaced. Lines are split on ``\\n`` alone."""
+    scrubbed and every sensitive header's value replaced. Lines are split on ``\\n`` alone.
+
+    Each line is read once, and verified as it is written: a line that holds no secret in any
+    reading is kept byte for byte (with sensitive headers, only their values change); a line
+    that does is scrubbed value by value and then read again. Raises :class:`ScrubError` when
+    a line cannot be made clean."""
     forms = _forms(secrets)
     out = []
     for raw in data.decode("utf-8").split("\n"):
@@ -232,14 +238,24 @@ def scrub_json_lines(data: bytes, secrets: list[str]) -> bytes:
             continue
         lowered = raw.lower()
         plain = not any(mark in lowered for mark in ("cookie", "authorization"))
-        if plain and not secrets_in(raw.encode(), secrets):
+        holds = bool(secrets) and bool(secrets_in(raw.encode(), secrets))
+        if plain and not holds:
             out.append(raw)  # nothing in it to scrub (most of a trace): kept byte for byte
             continue
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
             raise ScrubError("a line is not JSON") from None
-        out.append(_dump(_scrub_value(value, secrets, forms)))
+        # Sensitive headers and cookies first: often the only place a secret is (the session
+        # cookie of every request). Only a line that still holds one is scrubbed value by value.
+        line = _dump(_scrub_value(value, [], []))
+        if holds and secrets_in(line.encode(), secrets):
+            line = _dump(_scrub_value(value, secrets, forms))
+            if secrets_in(line.encode(), secrets):
+                raise ScrubError("a line still holds a secret after scrubbing")
+        if header_leaks(line.encode()):
+            raise ScrubError("a line still holds an unscrubbed header after scrubbing")
+        out.append(line)
     return "".join(line + "\n" for line in out).encode("utf-8")
 
 
@@ -274,6 +290,13 @@ def scrub_blob(name: str, data: bytes, secrets: list[str]) -> bytes:
             data = scrub_json_lines(data, secrets)
         except UnicodeDecodeError:
             raise ScrubError(f"{name} is not UTF-8 text") from None
+        except ScrubError as exc:
+            raise ScrubError(f"{name}: {exc}") from None
+        # Every line was read (and every changed line read again) on its own. The whole text
+        # reads as its lines do (the readings are local, and no base64 run or JSON string
+        # spans a line), unless a secret spans lines itself: only then is it read whole.
+        if not any("\n" in s for s in secrets):
+            return data
     else:
         marker = MARKER.encode()
         for form in _forms(secrets):
@@ -329,13 +352,24 @@ def scan_blobs(blobs: Iterable[tuple[str, bytes]], values: list[str]) -> list[Le
     return leaks
 
 
-def scan_folder(folder: Path, values: list[str]) -> list[Leak]:
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def scan_folder(folder: Path, values: list[str], verified: Mapping[str, str] | None = None) -> list[Leak]:
     """Every file (and zip entry, at any depth) holding a known secret in any spelling, or a
-    Cookie/Set-Cookie/Authorization value in JSON that was not scrubbed."""
+    Cookie/Set-Cookie/Authorization value in JSON that was not scrubbed.
+
+    ``verified``: files (path relative to ``folder`` -> :func:`digest`) that :func:`scrub_blob`
+    has just written and read clean with these same secrets (its output is read before it is
+    returned). Such a file is not read a second time while it still has exactly those bytes."""
 
     def files() -> Iterator[tuple[str, bytes]]:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.is_symlink():
-                yield str(path.relative_to(folder)), path.read_bytes()
+                name, data = str(path.relative_to(folder)), path.read_bytes()
+                if verified and verified.get(name) == digest(data):
+                    continue
+                yield name, data
 
     return scan_blobs(files(), values)

@@ -28,7 +28,7 @@ from flows.audit import UNSAFE_NO_SCRUB_ENV
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.known_secrets import MARKER
-from flows.scrub import scan_folder, scrub_blob
+from flows.scrub import digest, header_leaks, scan_folder, scrub_blob, secrets_in
 from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
@@ -108,6 +108,41 @@ def test_the_scanner_finds_every_planted_secret_and_scrubbing_removes_it(secret:
             (folder / name).write_bytes(data)
         assert scan_folder(folder, [secret]) == []
         assert where(folder, [secret]) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(secret=st.text(ANY, min_size=4, max_size=24))
+@example(secret=HOSTILE_EXAMPLES[0])
+@example(secret=HOSTILE_EXAMPLES[2])
+def test_a_network_line_is_scrubbed_in_its_headers_and_in_its_values(secret: str) -> None:
+    """Trace network lines carry the session cookie in every request's headers: the headers
+    are replaced first, and a line that still holds the secret elsewhere (a form body) is
+    scrubbed value by value; the other values of a header-only line stay as they were."""
+    assume(plausible(secret))
+    cookie = [{"name": "Cookie", "value": f"SESSION={secret}"}]
+    both = {"type": "resource-snapshot", "snapshot": {"request": {"headers": cookie, "postData": {"text": "p=" + quote_plus(secret)}}}}
+    headers_only = {"type": "resource-snapshot", "snapshot": {"request": {"url": "/Widgets", "headers": cookie, "cookies": [{"name": "SESSION", "value": secret}]}}}
+    data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in (both, headers_only)).encode()
+    out = scrub_blob("trace.zip!0-trace.network", data, [secret])
+    assert secrets_in(out, [secret]) == set() and header_leaks(out) == set() and where_bytes(out, secret) == []
+    second = json.loads(out.decode().split("\n")[1])["snapshot"]["request"]
+    assert second["url"] == "/Widgets" and second["headers"][0]["value"] == MARKER and second["cookies"][0]["value"] == MARKER
+
+
+def where_bytes(data: bytes, secret: str) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "blob").write_bytes(data)
+        return where(Path(tmp), [secret])
+
+
+def test_the_scan_skips_a_scrubbed_file_only_while_it_has_the_bytes_read_clean(tmp_path: Path) -> None:
+    secret = "s3cret-Value-1234"
+    clean = scrub_blob("failure.txt", f"error: {secret}\n".encode(), [secret])
+    (tmp_path / "failure.txt").write_bytes(clean)
+    verified = {"failure.txt": digest(clean)}
+    assert scan_folder(tmp_path, [secret], verified) == [] == scan_folder(tmp_path, [secret])
+    (tmp_path / "failure.txt").write_bytes(clean + secret.encode())  # changed after it was scrubbed
+    assert [leak.file for leak in scan_folder(tmp_path, [secret], verified)] == ["failure.txt"]
 
 
 def _passwords() -> st.SearchStrategy[str]:
