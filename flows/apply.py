@@ -30,7 +30,7 @@ from flows.keysink import open_sink
 from flows.plan import PlanFile, build_plan, check_context, check_observations, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
-from flows.settings import Settings
+from flows.settings import DEFAULT_PARALLEL, MAX_PARALLEL, Settings
 from flows.steps import (
     PLAN_STATUS,
     STEPS,
@@ -51,10 +51,6 @@ from pages.base import NotAsExpected, PageError
 from pages.widgets import WidgetsPage
 
 
-# Widgets created side by side by default: measured by `make bench` on a 2-core machine (see
-# docs/benchmarks.md); more pages than that only share the same CPU.
-DEFAULT_PARALLEL = 4
-MAX_PARALLEL = 16
 
 
 @dataclass

@@ -167,8 +167,9 @@ def cmd_apply(args: argparse.Namespace, console: Console) -> int:
         plan_file=plan_file,
         via=args.via,
     )
-    if getattr(args, "parallel", None) is not None:
-        opts.parallel = args.parallel
+    parallel = getattr(args, "parallel", None) or settings.parallel  # the flag, else IHUB_PARALLEL
+    if parallel is not None:
+        opts.parallel = parallel
     report = execute(settings, seeds, opts, console, detailed_exitcode=getattr(args, "detailed_exitcode", False))
     if not plan and version and version != seeds.manifest.version and report.exit_code == ExitCode.OK:
         console.info(new_version_note(seeds, version))
@@ -456,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
 
         p.add_argument(
             "--parallel", type=_pages, metavar="N",
-            help=f"create widgets on N browser pages side by side (default {DEFAULT_PARALLEL}; 1: one at a time); "
+            help=f"create widgets on N browser pages side by side (env IHUB_PARALLEL; default {DEFAULT_PARALLEL}; 1: one at a time); "
             "each is observed before, awaited and reported by name; the API path sends them one at a time",
         )
 

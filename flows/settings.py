@@ -73,6 +73,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# Widgets created side by side on this many browser pages (apply --parallel, IHUB_PARALLEL).
+# The default is chosen by `make bench` (series (i) and (j), docs/benchmarks.md).
+DEFAULT_PARALLEL = 4
+MAX_PARALLEL = 16
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="IHUB_",
@@ -99,6 +105,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=600, allow_inf_nan=False, description="seconds to wait for any one page outcome"
     )
     operator: str | None = None
+    parallel: int | None = Field(
+        default=None, ge=1, le=MAX_PARALLEL, description="browser pages creating widgets side by side (apply; --parallel wins)"
+    )
     ui_texts: Path | None = Field(default=None, description="a TOML or JSON file overriding the UI texts (ihub-bootstrap ui-texts)")
 
     @field_validator("ui_texts", mode="before")

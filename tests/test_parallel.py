@@ -140,3 +140,17 @@ def test_parallel_takes_a_number_of_pages(tool: Tool, value: str) -> None:
     result = tool("apply", "--parallel", value)
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert "is not a number of browser pages from 1 to 16" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("env", "flag", "recorded"), [("2", None, 2), ("3", "1", 1)], ids=["setting", "flag wins"])
+def test_ihub_parallel_sets_the_pages_and_the_flag_wins(tool: Tool, env: str, flag: str | None, recorded: int) -> None:
+    code, report, stderr = tool.json("apply", *(["--parallel", flag] if flag else []), extra_env={"IHUB_PARALLEL": env})
+    assert code == ExitCode.OK, stderr
+    start = json.loads((Path(report["run_folder"]) / "audit.jsonl").read_text().splitlines()[0])
+    assert start["options"]["parallel"] == recorded
+
+
+def test_ihub_parallel_out_of_range_is_refused_by_name(tool: Tool) -> None:
+    result = tool("apply", extra_env={"IHUB_PARALLEL": "17"})
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+    assert "IHUB_PARALLEL" in result.stderr and "16" in result.stderr and "Traceback" not in result.stderr
