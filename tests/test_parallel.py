@@ -91,6 +91,13 @@ def test_a_fault_at_a_widget_write_names_it_and_a_rerun_converges(
     assert failed.changes == SETUP_CHANGES + len(made) - 1, (failed.changes, made)
     assert f"of {WIDGETS} widgets created in this run" in message
     assert failed.steps[-1].status == "failed"
+    # the screenshot and the page's words are of the page that failed, whichever lane it was on
+    folder = Path(failed.run_folder)
+    assert (folder / "failure.png").read_bytes().startswith(b"\x89PNG")
+    said = (folder / "failure.txt").read_text(encoding="utf-8")
+    assert "page: " + sandbox.base_url + "/Widgets/new?hubId=" in said, said  # the others show their widget
+    if fault == "500":
+        assert "page says: An error happened while processing your request (injected fault)." in said, said
 
     faults.fail_mutation = faults.drop_mutation = 0
     rerun = apply(sandbox, tmp_path, browser, seeds, parallel=3)
