@@ -401,7 +401,10 @@ class AdminPage:
     def _click(self, button: Locator | Target) -> None:
         """Click what sends a request; failures seen from here on end the next wait."""
         _watch(self.page).reset()
-        self._on(button, lambda locator, timeout: locator.click(timeout=timeout))
+        # no_wait_after: the click returns once it is dispatched, not when a navigation it set
+        # off has committed (the outcome is awaited on the page afterwards). So a timeout can
+        # only ever come before the click, and trying again (see _on) never sends a form twice.
+        self._on(button, lambda locator, timeout: locator.click(timeout=timeout, no_wait_after=True))
 
     def _await_outcome(self, success: Locator | Target, *, what: str) -> None:
         """Wait for ``success``; between slices, look for the other outcomes: a failed request,

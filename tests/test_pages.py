@@ -168,3 +168,16 @@ def test_a_form_element_not_there_once_is_named_without_waiting_for_the_timeout(
     assert re.search(message, failed.value.message), failed.value.message
     assert "--ui-texts" in failed.value.message
     assert rows(sandbox, "widgets") == []
+
+
+def test_a_slow_native_submit_is_sent_once(page: Page, sandbox_factory: SandboxFactory) -> None:
+    """A form sent without JavaScript navigates, and the server takes longer to answer than the
+    short look for the button (pages.base._FIND_MS): the click is not taken for a missing button
+    and sent again."""
+    sandbox = sandbox_factory(submit="native")
+    logged_in(page, sandbox.base_url)
+    hub_id, _ = _active_manifest(page, sandbox.base_url)
+    sandbox.config.faults.mutation_latency_ms = 3000
+    widgets = WidgetsPage(page, sandbox.base_url, 30)
+    widgets.create(hub_id, SEEDS.widgets[0])
+    assert [w.name for w in rows(sandbox, "widgets")] == [SEEDS.widgets[0].name]
