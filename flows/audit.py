@@ -9,9 +9,11 @@
 - ``summary.json``; on failure ``failure.png`` (the key field masked) and ``failure.txt``.
 
 Before the folder is final every artifact is scrubbed of the run's known secrets and of
-sensitive headers (JSON-aware where the format is JSON), then a scanner reads every file,
-zip entries decompressed, for every known secret in its plain, URL- and base64-encoded
-forms. A hit fails the run (exit code 6) and names the file, never the secret.
+sensitive headers (JSON-aware where the format is JSON), and what the scrub writes is read
+again before it is written (JSON lines line by line); then a scanner reads every file, zip
+entries decompressed, for every known secret in its plain, URL- and base64-encoded forms,
+except the files whose bytes the scrub has just read clean (checked by SHA-256). A hit fails
+the run (exit code 6) and names the file, never the secret.
 """
 
 from __future__ import annotations
@@ -172,8 +174,9 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
 
 class RunFolder:
     """A run's folder: ``start``, events and artifacts as the run goes (each scrubbed as it is
-    written), then ``close``, which merges and scrubs the trace, scans the whole folder and
-    only then writes the run's end and summary, so that they tell whether a secret was found."""
+    written), then ``close``, which merges and scrubs the trace, scans the whole folder (what
+    the scrub has just read clean, byte for byte, is not read twice) and only then writes the
+    run's end and summary, so that they tell whether a secret was found."""
 
     def __init__(self, runs_dir: Path, command: str, secrets: KnownSecrets):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
