@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from flows.errors import ExitCode
 from flows.known_secrets import KnownSecrets
-from flows.scrub import Leak, ScrubError, _scrub_value, digest, scan_folder, scrub_blob
+from flows.scrub import Leak, ScrubError, _scrub_value, digest, scan_folder, scrub_blob, secrets_in
 
 __all__ = ["Leak", "RunFolder", "ScrubError", "merge_trace", "scan_folder"]
 # Test-only: leave artifacts unscrubbed, to prove that the scanner finds what scrubbing removes.
@@ -162,6 +162,8 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
                     if target_name in seen:
                         continue
                     seen.add(target_name)
+                    if values and secrets_in(target_name.encode(), values):
+                        raise ScrubError("trace.zip has an entry whose name holds a secret")
                     if secrets is not None:
                         data = scrub_blob(f"trace.zip!{target_name}", data, values)
                     # screenshots are JPEG already: compressing them again only costs time

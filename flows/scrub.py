@@ -183,8 +183,7 @@ def header_leaks(data: bytes) -> set[str]:
     text = _as_text(data)
     if text is None:
         return set()
-    lowered = text.lower()
-    if "cookie" not in lowered and "authorization" not in lowered:
+    if not _may_name_a_header(text):
         return set()
     found: set[str] = set()
     for document in _json_documents(text):
@@ -223,40 +222,69 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def scrub_json_lines(data: bytes, secrets: list[str]) -> bytes:
-    """JSON lines (a trace's ``.trace``/``.network``, ``audit.jsonl``) with every string value
-    scrubbed and every sensitive header's value replaced. Lines are split on ``\\n`` alone.
+def _may_name_a_header(text: str) -> bool:
+    """Whether a JSON text may hold a Cookie/Set-Cookie/Authorization header or a cookie: its
+    name as is, or spelt with ``\\u`` escapes (which only parsing reads)."""
+    lowered = text.lower()
+    return "cookie" in lowered or "authorization" in lowered or "\\u" in text
 
-    Each line is read once, and verified as it is written: a line that holds no secret in any
-    reading is kept byte for byte (with sensitive headers, only their values change); a line
-    that does is scrubbed value by value and then read again. Raises :class:`ScrubError` when
-    a line cannot be made clean."""
+
+def _one_document_per_line(line: str) -> bool:
+    """A line that starts with ``{`` and ends with ``}`` is no part of a JSON document spread
+    over several lines: such a document's first line is an incomplete prefix, and a line after
+    it starts with ``,``, ``}``, ``]``, ``:`` or a value (a JSON string holds no raw line break)."""
+    stripped = line.strip()
+    return stripped[:1] == "{" and stripped[-1:] == "}"
+
+
+def _scrub_lines(data: bytes, secrets: list[str]) -> tuple[bytes, bool]:
+    """:func:`scrub_json_lines`' work; also whether every line was a JSON object of its own
+    (then the lines' readings are all of the whole text's readings, see :func:`scrub_blob`)."""
     forms = _forms(secrets)
     out = []
+    separate = True
     for raw in data.decode("utf-8").split("\n"):
         if not raw.strip():
             continue
-        lowered = raw.lower()
-        plain = not any(mark in lowered for mark in ("cookie", "authorization"))
+        separate = separate and _one_document_per_line(raw)
         holds = bool(secrets) and bool(secrets_in(raw.encode(), secrets))
-        if plain and not holds:
+        if not holds and not _may_name_a_header(raw):
             out.append(raw)  # nothing in it to scrub (most of a trace): kept byte for byte
             continue
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            raise ScrubError("a line is not JSON") from None
+            lowered = raw.lower()
+            if holds or "cookie" in lowered or "authorization" in lowered:
+                raise ScrubError("a line is not JSON") from None
+            # part of a document over several lines, holding escapes: the whole text is read
+            # (a header name spelt with escapes included) once the lines are done
+            separate = False
+            out.append(raw)
+            continue
         # Sensitive headers and cookies first: often the only place a secret is (the session
-        # cookie of every request). Only a line that still holds one is scrubbed value by value.
+        # cookie of every request). The line as it will be written is read; only one that
+        # still holds a secret is scrubbed value by value (and read again).
         line = _dump(_scrub_value(value, [], []))
-        if holds and secrets_in(line.encode(), secrets):
+        if secrets and secrets_in(line.encode(), secrets):
             line = _dump(_scrub_value(value, secrets, forms))
             if secrets_in(line.encode(), secrets):
                 raise ScrubError("a line still holds a secret after scrubbing")
         if header_leaks(line.encode()):
             raise ScrubError("a line still holds an unscrubbed header after scrubbing")
         out.append(line)
-    return "".join(line + "\n" for line in out).encode("utf-8")
+    return "".join(line + "\n" for line in out).encode("utf-8"), separate
+
+
+def scrub_json_lines(data: bytes, secrets: list[str]) -> bytes:
+    """JSON lines (a trace's ``.trace``/``.network``, ``audit.jsonl``) with every string value
+    scrubbed and every sensitive header's value replaced. Lines are split on ``\\n`` alone.
+
+    Each line is read as it will be written: a line that holds no secret and names no header
+    is kept byte for byte; one that does is rewritten (headers and cookies replaced, then,
+    if a secret is still there, every value scrubbed) and the rewritten line is read. Raises
+    :class:`ScrubError` when a line cannot be made clean."""
+    return _scrub_lines(data, secrets)[0]
 
 
 def _forms(secrets: list[str]) -> list[str]:
@@ -275,6 +303,8 @@ def _scrub_zip(name: str, data: bytes, secrets: list[str]) -> bytes | None:
     out = io.BytesIO()
     with source, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
+            if secrets and secrets_in(info.filename.encode("utf-8", "surrogatepass"), secrets):
+                raise ScrubError(f"{name} has an entry whose name holds a secret")
             target.writestr(info.filename, scrub_blob(f"{name}!{info.filename}", source.read(info), secrets))
     return out.getvalue()
 
@@ -287,15 +317,16 @@ def scrub_blob(name: str, data: bytes, secrets: list[str]) -> bytes:
         return rebuilt
     if name.endswith(JSON_LINES) or name.endswith(".jsonl"):
         try:
-            data = scrub_json_lines(data, secrets)
+            data, separate = _scrub_lines(data, secrets)
         except UnicodeDecodeError:
             raise ScrubError(f"{name} is not UTF-8 text") from None
         except ScrubError as exc:
             raise ScrubError(f"{name}: {exc}") from None
-        # Every line was read (and every changed line read again) on its own. The whole text
-        # reads as its lines do (the readings are local, and no base64 run or JSON string
-        # spans a line), unless a secret spans lines itself: only then is it read whole.
-        if not any("\n" in s for s in secrets):
+        # Every line was read as written. The whole text reads as its lines do (the readings
+        # are local: no base64 run, escape or JSON string spans a line break) when each line
+        # is a JSON object of its own and no secret holds a line break: then it is not read
+        # again. Otherwise (a document over several lines, a secret spanning lines) it is.
+        if separate and not any("\n" in s for s in secrets):
             return data
     else:
         marker = MARKER.encode()

@@ -28,7 +28,7 @@ from flows.audit import UNSAFE_NO_SCRUB_ENV
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.known_secrets import MARKER
-from flows.scrub import digest, header_leaks, scan_folder, scrub_blob, secrets_in
+from flows.scrub import ScrubError, digest, header_leaks, scan_blobs, scan_folder, scrub_blob, secrets_in
 from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
@@ -127,6 +127,45 @@ def test_a_network_line_is_scrubbed_in_its_headers_and_in_its_values(secret: str
     assert secrets_in(out, [secret]) == set() and header_leaks(out) == set() and where_bytes(out, secret) == []
     second = json.loads(out.decode().split("\n")[1])["snapshot"]["request"]
     assert second["url"] == "/Widgets" and second["headers"][0]["value"] == MARKER and second["cookies"][0]["value"] == MARKER
+
+
+def _escaped(secret: str, every: bool) -> str:
+    return "".join("\\u%04X" % ord(c) if every or ord(c) > 127 else c for c in secret)
+
+
+def _zip_with_entry(name: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(name, "hello")
+    return out.getvalue()
+
+
+TRICKY = {  # what a writer other than Playwright could put in a JSON-lines file or a zip
+    "document over lines": ("0-trace.stacks", '{\n  "a": 1,\n  "p": "%s"\n}\n' % _escaped("hunter2-Secret", True), "hunter2-Secret"),
+    "document over lines, non-ASCII escaped": ("0-trace.stacks", '{\n  "p": "%s"\n}\n' % _escaped("pässwörd-1234", False), "pässwörd-1234"),
+    "header name spelt with escapes": (
+        "0-trace.network",
+        json.dumps({"note": "cookie consent"}) + '\n{"headers":[{"name":"\\u0043ookie","value":"SESSION=unknown-value"}]}\n',
+        "hunter2-Secret",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRICKY))
+def test_what_the_scrub_writes_scans_clean_or_it_refuses(case: str) -> None:
+    """The closing scan skips what the scrub has just written (by digest): so whatever the scrub
+    writes must scan clean, byte for byte, or the scrub must refuse it (ScrubError)."""
+    name, text, secret = TRICKY[case]
+    try:
+        out = scrub_blob(f"trace.zip!{name}", text.encode(), [secret])
+    except ScrubError:
+        return
+    assert scan_blobs([(name, out)], [secret]) == []
+
+
+def test_a_zip_entry_named_with_a_secret_is_refused() -> None:
+    with pytest.raises(ScrubError, match="an entry whose name holds a secret"):
+        scrub_blob("trace.zip", _zip_with_entry("resources/hunter2-Secret.txt"), ["hunter2-Secret"])
 
 
 def where_bytes(data: bytes, secret: str) -> list[str]:
