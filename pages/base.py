@@ -134,8 +134,8 @@ def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[st
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
 # noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
 _SLICE_MS = 1000
-# How long a field or button to fill or click may take to appear before the screen is
-# examined for the error (what it offers instead). Server-rendered forms are there as soon as
+# How long a field to fill or choose in may take to appear before the screen is examined for
+# the error (what it offers instead). Server-rendered forms are there as soon as
 # the page is; a slower one is still waited for, up to the timeout, once it is seen to be there.
 _FIND_MS = 2000
 # How long a select may take to offer a value before its options are listed in an error.
@@ -264,6 +264,7 @@ class AdminPage:
         # The content being worked on: <main> where the layout has one, else the body. Navbars,
         # sidebars and footers outside <main> may carry links and buttons named like the screens.
         self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
+        self._buttons_found: set[str] = set()  # ui-texts keys of buttons counted once (see _click)
         _watch(page)
 
     # -------------------------------------------------------------- what the tool looks for
@@ -318,16 +319,19 @@ class AdminPage:
         return target.locator
 
     def _on(self, target: Locator | Target, act: Callable[[Locator, float], None]) -> None:
-        """``act(locator, timeout_ms)`` on a field or button: the action itself waits for the
-        element and refuses an ambiguous locator, so no count goes before it (a round trip and
-        a traced action fewer on every field). When the element is not there within
-        ``_FIND_MS``, or is there more than once, the error says what the screen offers; one
-        that is there but not ready yet (disabled, covered) gets the rest of the timeout."""
+        """``act(locator, timeout_ms)`` on a field (filling and choosing may be done twice
+        without harm): the action itself waits for the element and refuses an ambiguous
+        locator, so no count goes before it (a round trip and a traced action fewer on every
+        field). When the element is not there within ``_FIND_MS``, or is there more than once,
+        the error says what the screen offers; one that is there but not ready yet (disabled,
+        covered) gets the rest of the timeout."""
+        full = self.timeout_s * 1000
         if not isinstance(target, Target):
-            act(target, self.timeout_s * 1000)
+            act(target, full)
             return
+        first = min(_FIND_MS, full)
         try:
-            act(target.locator, min(_FIND_MS, self.timeout_s * 1000))
+            act(target.locator, first)
             return
         except PlaywrightTimeoutError:
             n = target.locator.count()
@@ -337,7 +341,7 @@ class AdminPage:
             n = target.locator.count()
         if n != 1:
             raise self.missing(target, count=n) from None
-        act(target.locator, self.timeout_s * 1000)
+        act(target.locator, max(full - first, 1))
 
     # -------------------------------------------------------------- where we are
 
@@ -399,12 +403,19 @@ class AdminPage:
         self._await_outcome(success, what=what)
 
     def _click(self, button: Locator | Target) -> None:
-        """Click what sends a request; failures seen from here on end the next wait."""
+        """Click what sends a request, once; failures seen from here on end the next wait.
+
+        A click is never tried twice (a timeout may come after it was sent: a second one could
+        send the form again), so a button is counted before its first click on this page
+        object, for the error that says what the screen offers; later clicks of the same
+        button (a widget after a widget) wait for it and are strict by themselves."""
+        if isinstance(button, Target):
+            if button.key not in self._buttons_found:
+                self.one(button)
+                self._buttons_found.add(button.key)
+            button = button.locator
         _watch(self.page).reset()
-        # no_wait_after: the click returns once it is dispatched, not when a navigation it set
-        # off has committed (the outcome is awaited on the page afterwards). So a timeout can
-        # only ever come before the click, and trying again (see _on) never sends a form twice.
-        self._on(button, lambda locator, timeout: locator.click(timeout=timeout, no_wait_after=True))
+        button.click()
 
     def _await_outcome(self, success: Locator | Target, *, what: str) -> None:
         """Wait for ``success``; between slices, look for the other outcomes: a failed request,
@@ -483,6 +494,8 @@ class AdminPage:
             raise self.missing(target, count=n) from None
         if not n:
             raise self._error(NotAsExpected, f"the form has no {field} field", field)
+        if n > 1:
+            raise self._error(NotAsExpected, f"the {field} field matches {n} elements", field)
         options: list[str] = locator.first.evaluate(
             "s => [...s.options].filter(o => !o.disabled && o.hasAttribute('value') && o.value).map(o => o.value)"
         )

@@ -154,9 +154,10 @@ def test_widgets_page(page: Page, sandbox_factory: SandboxFactory, submit: str) 
 def test_a_form_element_not_there_once_is_named_without_waiting_for_the_timeout(
     page: Page, sandbox_factory: SandboxFactory, relabel: dict[str, str], message: str
 ) -> None:
-    """Fields and buttons are not counted before they are filled or clicked (the action waits
-    and is strict): when one is missing or doubled, the error still says what the screen
-    offers, after a short look (pages.base._FIND_MS), not after the 30 s timeout."""
+    """Fields are not counted before they are filled (the action waits and is strict), a
+    button only before its first click: when one is missing or doubled, the error still says
+    what the screen offers, after a short look (pages.base._FIND_MS), not after the 30 s
+    timeout."""
     sandbox = sandbox_factory(relabel=relabel)
     logged_in(page, sandbox.base_url)
     hub_id, _ = _active_manifest(page, sandbox.base_url)
@@ -172,8 +173,8 @@ def test_a_form_element_not_there_once_is_named_without_waiting_for_the_timeout(
 
 def test_a_slow_native_submit_is_sent_once(page: Page, sandbox_factory: SandboxFactory) -> None:
     """A form sent without JavaScript navigates, and the server takes longer to answer than the
-    short look for the button (pages.base._FIND_MS): the click is not taken for a missing button
-    and sent again."""
+    short look for a field (pages.base._FIND_MS): a click is never tried again, so the form is
+    sent once."""
     sandbox = sandbox_factory(submit="native")
     logged_in(page, sandbox.base_url)
     hub_id, _ = _active_manifest(page, sandbox.base_url)
