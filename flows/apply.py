@@ -30,7 +30,7 @@ from flows.keysink import open_sink
 from flows.plan import PlanFile, build_plan, check_context, check_observations, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
-from flows.settings import DEFAULT_PARALLEL, MAX_PARALLEL, Settings
+from flows.settings import DEFAULT_PARALLEL, Settings
 from flows.steps import (
     PLAN_STATUS,
     STEPS,
@@ -49,8 +49,6 @@ from flows.steps import (
 from flows.verify import Check, verify
 from pages.base import NotAsExpected, PageError
 from pages.widgets import WidgetsPage
-
-
 
 
 @dataclass

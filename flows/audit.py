@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from flows.errors import ExitCode
 from flows.known_secrets import KnownSecrets
-from flows.scrub import Leak, ScrubError, _scrub_value, digest, scan_folder, scrub_blob, secrets_in
+from flows.scrub import Leak, ScrubError, _scrub_value, digest, refuse_secret_name, scan_folder, scrub_blob
 
 __all__ = ["Leak", "RunFolder", "ScrubError", "merge_trace", "scan_folder"]
 # Test-only: leave artifacts unscrubbed, to prove that the scanner finds what scrubbing removes.
@@ -162,8 +162,7 @@ def merge_trace(chunks: list[Path], out: Path, secrets: KnownSecrets | None) -> 
                     if target_name in seen:
                         continue
                     seen.add(target_name)
-                    if values and secrets_in(target_name.encode(), values):
-                        raise ScrubError("trace.zip has an entry whose name holds a secret")
+                    refuse_secret_name("trace.zip", target_name, values)
                     if secrets is not None:
                         data = scrub_blob(f"trace.zip!{target_name}", data, values)
                     # screenshots are JPEG already: compressing them again only costs time

@@ -31,7 +31,7 @@ def _milliseconds(text: str) -> int:
 
 
 def _pages(text: str) -> int:
-    from flows.apply import MAX_PARALLEL
+    from flows.settings import MAX_PARALLEL
 
     value = int(text) if text.isdigit() else -1
     if not 1 <= value <= MAX_PARALLEL:
@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         _json_arg(p)
 
     def parallel_arg(p: argparse.ArgumentParser) -> None:
-        from flows.apply import DEFAULT_PARALLEL
+        from flows.settings import DEFAULT_PARALLEL
 
         p.add_argument(
             "--parallel", type=_pages, metavar="N",

@@ -222,11 +222,23 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _names_a_header(text: str) -> bool:
+    """Whether a text spells a Cookie/Set-Cookie/Authorization header's or a cookie's name as is."""
+    lowered = text.lower()
+    return "cookie" in lowered or "authorization" in lowered
+
+
 def _may_name_a_header(text: str) -> bool:
     """Whether a JSON text may hold a Cookie/Set-Cookie/Authorization header or a cookie: its
     name as is, or spelt with ``\\u`` escapes (which only parsing reads)."""
-    lowered = text.lower()
-    return "cookie" in lowered or "authorization" in lowered or "\\u" in text
+    return _names_a_header(text) or "\\u" in text
+
+
+def refuse_secret_name(container: str, entry: str, secrets: list[str]) -> None:
+    """A zip entry's name is written as is (no scrub renames it): one that holds a secret
+    cannot be made clean."""
+    if secrets and secrets_in(entry.encode("utf-8", "surrogatepass"), secrets):
+        raise ScrubError(f"{container} has an entry whose name holds a secret")
 
 
 def _one_document_per_line(line: str) -> bool:
@@ -254,8 +266,7 @@ def _scrub_lines(data: bytes, secrets: list[str]) -> tuple[bytes, bool]:
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            lowered = raw.lower()
-            if holds or "cookie" in lowered or "authorization" in lowered:
+            if holds or _names_a_header(raw):
                 raise ScrubError("a line is not JSON") from None
             # part of a document over several lines, holding escapes: the whole text is read
             # (a header name spelt with escapes included) once the lines are done
@@ -303,8 +314,7 @@ def _scrub_zip(name: str, data: bytes, secrets: list[str]) -> bytes | None:
     out = io.BytesIO()
     with source, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
-            if secrets and secrets_in(info.filename.encode("utf-8", "surrogatepass"), secrets):
-                raise ScrubError(f"{name} has an entry whose name holds a secret")
+            refuse_secret_name(name, info.filename, secrets)
             target.writestr(info.filename, scrub_blob(f"{name}!{info.filename}", source.read(info), secrets))
     return out.getvalue()
 
