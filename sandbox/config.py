@@ -185,10 +185,12 @@ def _admin_password(path: str | None) -> str:
     if path is None:
         return os.environ.get("SANDBOX_ADMIN_PASSWORD", "")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SystemExit(f"error: --admin-password-file {path}: cannot be read ({exc.__class__.__name__})") from None
-    return lines[0] if lines else ""
+    # The first line ends at a line feed (CRLF too), not at whatever str.splitlines() takes for
+    # a line break: U+2028, U+0085 or a form feed are characters of the password.
+    return text.split("\n", 1)[0].removesuffix("\r")
 
 
 def from_namespace(a: argparse.Namespace) -> SandboxConfig:

@@ -425,6 +425,9 @@ def test_sandbox_takes_its_password_from_a_file(tmp_path: Path) -> None:
     secret_file = tmp_path / "pw"
     secret_file.write_text("From-A-File-Pw-1\n")
     assert from_args(["--admin-password-file", str(secret_file)]).admin_password == "From-A-File-Pw-1"
+    # only a line feed ends the line: U+2028, U+0085 and a form feed are the password's own
+    secret_file.write_text('Pw"q\'é\u2028x\u0085y\x0cz\r\nsecond line\n', encoding="utf-8", newline="")
+    assert from_args(["--admin-password-file", str(secret_file)]).admin_password == 'Pw"q\'é\u2028x\u0085y\x0cz'
     os.environ["SANDBOX_ADMIN_PASSWORD"] = "From-The-Env-Pw-2"
     try:
         assert from_args([]).admin_password == "From-The-Env-Pw-2"
