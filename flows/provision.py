@@ -15,12 +15,39 @@ import sys
 from pathlib import Path
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
-# Without these, Chromium reaches for Google's hosts at start-up (refused on closed networks).
+# The features Playwright 1.65 itself turns off (its chromiumSwitches.ts). Chromium keeps only
+# the last --disable-features switch, and ours comes after Playwright's: so it repeats them.
+# tests/test_pages.py checks against Chromium's own account (chrome://version) that a launch
+# with CHROMIUM_ARGS has every feature off that Playwright's plain launch has off.
+PLAYWRIGHT_DISABLED_FEATURES = (
+    "AvoidUnnecessaryBeforeUnloadCheckSync",
+    "DestroyProfileOnBrowserClose",
+    "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable",
+    "LensOverlay",
+    "MediaRouter",
+    "PaintHolding",
+    "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin",
+    "OptimizationHints",
+    "NetworkTimeServiceQuerying",
+    "AimEnabled",
+    "PreconnectToSearch",
+    "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion",
+)
+# Chromium 156 loads its address bar's drop-down (two chrome://omnibox-popup pages, in a renderer
+# of their own) into every new window, headless too, where nobody can open it: about 70 ms of
+# CPU for each browser page the run opens (the widget pages too), 15-25 % of a page's cost.
+UNUSED_FEATURES = ("WebUIOmniboxPopup", "WebUIOmniboxAimPopup")
+# Without the first four, Chromium reaches for Google's hosts at start-up (refused on closed networks).
 CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNUSED_FEATURES),
 ]
 
 
