@@ -718,7 +718,7 @@ def markdown(data: dict[str, Any]) -> str:
             else "**without Chromium's renderers**, which this system gave no way to count (a third "
             "of a run's CPU where they are counted)"
         )
-        + "); with 2 cores, CPU above wall time means both were busy. It stretches less than wall "
+        + "); CPU above wall time means more than one core was busy on average. It stretches less than wall "
         "time when other work shares the machine, so the targets are also shown computed from it, "
         "for information; the verdicts are on wall time."
     )
