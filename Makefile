@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # --dist load --maxschedchunk 1: one test at a time per worker, in the order tests/support.py
-# gives (the longest first), so no long test starts last.
-PYTEST_ARGS ?= -n auto --maxprocesses=4 --dist load --maxschedchunk 1 --durations=10
+# gives (the longest first), so no long test starts last. -n 4 on 2 cores: many tests wait
+# (injected server latency, timeouts), and a waiting worker leaves its core to the others.
+PYTEST_ARGS ?= -n 4 --dist load --maxschedchunk 1 --durations=10
 
 .PHONY: help rehearse test bench install browser clean
 
