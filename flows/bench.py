@@ -162,14 +162,19 @@ def adopt_orphans() -> bool:
     return bool(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
 
 
-def _children() -> list[int]:
-    me, found = os.getpid(), []
+def process_parents() -> dict[int, int]:
+    """Every running process (Linux ``/proc``) and its parent's pid."""
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError, IndexError, ValueError):
-                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
-                    found.append(int(entry))
-    return found
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    return [pid for pid, parent in process_parents().items() if parent == me]
 
 
 def reap_orphans(timeout_s: float = 10.0) -> list[int]:

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from flows.apply import ApplyOptions, Report, execute
+from flows.bench import process_parents
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.seeds import PROJECT_SEEDS, load_seeds
@@ -121,14 +122,7 @@ def test_session_expiry_mid_run(sandbox_factory: SandboxFactory, tmp_path: Path,
 
 
 def _descendants(root: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
+    parents = process_parents()
     found, frontier = [], [root]
     while frontier:
         pid = frontier.pop()
