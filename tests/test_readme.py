@@ -231,3 +231,16 @@ def test_the_readme_names_every_command_and_exit_code() -> None:
     assert not missing, f"commands the README does not mention: {missing}"
     for code in ExitCode:
         assert f"| {int(code)} |" in text, f"exit code {int(code)} is not in the README's table"
+
+
+def test_the_readme_quoting_example_reads_as_it_says(tmp_path: Path) -> None:
+    """The README's example of a quoted .env value is read by the tool as the password it names."""
+    from flows.settings import load_settings
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    match = re.search(r"\(`(IHUB_PASSWORD=\"[^`]*\")` is the password `([^`]*)`\)", text)
+    assert match, "the README no longer shows how to quote a value in .env"
+    env_file = tmp_path / ".env"
+    env_file.write_text(match.group(1) + "\n", encoding="utf-8")
+    settings = load_settings(env_file)
+    assert settings.password is not None and settings.password.get_secret_value() == match.group(2)
