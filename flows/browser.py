@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +45,39 @@ def playwright_debug_allowed() -> bool:
     return os.environ.get(PLAYWRIGHT_DEBUG_ENV) == "1"
 
 
+COMPILE_CACHE_ENV = "NODE_COMPILE_CACHE"
+
+
+def compile_cache_dir() -> Path | None:
+    """Where Node keeps the Playwright driver's compiled code from one run to the next: the
+    driver's start is mostly Node compiling Playwright's code (0.35 s; 0.25 s from the cache),
+    paid by every run. ``$XDG_CACHE_HOME/ihub-bootstrap/node-compile-cache``, 0700.
+
+    The cache holds code the driver runs, so it is used only when no one but this user can
+    write to it: None (no cache, the driver compiles afresh) when it cannot be made, is not
+    this user's, or is open to others."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ihub-bootstrap"
+    path = base / "node-compile-cache"
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in (base, path):
+            info = directory.lstat()
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return None
+    except (OSError, RuntimeError):  # RuntimeError: no home directory to put it in
+        return None
+    return path
+
+
 @contextlib.contextmanager
 def driver_environment(tmp: Path | None) -> Iterator[None]:
-    """The environment Playwright's driver starts with (it copies ``os.environ`` once)."""
+    """The environment Playwright's driver starts with (it copies ``os.environ`` once): no
+    debug output, the run's private TMPDIR, Node's compile cache (unless the operator's
+    environment names one, or sets ``NODE_DISABLE_COMPILE_CACHE=1``)."""
     saved = dict(os.environ)
+    own_choice = COMPILE_CACHE_ENV in os.environ or os.environ.get("NODE_DISABLE_COMPILE_CACHE")
+    if not own_choice and (cache := compile_cache_dir()) is not None:
+        os.environ[COMPILE_CACHE_ENV] = str(cache)
     if not playwright_debug_allowed():
         for name in DEBUG_VARIABLES:
             os.environ.pop(name, None)
