@@ -5,10 +5,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# --dist load --maxschedchunk 1: one test at a time per worker, in the order tests/support.py
-# gives (the longest first), so no long test starts last. -n 4 on 2 cores: many tests wait
-# (injected server latency, timeouts), and a waiting worker leaves its core to the others.
-PYTEST_ARGS ?= -n 4 --dist load --maxschedchunk 1 --durations=10
+# --dist loadgroup: a test at a time per worker (a few queued), in the order tests/support.py
+# gives (the longest first), so no long test starts last; tests marked with one xdist_group
+# (the bad-input cases, which a module fixture runs all at once) go to a single worker, first.
+# -n 4 on 2 cores: many tests wait (injected server latency, timeouts), and a waiting worker
+# leaves its core to the others.
+PYTEST_ARGS ?= -n 4 --dist loadgroup --durations=10
 
 .PHONY: help rehearse test bench install browser clean
 

@@ -42,6 +42,10 @@ from sandbox.server import start_in_thread
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, tool_env
 from tests.test_seeds import HUB, MANIFEST, WIDGETS, _edit, _set
 
+# All on one xdist worker (`make test` runs --dist loadgroup): the `outcomes` fixture runs every
+# case the session holds, and each worker's session holds them all, so on 4 workers they ran 4 times.
+pytestmark = pytest.mark.xdist_group("bad-input")
+
 # Secrets handed to the tool; none of them may ever show up on stdout or stderr.
 PASSWORD = "pw-BadInput-5Gx9Tq"
 URL_PASSWORD = "pw-InUrl-8Hk3Vd"
