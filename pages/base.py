@@ -18,7 +18,6 @@ import difflib
 import re
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -318,20 +317,20 @@ class AdminPage:
             raise self.missing(target, count=n)
         return target.locator
 
-    def _on(self, target: Locator | Target, act: Callable[[Locator, float], None]) -> None:
-        """``act(locator, timeout_ms)`` on a field (filling and choosing may be done twice
-        without harm): the action itself waits for the element and refuses an ambiguous
+    def _fill_text(self, target: Locator | Target, value: str) -> None:
+        """Fill a field. The fill itself waits for the element and refuses an ambiguous
         locator, so no count goes before it (a round trip and a traced action fewer on every
         field). When the element is not there within ``_FIND_MS``, or is there more than once,
         the error says what the screen offers; one that is there but not ready yet (disabled,
-        covered) gets the rest of the timeout."""
+        covered) gets the rest of the timeout: a second fill after a timed-out first one does
+        no harm. (Only a fill: a click or a submit must never be tried twice, see :meth:`_click`.)"""
         full = self.timeout_s * 1000
         if not isinstance(target, Target):
-            act(target, full)
+            target.fill(value, timeout=full)
             return
         first = min(_FIND_MS, full)
         try:
-            act(target.locator, first)
+            target.locator.fill(value, timeout=first)
             return
         except PlaywrightTimeoutError:
             n = target.locator.count()
@@ -341,7 +340,7 @@ class AdminPage:
             n = target.locator.count()
         if n != 1:
             raise self.missing(target, count=n) from None
-        act(target.locator, max(full - first, 1))
+        target.locator.fill(value, timeout=max(full - first, 1))
 
     # -------------------------------------------------------------- where we are
 
@@ -477,7 +476,7 @@ class AdminPage:
 
     def _choose(self, select: Locator | Target, value: str, field: str | None = None) -> None:
         """Select the option whose value is ``value``; a clear error when there is none (or no
-        such field: no count goes before it, as with :meth:`_on`)."""
+        such field: no count goes before it, as with :meth:`_fill_text`)."""
         target = select if isinstance(select, Target) else None
         locator = select.locator if isinstance(select, Target) else select
         field = field or (target.text if target else "select")
@@ -504,7 +503,7 @@ class AdminPage:
 
     def fill_field(self, field: Target, value: str) -> None:
         """Fill a text input or textarea found by its label."""
-        self._on(field, lambda locator, timeout: locator.fill(value, timeout=timeout))
+        self._fill_text(field, value)
 
     def _set(self, field: Locator | Target, value: str, name: str) -> None:
         """Fill a text input or textarea, or choose in a select, whichever the form has."""
