@@ -51,22 +51,36 @@ COMPILE_CACHE_ENV = "NODE_COMPILE_CACHE"
 def compile_cache_dir() -> Path | None:
     """Where Node keeps the Playwright driver's compiled code from one run to the next: the
     driver's start is mostly Node compiling Playwright's code (0.35 s; 0.25 s from the cache),
-    paid by every run. ``$XDG_CACHE_HOME/ihub-bootstrap/node-compile-cache``, 0700.
+    paid by every run. ``$XDG_CACHE_HOME/ihub-bootstrap/node-compile-cache``, 0700, by its real
+    path (a symbolic link on the way could be re-pointed after the check).
 
     The cache holds code the driver runs, so it is used only when no one but this user can
-    write to it: None (no cache, the driver compiles afresh) when it cannot be made, is not
-    this user's, or is open to others."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ihub-bootstrap"
-    path = base / "node-compile-cache"
+    write to it or swap it: its two directories are this user's and closed to others, and each
+    directory above them belongs to this user or root and is closed to others or sticky (so a
+    root run with another user's HOME does not use a cache that user could replace). None (no
+    cache, the driver compiles afresh) otherwise, or when it cannot be made."""
     try:
+        home = Path(os.path.realpath(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"))
+        path = home / "ihub-bootstrap" / "node-compile-cache"
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for directory in (base, path):
-            info = directory.lstat()
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-                return None
+        if _mine_alone(path) and _mine_alone(path.parent) and all(map(_unswappable, [home, *home.parents])):
+            return path
     except (OSError, RuntimeError):  # RuntimeError: no home directory to put it in
-        return None
-    return path
+        pass
+    return None
+
+
+def _mine_alone(directory: Path) -> bool:
+    info = directory.lstat()
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+def _unswappable(directory: Path) -> bool:
+    """No one but this user or root can rename what is in it."""
+    info = directory.lstat()
+    if info.st_uid not in (0, os.geteuid()):
+        return False
+    return not info.st_mode & 0o022 or bool(info.st_mode & stat.S_ISVTX)
 
 
 @contextlib.contextmanager

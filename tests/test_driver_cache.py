@@ -51,11 +51,19 @@ def test_the_driver_is_compiled_once_into_a_cache_only_this_user_can_write(tmp_p
     assert again == str(cache)
 
 
-@pytest.mark.parametrize("how", ["open to others", "a symlink", "another owner"])
+@pytest.mark.parametrize("how", ["open to others", "a symlink", "another owner", "in another user's home"])
 def test_a_cache_someone_else_could_write_is_not_used(tmp_path: Path, how: str) -> None:
     cache = tmp_path / "ihub-bootstrap" / "node-compile-cache"
     cache.parent.mkdir(mode=0o700)
-    if how == "open to others":
+    if how == "in another user's home":  # root, with HOME left at a user's: the user could swap it
+        if os.getuid() != 0:
+            pytest.skip("a home of another user needs root")
+        home = tmp_path / "alice"
+        home.mkdir(mode=0o755)
+        os.chown(home, 65534, 65534)
+        tmp_path = home / ".cache"
+        cache = tmp_path / "ihub-bootstrap" / "node-compile-cache"
+    elif how == "open to others":
         cache.mkdir(mode=0o700)
         cache.chmod(0o777)
     elif how == "a symlink":
@@ -82,3 +90,13 @@ def test_the_operators_own_choice_is_kept(tmp_path: Path) -> None:
     assert start_driver(tmp_path, NODE_COMPILE_CACHE=str(own))[0] == str(own)
     assert start_driver(tmp_path, NODE_DISABLE_COMPILE_CACHE="1")[0] == ""
     assert not (tmp_path / "ihub-bootstrap").exists()
+
+
+def test_the_driver_is_given_the_caches_real_path(tmp_path: Path) -> None:
+    """A link on the way (a cache home that is a symbolic link) could be re-pointed after the
+    check: the driver gets the path it points to now."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    given, _ = start_driver(tmp_path / "link")
+    assert given == str(real / "ihub-bootstrap" / "node-compile-cache")
