@@ -55,24 +55,39 @@ def compile_cache_dir() -> Path | None:
     path (a symbolic link on the way could be re-pointed after the check).
 
     The cache holds code the driver runs, so it is used only when no one but this user can
-    write to it or swap it: its two directories are this user's and closed to others, and each
-    directory above them belongs to this user or root and is closed to others or sticky (so a
-    root run with another user's HOME does not use a cache that user could replace). None (no
-    cache, the driver compiles afresh) otherwise, or when it cannot be made."""
+    have written it or can swap it: each directory above it belongs to this user or root and
+    is closed to others or sticky, checked before anything is made in them (so a root run with
+    another user's HOME neither uses nor makes a cache there); its own two directories are
+    made 0700 (whatever the umask), and tightened to that if this user's and looser; and
+    everything in it is this user's, closed to others, a plain file or directory. None (no
+    cache: the driver compiles afresh, a run is never stopped for a speed-up) otherwise."""
     try:
         home = Path(os.path.realpath(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"))
-        path = home / "ihub-bootstrap" / "node-compile-cache"
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if _mine_alone(path) and _mine_alone(path.parent) and all(map(_unswappable, [home, *home.parents])):
+        above = [home, *home.parents]
+        if not all(_unswappable(d) for d in above if os.path.lexists(d)):
+            return None
+        own = home / "ihub-bootstrap"
+        path = own / "node-compile-cache"
+        for directory in [*reversed(above), own, path]:  # from the root down, one level at a time
+            if not os.path.lexists(directory):
+                os.mkdir(directory, 0o700)
+        for directory in (own, path):  # own first: once it is closed, nothing in it can be swapped
+            info = directory.lstat()
+            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+                os.chmod(directory, 0o700)
+            if not _mine_alone(directory):
+                return None
+        if all(map(_unswappable, above)) and _holds_only_mine(path):
             return path
-    except (OSError, RuntimeError):  # RuntimeError: no home directory to put it in
+    except Exception:  # noqa: BLE001  (no home, a file in the way, ...): no cache, the run goes on
         pass
     return None
 
 
-def _mine_alone(directory: Path) -> bool:
-    info = directory.lstat()
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+def _mine_alone(path: Path) -> bool:
+    info = path.lstat()
+    kind = stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)
+    return kind and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def _unswappable(directory: Path) -> bool:
@@ -81,6 +96,19 @@ def _unswappable(directory: Path) -> bool:
     if info.st_uid not in (0, os.geteuid()):
         return False
     return not info.st_mode & 0o022 or bool(info.st_mode & stat.S_ISVTX)
+
+
+def _holds_only_mine(directory: Path) -> bool:
+    """Everything below ``directory`` passes :func:`_mine_alone` (links are not followed)."""
+    for parent, dirs, files in os.walk(directory, onerror=_raise):
+        for name in [*dirs, *files]:
+            if not _mine_alone(Path(parent) / name):
+                return False
+    return True
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 @contextlib.contextmanager
