@@ -20,6 +20,7 @@ from flows.errors import BadInputError, StepFailed
 from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import SessionMode, Settings
+from flows.workdir import private_directory
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,11 @@ def compile_cache_dir() -> Path | None:
             return None
         own = home / "ihub-bootstrap"
         path = own / "node-compile-cache"
-        for directory in [*reversed(above), own, path]:  # from the root down, one level at a time
+        for directory in reversed(above):  # what is missing, from the root down, one level at a time
             if not os.path.lexists(directory):
                 os.mkdir(directory, 0o700)
-        for directory in (own, path):  # own first: once it is closed, nothing in it can be swapped
-            info = directory.lstat()
-            if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
-                os.chmod(directory, 0o700)
-            if not _mine_alone(directory):
-                return None
+        private_directory(own)  # first: once it is closed, nothing in it can be swapped
+        private_directory(path)
         if all(map(_unswappable, above)) and _holds_only_mine(path):
             return path
     except Exception:  # noqa: BLE001  (no home, a file in the way, ...): no cache, the run goes on

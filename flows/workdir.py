@@ -36,16 +36,23 @@ _YOUNG_S = 60  # a directory without its lock file yet may be one being created 
 WORK_DIR_ENV = "IHUB_WORK_DIR"
 
 
-def root() -> Path:
-    configured = os.environ.get(WORK_DIR_ENV)
-    path = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ihub-bootstrap-{os.geteuid()}"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+def private_directory(path: Path, *, parents: bool = False) -> Path:
+    """``path`` as a directory of this user's alone: made 0700 if missing, closed to 0700 if
+    looser (a umask of 002 makes 0775); OSError if it is a link, not a directory, or another
+    user's."""
+    path.mkdir(parents=parents, exist_ok=True, mode=0o700)
     info = path.lstat()
-    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         raise OSError(f"{path} is not a directory of this user")
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
+
+
+def root() -> Path:
+    configured = os.environ.get(WORK_DIR_ENV)
+    path = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ihub-bootstrap-{os.geteuid()}"
+    return private_directory(path, parents=True)
 
 
 class RunWorkDir:
