@@ -136,6 +136,19 @@ def work_dir_for(tmp_path: Path) -> str:
     return str(Path(tempfile.gettempdir()) / f"ihw-{digest}")
 
 
+@pytest.fixture(autouse=True)
+def _work_dir_removed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The test's work root (:func:`work_dir_for`) lives outside tmp_path, which pytest prunes:
+    removed after the test, or every test that ran the tool would leave one in /tmp. (Each
+    run removes its own folder below it; the root itself is kept by design, see flows/workdir.py.)"""
+    if "tmp_path" not in request.fixturenames:
+        yield
+        return
+    work = Path(work_dir_for(request.getfixturevalue("tmp_path")))
+    yield
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """A clean environment for the CLI: no operator settings, locks and keys under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
