@@ -309,7 +309,7 @@ def playwright_script(sandbox: RunningSandbox, seeds: SeedSet) -> str:
     """Raw Playwright, the UI path in a straight line: open each form, fill it by label, click,
     wait for the next page's heading. Returns Chromium's version."""
     config, hub, manifest, consumer = sandbox.config, seeds.hub, seeds.manifest, seeds.api_consumer
-    found = find_browser()
+    found = find_browser(headless=True)  # what apply launches headless (and Playwright's default)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(found) if found else None, headless=True, args=CHROMIUM_ARGS)
         chromium = browser.version
@@ -589,6 +589,7 @@ class Bench:
                 "python": platform.python_version(),
                 "playwright": _version("playwright"),
                 "chromium": self.chromium,
+                "chromium_executable": _headless_executable(),
                 "ihub_bootstrap": _version("ihub-bootstrap"),
             },
             "commit": _commit(),
@@ -620,6 +621,11 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform()}
+
+
+def _headless_executable() -> str:
+    found = find_browser(headless=True)
+    return str(found) if found else "Playwright's headless shell"
 
 
 def _load() -> list[float]:
@@ -754,7 +760,8 @@ def markdown(data: dict[str, Any]) -> str:
     )
     where = (
         f"Machine: {mach['cpu_count']} cores ({mach['cpu_model'] or 'unknown CPU'}), {mach['platform']}; "
-        f"Python {v['python']}, Playwright {v['playwright']}, Chromium {v['chromium']}. Load average "
+        f"Python {v['python']}, Playwright {v['playwright']}, Chromium {v['chromium']} "
+        f"(`{v.get('chromium_executable', 'unknown')}`, for the script and `apply` alike). Load average "
         f"(1/5/15 min) {_loads(load.get('start'))} at the start, {_loads(load.get('end'))} at the end "
         f"(the benchmark's own processes count in the latter): {busy}. "
         f"Measured {data['date_utc']}, commit {data['commit'] or 'unknown'}; the whole run took "

@@ -168,7 +168,9 @@ class OriginGuard:
         return self.blocked[0] if self.blocked else None
 
 
-def executable(settings: Settings) -> str | None:
+def executable(settings: Settings, *, headless: bool = False) -> str | None:
+    """The Chromium to launch: the configured one, else what :func:`find_browser` finds (for a
+    ``headless`` run, the headless shell where the system has it). None: Playwright's own."""
     if settings.browser is not None:
         path = settings.browser
         problem = (
@@ -185,7 +187,7 @@ def executable(settings: Settings) -> str | None:
             )
         return str(path)
     try:
-        found = find_browser()
+        found = find_browser(headless=headless)
     except NoBrowser as exc:
         raise BadInputError(
             f"{exc}",
@@ -307,7 +309,7 @@ class BrowserSession:
         if self.options.browser is not None:
             self.browser = self.options.browser
             return self._open_context(base)
-        path = executable(self.settings)
+        path = executable(self.settings, headless=not self.options.headed)
         try:
             with driver_environment(self.options.driver_tmp):
                 self.playwright = self._stack.enter_context(sync_playwright())

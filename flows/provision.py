@@ -2,8 +2,14 @@
 
 Order: ``IHUB_BROWSER`` if set; else a system Chromium (``/usr/bin/chromium``); else
 Playwright's own Chromium (``python -m playwright install chromium``); else, as root on a
-Debian-like system, ``apt-get install -y chromium``; otherwise a message saying what to install.
-Fast when a browser is already there: no network, no subprocess.
+Debian-like system, ``apt-get install -y chromium chromium-headless-shell``; otherwise a
+message saying what to install. Fast when a browser is already there: no network, no subprocess.
+
+Headless runs prefer Chromium's headless shell (Debian's ``chromium-headless-shell``, the
+build Playwright itself launches for ``headless=True``): the same engine and version without
+the desktop browser's windowing, GPU process and browser UI, about a third less CPU per page
+(see docs/benchmarks.md). Headed runs, and any run with ``IHUB_BROWSER`` set, use the full
+Chromium; without the shell, headless runs use the full Chromium's headless mode.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import sys
 from pathlib import Path
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+SYSTEM_HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
 # The features Playwright 1.65 itself turns off (its chromiumSwitches.ts). Chromium keeps only
 # the last --disable-features switch, and ours comes after Playwright's: so it repeats them.
 # tests/test_pages.py checks against Chromium's own account (chrome://version) that a launch
@@ -68,14 +75,18 @@ def playwright_chromium() -> Path | None:
     return path if _executable(path) else None
 
 
-def find_browser() -> Path | None:
-    """The Chromium to launch: ``None`` means Playwright's own (already installed)."""
+def find_browser(*, headless: bool = False) -> Path | None:
+    """The Chromium to launch: ``None`` means Playwright's own (already installed; Playwright
+    then picks its own headless shell for a headless launch). ``headless``: a launch without a
+    window, for which the system's headless shell is preferred."""
     configured = os.environ.get("IHUB_BROWSER")
     if configured:
         path = Path(configured).expanduser()
         if not _executable(path):
             raise NoBrowser(f"IHUB_BROWSER={configured} is not an executable file")
         return path
+    if headless and _executable(SYSTEM_HEADLESS_SHELL):
+        return SYSTEM_HEADLESS_SHELL
     if _executable(SYSTEM_CHROMIUM):
         return SYSTEM_CHROMIUM
     if playwright_chromium() is not None:
@@ -102,7 +113,8 @@ def provision() -> str:
     if apt and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run([apt, "update", "-qq"], check=False, env=env)
-        if subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=False, env=env).returncode == 0:
+        packages = ["chromium", "chromium-headless-shell"]
+        if subprocess.run([apt, "install", "-y", "-qq", *packages], check=False, env=env).returncode == 0:
             if _executable(SYSTEM_CHROMIUM):
                 return str(SYSTEM_CHROMIUM)
     raise NoBrowser(
@@ -112,9 +124,20 @@ def provision() -> str:
     )
 
 
+def describe() -> str:
+    """Which executables headless and headed runs launch (after :func:`provision`)."""
+    headed, headless = find_browser(), find_browser(headless=True)
+    if headless == headed:
+        return str(headed) if headed else "Playwright's Chromium"
+    without_window = str(headless) if headless else "Playwright's headless shell"
+    with_window = str(headed) if headed else "Playwright's Chromium"
+    return f"{without_window} (headless), {with_window} (headed)"
+
+
 def main() -> int:
     try:
-        print(f"browser: {provision()}")
+        provision()
+        print(f"browser: {describe()}")
     except NoBrowser as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -52,7 +52,7 @@ class RunSession:
         settings.check_transport()
         self.mode: str = settings.session_mode(headed=headed) if browser else "none"
         if browser and reuse_browser is None:
-            executable(settings)  # a wrong IHUB_BROWSER is bad input: refused before anything starts
+            executable(settings, headless=not headed)  # a wrong IHUB_BROWSER is bad input: refused before anything starts
         self.reuse_browser = reuse_browser
         self.secrets = KnownSecrets(settings.secret_values())
         console.redact = self.secrets.redact

@@ -36,7 +36,7 @@ for name in list(os.environ):
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    found = find_browser()
+    found = find_browser(headless=browser_type_launch_args.get("headless", True))  # as apply picks
     args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
     if found is not None:
         args["executable_path"] = str(found)

@@ -4,6 +4,9 @@ Chromium's own account of them (chrome://version lists the features a launch tur
 Chromium keeps only the last ``--disable-features``; Playwright passes its own before ours. So
 ours must repeat Playwright's list: if a Playwright upgrade turns off one more feature, the
 first test fails and names it.
+
+These launches use the full Chromium (headed runs, and headless ones where the system has no
+headless shell): the headless shell has neither an address bar nor chrome://version.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserType
 
-from flows.provision import CHROMIUM_ARGS, UNUSED_FEATURES
+from flows.provision import CHROMIUM_ARGS, UNUSED_FEATURES, find_browser
 
 
 def launched(browser_type: BrowserType, launch_args: dict[str, Any], args: list[str]) -> tuple[set[str], bool]:
@@ -40,10 +43,12 @@ Launch = tuple[set[str], bool]
 
 @pytest.fixture(scope="module")
 def launches(browser_type: BrowserType, browser_type_launch_args: dict[str, Any]) -> tuple[Launch, Launch]:
-    ours = launched(browser_type, browser_type_launch_args, CHROMIUM_ARGS)
-    plain = launched(
-        browser_type, browser_type_launch_args, [a for a in CHROMIUM_ARGS if not a.startswith("--disable-features=")]
-    )
+    full = find_browser()
+    launch_args = {**browser_type_launch_args, "executable_path": str(full) if full else None}
+    if full is None:  # Playwright's own: its full Chromium, not the shell it picks for headless
+        launch_args["channel"] = "chromium"
+    ours = launched(browser_type, launch_args, CHROMIUM_ARGS)
+    plain = launched(browser_type, launch_args, [a for a in CHROMIUM_ARGS if not a.startswith("--disable-features=")])
     return ours, plain
 
 
