@@ -105,10 +105,14 @@ def _as_is(value: str, unicode_escapes: bool, slash_escapes: bool) -> bool:
     return not (slash_escapes and "/" in value)
 
 
-def readings(text: str, depth: int = 0) -> Iterator[str]:
-    """``text`` and every decoded reading of it (see the module's docstring)."""
+def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str]:
+    """``text`` and every decoded reading of it (see the module's docstring) that is at least
+    ``floor`` characters long, the text itself aside. No reading is longer than what it was
+    read from (an escape, a %XX, an entity, base64 and UTF-8 all take at least the room of what
+    they stand for), so a text shorter than the shortest secret looked for is not decoded."""
     yield text
-    if len(text) < MIN_LENGTH:
+    floor = max(floor, MIN_LENGTH)
+    if len(text) < floor:
         return
     if "&" in text:
         yield html.unescape(text)
@@ -122,17 +126,20 @@ def readings(text: str, depth: int = 0) -> Iterator[str]:
     unicode_escapes, slash_escapes = "\\u" in text, "\\/" in text
     for document in _json_documents(text):
         for value in _json_strings(document):
-            if len(value) >= MIN_LENGTH and not _as_is(value, unicode_escapes, slash_escapes):
-                yield from readings(value, depth + 1)
+            if len(value) >= floor and not _as_is(value, unicode_escapes, slash_escapes):
+                yield from readings(value, depth + 1, floor)
     for match in _BASE64_RUN.finditer(text):
-        raw = _b64decode(match.group())
+        run = match.group()
+        if 3 * -(-len(run) // 4) < floor:  # decodes to fewer bytes (so characters) than that
+            continue
+        raw = _b64decode(run)
         if raw is None:
             continue
         try:
             decoded = raw.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        yield from readings(decoded, depth + 1)
+        yield from readings(decoded, depth + 1, floor)
 
 
 def _as_text(data: bytes) -> str | None:
@@ -150,7 +157,7 @@ def secrets_in(data: bytes, secrets: Iterable[str]) -> set[str]:
     text = _as_text(data) if rest else None
     if text is None:
         return found
-    for reading in readings(text):
+    for reading in readings(text, floor=min(len(s) for s in rest)):
         for secret in rest:
             if secret not in found and secret in reading:
                 found.add(secret)

@@ -226,3 +226,55 @@ def test_a_real_apply_and_a_failed_login_leave_no_drawn_secret(
         assert where(folder, [wrong], {"console": output}) == []
     finally:
         sandbox.stop()
+
+
+# Encodings a secret may sit in, nested: what the reader must see through.
+_WRAPS = {
+    "base64": lambda s: base64.b64encode(s.encode()).decode(),
+    "base64url": lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+    "url": lambda s: quote(s, safe=""),
+    "form": quote_plus,
+    "html": html.escape,
+    "json-ascii": lambda s: json.dumps({"v": s}),
+    "json-utf8": lambda s: json.dumps([s], ensure_ascii=False),
+}
+
+
+@st.composite
+def _wrapped(draw: st.DrawFn, secret: str) -> str:
+    text = secret
+    for name in draw(st.lists(st.sampled_from(sorted(_WRAPS)), max_size=3)):
+        noise = draw(st.one_of(st.just(""), st.text(ANY, max_size=6)))  # none: as tight as it gets
+        text = _WRAPS[name](noise + text + noise[::-1])
+    return draw(st.text(ANY, max_size=12)) + text + draw(st.text(ANY, max_size=12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), secrets=st.lists(st.text(ANY, min_size=6, max_size=30), min_size=1, max_size=3, unique=True))
+def test_reading_skips_only_texts_shorter_than_every_secret(data: st.DataObject, secrets: list[str]) -> None:
+    """The reader leaves undecoded what is shorter than the shortest secret looked for (no
+    decoding lengthens a text): it finds exactly what reading everything finds."""
+    from flows.known_secrets import encoded_bytes
+    from flows.scrub import readings
+
+    text = "".join(data.draw(_wrapped(s)) for s in data.draw(st.lists(st.sampled_from(secrets), min_size=1, max_size=3)))
+    raw = text.encode()
+    everything = list(readings(text))  # the floor at its least: every run of 8 and more is decoded
+    expected = {s for s in secrets if any(f in raw for f in encoded_bytes(s)) or any(s in r for r in everything)}
+    assert secrets_in(raw, secrets) == expected
+
+
+@pytest.mark.parametrize("outer", sorted(_WRAPS))
+@pytest.mark.parametrize("inner", sorted(_WRAPS))
+def test_a_secret_filling_its_encoding_exactly_is_still_read(outer: str, inner: str) -> None:
+    """The tightest cases of the length rule: nothing around the secret inside two encodings."""
+    from flows.known_secrets import encoded_bytes
+    from flows.scrub import readings
+
+    for secret in ("Pw\"q'é–ü", "tok3n-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ab cd+"):
+        raw = _WRAPS[outer](_WRAPS[inner](secret)).encode()
+        if any(f in raw for f in encoded_bytes(secret)):
+            continue  # seen without decoding: not what this is about
+        if not any(secret in r for r in readings(raw.decode())):
+            continue  # beyond what the reader decodes at all (two layers of %XX, or of &entities;)
+        assert secrets_in(raw, [secret, secret + "-and-a-longer-one"]) == {secret}, (outer, inner, secret)
