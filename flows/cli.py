@@ -239,9 +239,10 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
 def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     from flows.audit import scan_folder, secrets_on_record
 
-    folder: Path = args.run_folder
-    if not folder.is_dir():
-        raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give a runs/<timestamp>-<id>/ folder")
+    folders: list[Path] = args.run_folder
+    for folder in folders:
+        if not folder.is_dir():
+            raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give runs/<timestamp>-<id>/ folders (runs/* for all)")
     settings = _settings(args)
     consumer = None
     try:
@@ -253,19 +254,26 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
         if not os.environ.get(name):
             raise BadInputError(f"--secret-env {name}: that environment variable is not set", where="--secret-env")
         known.add(os.environ.get(name))
-    leaks = scan_folder(folder, known.values)
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    several = len(folders) > 1
+    # one finding per line; with several folders, each names its folder
+    leaks = [f"{folder}/{leak}" if several else str(leak) for folder in folders for leak in scan_folder(folder, known.values)]
+    dirty = [str(f) for f in folders if any(leak.startswith(f"{f}/") for leak in leaks)] if several else [str(folders[0])]
+    files = sum(1 for folder in folders for p in folder.rglob("*") if p.is_file())
+    where = str(folders[0]) if not several else f"{len(folders)} run folders"
     if getattr(args, "json", False):
         code = ExitCode.SECRET_LEAK if leaks else ExitCode.OK
-        body = {"ok": not leaks, "run_folder": str(folder), "files": files, "known_secrets": len(known.values), "leaks": [str(x) for x in leaks]}
+        body: dict[str, Any] = {"ok": not leaks}
+        if not several:
+            body["run_folder"] = str(folders[0])
+        body.update(run_folders=[str(f) for f in folders], files=files, known_secrets=len(known.values), leaks=leaks)
         print(json.dumps(envelope("audit scan", code, body), indent=2))
         if leaks:
-            console.warn(f"{len(leaks)} finding(s) in {folder}: do not share this run folder")
+            console.warn(f"{len(leaks)} finding(s) in {', '.join(dirty)}: do not share {'it' if len(dirty) == 1 else 'them'}")
         return code
     if leaks:
         for leak in leaks:
             print(f"LEAK {leak}")
-        console.warn(f"{len(leaks)} finding(s) in {folder}: do not share this run folder")
+        console.warn(f"{len(leaks)} finding(s) in {', '.join(dirty)}: do not share {'it' if len(dirty) == 1 else 'them'}")
         return ExitCode.SECRET_LEAK
     if not known:
         console.warn(
@@ -274,7 +282,7 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
         )
         return ExitCode.NOTHING_TO_SCAN
     print(
-        f"clean: {files} file(s) in {folder} (zip entries included) hold none of {len(known.values)} known "
+        f"clean: {files} file(s) in {where} (zip entries included) hold none of {len(known.values)} known "
         "secret(s), read plain and decoded (JSON, URL, HTML, base64), and no unscrubbed Cookie/Set-Cookie/"
         "Authorization value"
     )
@@ -605,13 +613,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, parser_class=Parser, metavar="COMMAND")
     scan = _command(
         audit_sub, "scan",
-        "scan a run folder for every secret this machine knows and for unscrubbed sensitive headers",
-        "Read every file of the run folder, zip entries decompressed, for every secret this machine "
+        "scan run folders for every secret this machine knows and for unscrubbed sensitive headers",
+        "Read every file of each run folder given, zip entries decompressed, for every secret this machine "
         "knows (settings, storage state, key sink) in plain, URL, HTML, JSON and base64 forms, and for "
         "unscrubbed Cookie/Set-Cookie/Authorization headers. A finding names the file, never the secret.",
         (0, 3, 6),
     )
-    scan.add_argument("run_folder", type=Path, metavar="RUN_FOLDER", help="a runs/<timestamp>-<id>/ folder")
+    scan.add_argument(
+        "run_folder", type=Path, nargs="+", metavar="RUN_FOLDER", help="one or more runs/<timestamp>-<id>/ folders (runs/* for all)"
+    )
     seeds_arg(scan)
     scan.add_argument("--env-file", metavar="PATH", help="settings file (default: .env when it exists)")
     scan.add_argument("--base", help="the run's Inter-Hub base URL (finds the default key sink)")

@@ -367,6 +367,33 @@ def test_audit_scan_that_knows_no_secret_says_so(tool: Tool, tmp_path: Path) -> 
     assert found.returncode == ExitCode.SECRET_LEAK and "audit.jsonl" in found.stdout
 
 
+def test_audit_scan_takes_every_run_folder_at_once(tool: Tool, tmp_path: Path) -> None:
+    """`audit scan runs/*`, what an auditor types first: each folder read, a finding names its
+    folder and file, one leak anywhere is exit 6; a folder that is not there is refused first."""
+    runs = tmp_path / "runs"
+    for name, line in (("20261128T0100Z-aaa", '{"detail": "nothing here"}'), ("20261128T0200Z-bbb", '{"detail": "Leaked-value-123"}')):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "audit.jsonl").write_text(line + "\n")
+    env = tool_env(tmp_path) | {"PLANTED": "Leaked-value-123"}
+
+    def scan(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "flows.cli", "audit", "scan", *args, "--secret-env", "PLANTED"]
+        return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    every = scan("--json", *sorted(str(p.relative_to(tmp_path)) for p in runs.iterdir()))
+    assert every.returncode == ExitCode.SECRET_LEAK, every.stderr
+    body = json.loads(every.stdout)
+    assert body["run_folders"] == ["runs/20261128T0100Z-aaa", "runs/20261128T0200Z-bbb"] and "run_folder" not in body
+    assert body["leaks"] == ["runs/20261128T0200Z-bbb/audit.jsonl (known secret #1)"] and body["files"] == 2
+    assert "runs/20261128T0200Z-bbb" in every.stderr and "20261128T0100Z-aaa" not in every.stderr
+    text = scan(*(str(p) for p in sorted(runs.iterdir())))
+    assert text.returncode == ExitCode.SECRET_LEAK and text.stdout.count("LEAK ") == 1
+    clean = scan(str(runs / "20261128T0100Z-aaa"))
+    assert clean.returncode == ExitCode.OK and "clean: 1 file(s) in" in clean.stdout
+    missing = scan(str(runs / "20261128T0100Z-aaa"), str(runs / "no-such-run"))
+    assert missing.returncode == ExitCode.BAD_INPUT and "no-such-run is not a run folder" in missing.stderr
+
+
 def test_abbreviated_flags_are_refused(tool: Tool) -> None:
     result = tool("apply", "--rot")
     assert result.returncode == ExitCode.BAD_INPUT and "unrecognized arguments: --rot" in result.stderr
