@@ -2,7 +2,7 @@
 
 Order: ``IHUB_BROWSER`` if set; else a system Chromium (``/usr/bin/chromium``); else
 Playwright's own Chromium (``python -m playwright install chromium``); else, as root on a
-Debian-like system, ``apt-get install -y chromium chromium-headless-shell``; otherwise a
+Debian-like system, ``apt-get install -y chromium`` (then ``chromium-headless-shell``); otherwise a
 message saying what to install. Fast when a browser is already there: no network, no subprocess.
 
 Headless runs prefer Chromium's headless shell (Debian's ``chromium-headless-shell``, the
@@ -113,8 +113,9 @@ def provision() -> str:
     if apt and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run([apt, "update", "-qq"], check=False, env=env)
-        packages = ["chromium", "chromium-headless-shell"]
-        if subprocess.run([apt, "install", "-y", "-qq", *packages], check=False, env=env).returncode == 0:
+        if subprocess.run([apt, "install", "-y", "-qq", "chromium"], check=False, env=env).returncode == 0:
+            # the shell on its own: a distribution without it still gets a working Chromium
+            subprocess.run([apt, "install", "-y", "-qq", "chromium-headless-shell"], check=False, env=env)
             if _executable(SYSTEM_CHROMIUM):
                 return str(SYSTEM_CHROMIUM)
     raise NoBrowser(
