@@ -21,7 +21,10 @@ import sys
 from pathlib import Path
 
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
-SYSTEM_HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+# Debian's headless shell: the binary itself first (the /usr/bin one is a `sh` wrapper that does
+# not exec it, so the browser would be a child of the launched process: one process more, and a
+# signal to the launched one would miss the browser), then that wrapper.
+SYSTEM_HEADLESS_SHELLS = (Path("/usr/lib/chromium/chromium-headless-shell"), Path("/usr/bin/chromium-headless-shell"))
 # The features Playwright 1.65 itself turns off (its chromiumSwitches.ts). Chromium keeps only
 # the last --disable-features switch, and ours comes after Playwright's: so it repeats them.
 # tests/test_pages.py checks against Chromium's own account (chrome://version) that a launch
@@ -85,8 +88,9 @@ def find_browser(*, headless: bool = False) -> Path | None:
         if not _executable(path):
             raise NoBrowser(f"IHUB_BROWSER={configured} is not an executable file")
         return path
-    if headless and _executable(SYSTEM_HEADLESS_SHELL):
-        return SYSTEM_HEADLESS_SHELL
+    for shell in SYSTEM_HEADLESS_SHELLS if headless else ():
+        if _executable(shell):
+            return shell
     if _executable(SYSTEM_CHROMIUM):
         return SYSTEM_CHROMIUM
     if playwright_chromium() is not None:

@@ -4,6 +4,7 @@ shell where the system has it, headed runs the full Chromium, ``IHUB_BROWSER`` b
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ def system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]
     """A system with both executables (stand-ins), no IHUB_BROWSER."""
     full, shell = _program(tmp_path / "chromium"), _program(tmp_path / "chromium-headless-shell")
     monkeypatch.setattr(provision, "SYSTEM_CHROMIUM", full)
-    monkeypatch.setattr(provision, "SYSTEM_HEADLESS_SHELL", shell)
+    monkeypatch.setattr(provision, "SYSTEM_HEADLESS_SHELLS", (tmp_path / "lib-shell", shell))  # lib-shell: not there
     monkeypatch.delenv("IHUB_BROWSER", raising=False)
     return full, shell
 
@@ -73,20 +74,25 @@ def test_the_shell_alone_is_no_browser_for_headed_runs(system: tuple[Path, Path]
         find_browser()
 
 
-@pytest.mark.skipif(not provision.SYSTEM_HEADLESS_SHELL.exists(), reason="apt-get install chromium-headless-shell")
-def test_the_real_shell_runs_our_switches_and_is_what_make_reports(browser_type: BrowserType) -> None:
-    """Debian's shell starts with the switches the full Chromium gets, reports the same version
-    as the full one (one source package), and `make`'s provisioning names both."""
+@pytest.mark.skipif(
+    not (provision._executable(provision.SYSTEM_HEADLESS_SHELLS[0]) and provision._executable(provision.SYSTEM_CHROMIUM)),
+    reason="Debian's chromium and chromium-headless-shell (apt-get install chromium chromium-headless-shell)",
+)
+def test_the_real_shell_runs_our_switches_and_is_what_make_reports(browser_type: BrowserType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's shell (the binary, not its wrapper) starts with the switches the full Chromium
+    gets, reports the same version (one source package), and `make`'s provisioning names both."""
+    monkeypatch.delenv("IHUB_BROWSER", raising=False)  # the machine's choice would win over both
     shell, full = find_browser(headless=True), find_browser()
-    assert shell == provision.SYSTEM_HEADLESS_SHELL
+    assert shell == provision.SYSTEM_HEADLESS_SHELLS[0] and full == provision.SYSTEM_CHROMIUM
     versions = []
     for path in (shell, full):
-        browser = browser_type.launch(executable_path=str(path) if path else None, headless=True, args=CHROMIUM_ARGS)
+        browser = browser_type.launch(executable_path=str(path), headless=True, args=CHROMIUM_ARGS)
         versions.append(browser.version)
         page = browser.new_page()
         page.set_content("<h1>ok</h1>")
         assert page.get_by_role("heading", name="ok").is_visible()
         browser.close()
     assert versions[0] == versions[1], versions
-    out = subprocess.run([sys.executable, "-m", "flows.provision"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout
+    env = {k: v for k, v in os.environ.items() if k != "IHUB_BROWSER"}
+    out = subprocess.run([sys.executable, "-m", "flows.provision"], cwd=PROJECT, env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == f"browser: {shell} (headless), {full} (headed)"
