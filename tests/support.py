@@ -338,7 +338,7 @@ def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Itera
 # at a time (--dist loadgroup), so starting these first keeps one of them from
 # running alone at the end while the other workers idle. Substrings of node ids.
 LONGEST_FIRST = (
-    "test_faults.py::test_a_fault_at_every_write",
+    "test_faults.py::test_a_500_at_every_write",
     "test_secrets_property.py::test_a_real_apply",
     "test_readme.py::test_the_readme_instructions_hold",
     "test_bench.py::",
