@@ -59,7 +59,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report, execute
 from flows.console import Console
-from flows.provision import CHROMIUM_ARGS, find_browser
+from flows.provision import CHROMIUM_ARGS, browser_name, find_browser
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import Faults, SandboxConfig
@@ -589,7 +589,7 @@ class Bench:
                 "python": platform.python_version(),
                 "playwright": _version("playwright"),
                 "chromium": self.chromium,
-                "chromium_executable": _headless_executable(),
+                "chromium_executable": browser_name(headless=True),
                 "ihub_bootstrap": _version("ihub-bootstrap"),
             },
             "commit": _commit(),
@@ -621,11 +621,6 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     return {"cpu_count": os.cpu_count(), "cpu_model": model, "platform": platform.platform()}
-
-
-def _headless_executable() -> str:
-    found = find_browser(headless=True)
-    return str(found) if found else "Playwright's headless shell"
 
 
 def _load() -> list[float]:

@@ -255,9 +255,11 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
             raise BadInputError(f"--secret-env {name}: that environment variable is not set", where="--secret-env")
         known.add(os.environ.get(name))
     several = len(folders) > 1
+    found = {folder: scan_folder(folder, known.values) for folder in folders}
     # one finding per line; with several folders, each names its folder
-    leaks = [f"{folder}/{leak}" if several else str(leak) for folder in folders for leak in scan_folder(folder, known.values)]
-    dirty = [str(f) for f in folders if any(leak.startswith(f"{f}/") for leak in leaks)] if several else [str(folders[0])]
+    leaks = [f"{folder}/{leak}" if several else str(leak) for folder, in_folder in found.items() for leak in in_folder]
+    dirty = [str(folder) for folder, in_folder in found.items() if in_folder]
+    warning = f"{len(leaks)} finding(s) in {', '.join(dirty)}: do not share {'it' if len(dirty) == 1 else 'them'}"
     files = sum(1 for folder in folders for p in folder.rglob("*") if p.is_file())
     where = str(folders[0]) if not several else f"{len(folders)} run folders"
     if getattr(args, "json", False):
@@ -268,12 +270,12 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
         body.update(run_folders=[str(f) for f in folders], files=files, known_secrets=len(known.values), leaks=leaks)
         print(json.dumps(envelope("audit scan", code, body), indent=2))
         if leaks:
-            console.warn(f"{len(leaks)} finding(s) in {', '.join(dirty)}: do not share {'it' if len(dirty) == 1 else 'them'}")
+            console.warn(warning)
         return code
     if leaks:
         for leak in leaks:
             print(f"LEAK {leak}")
-        console.warn(f"{len(leaks)} finding(s) in {', '.join(dirty)}: do not share {'it' if len(dirty) == 1 else 'them'}")
+        console.warn(warning)
         return ExitCode.SECRET_LEAK
     if not known:
         console.warn(

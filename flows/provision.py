@@ -129,14 +129,18 @@ def provision() -> str:
     )
 
 
+def browser_name(*, headless: bool = False) -> str:
+    """What :func:`find_browser` picks, as a person reads it."""
+    found = find_browser(headless=headless)
+    return str(found) if found else "Playwright's headless shell" if headless else "Playwright's Chromium"
+
+
 def describe() -> str:
     """Which executables headless and headed runs launch (after :func:`provision`)."""
     headed, headless = find_browser(), find_browser(headless=True)
     if headless == headed:
-        return str(headed) if headed else "Playwright's Chromium"
-    without_window = str(headless) if headless else "Playwright's headless shell"
-    with_window = str(headed) if headed else "Playwright's Chromium"
-    return f"{without_window} (headless), {with_window} (headed)"
+        return browser_name()
+    return f"{browser_name(headless=True)} (headless), {browser_name()} (headed)"
 
 
 def main() -> int:
