@@ -5,11 +5,13 @@ machine needs, the tool run as an operator runs it. Test modules import helpers 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -127,26 +129,27 @@ def rows(sandbox: RunningSandbox, table: str) -> list[Any]:
 # ---------------------------------------------------------------- the tool as an operator runs it
 
 
+# One parent per test process (each xdist worker is one), below which every test's work root
+# lives: removed when the process's session ends, whatever fixture or helper made the roots
+# (module fixtures and helpers make them without a test's tmp_path). Kept short: Chromium
+# puts Unix sockets below it (see flows/workdir.py).
+_WORK_PARENT = Path(tempfile.gettempdir()) / f"ihw-{os.getpid()}"
+
+
 def work_dir_for(tmp_path: Path) -> str:
     """A short private work directory per test (IHUB_WORK_DIR), the same for the same tmp_path."""
-    import hashlib
-    import tempfile
-
     digest = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]
-    return str(Path(tempfile.gettempdir()) / f"ihw-{digest}")
+    return str(_WORK_PARENT / digest)
 
 
-@pytest.fixture(autouse=True)
-def _work_dir_removed(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The test's work root (:func:`work_dir_for`) lives outside tmp_path, which pytest prunes:
-    removed after the test, or every test that ran the tool would leave one in /tmp. (Each
-    run removes its own folder below it; the root itself is kept by design, see flows/workdir.py.)"""
-    if "tmp_path" not in request.fixturenames:
-        yield
-        return
-    work = Path(work_dir_for(request.getfixturevalue("tmp_path")))
+@pytest.fixture(scope="session", autouse=True)
+def _work_dirs_removed() -> Iterator[None]:
+    """The work roots (:func:`work_dir_for`) live outside pytest's temporary directories, which
+    pytest prunes: removed at the end, or every run of the suite would leave hundreds in /tmp.
+    (Each run of the tool removes its own folder below its root; the root itself is kept by
+    design, see flows/workdir.py.)"""
     yield
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(_WORK_PARENT, ignore_errors=True)
 
 
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
