@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -145,19 +146,62 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-class OriginGuard:
-    """Keeps the browser on the base's origin: every request elsewhere (a redirect to another
-    host or port included) is aborted before it leaves, and remembered for the error."""
+def host_port(url: str) -> str:
+    """host:port of a URL as Chromium's proxy bypass rules write it (the port made explicit)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "ws": 80, "https": 443, "wss": 443}.get(parts.scheme)
+    return f"{host}:{port or default}"
 
-    def __init__(self, base: str):
+
+class OriginGuard:
+    """Keeps the browser on the base's host and port: no request to anywhere else leaves (a
+    redirect to another host or port included), and each one tried is remembered for the error.
+
+    Without a corporate proxy, the context's own proxy settings do it: every request goes to a
+    "proxy" that refuses every connection (a loopback port this process holds bound and never
+    listens on), except those to the base's host and port, which Chromium sends direct
+    (Playwright adds ``<-loopback>``, so other loopback ports are no exception). Behind a
+    corporate proxy, which the base's traffic must go through, a route aborts them instead: a
+    route makes Chromium drop its HTTP cache for the whole context (Playwright turns it off
+    while requests are intercepted), so every page load fetches its stylesheets and scripts
+    again (measured on the sandbox: 13 % more wall time and 20 % more CPU per widget; a real
+    IHP layout loads a dozen scripts)."""
+
+    def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
+        self.target = host_port(base)
         self.blocked: list[str] = []
+        self.route = route
+        self._refuser: socket.socket | None = None
+
+    def proxy(self) -> dict[str, str] | None:
+        """The context's ``proxy`` option (None with ``route``)."""
+        if self.route:
+            return None
+        if self._refuser is None:
+            self._refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._refuser.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        return {"server": f"http://127.0.0.1:{self._refuser.getsockname()[1]}", "bypass": self.target}
 
     def install(self, context: BrowserContext) -> None:
+        if not self.route:
+            context.on("requestfailed", self._failed)
+            return
         # A regular expression is matched inside the driver: requests to the base are never
         # paused for Python (a function matcher would pause every one of them).
         elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
         context.route(elsewhere, self._abort)
+
+    def _failed(self, request) -> None:  # noqa: ANN001
+        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host_port(request.url) != self.target:
+            self.blocked.append(origin(request.url))
 
     def _abort(self, route) -> None:  # noqa: ANN001
         self.blocked.append(origin(route.request.url))
@@ -166,6 +210,11 @@ class OriginGuard:
 
     def violation(self) -> str | None:
         return self.blocked[0] if self.blocked else None
+
+    def close(self) -> None:
+        if self._refuser is not None:
+            self._refuser.close()
+            self._refuser = None
 
 
 def executable(settings: Settings, *, headless: bool = False) -> str | None:
@@ -302,7 +351,10 @@ class BrowserSession:
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.trace: TraceRecorder | None = None
-        self.guard = OriginGuard(settings.require_base())
+        # the corporate proxy of the environment, if any (see flows.network), for the launch;
+        # the origin guard needs another way then (see OriginGuard)
+        self.corporate_proxy = browser_proxy(settings.require_base())
+        self.guard = OriginGuard(settings.require_base(), route=self.corporate_proxy is not None)
 
     def __enter__(self) -> BrowserSession:
         base = self.settings.require_base()
@@ -318,7 +370,7 @@ class BrowserSession:
                 headless=not self.options.headed,
                 slow_mo=self.options.slow_mo_ms or None,
                 args=CHROMIUM_ARGS,
-                proxy=browser_proxy(base),  # type: ignore[arg-type]
+                proxy=self.corporate_proxy,  # type: ignore[arg-type]
             )
         except PlaywrightError as exc:
             self._stack.close()
@@ -332,7 +384,12 @@ class BrowserSession:
     def _open_context(self, base: str) -> BrowserSession:
         assert self.browser is not None
         storage = str(self.settings.storage_state) if self.mode == "storage-state" else None
-        self.context = self.browser.new_context(base_url=base, storage_state=storage, viewport={"width": 1280, "height": 900})
+        self.context = self.browser.new_context(
+            base_url=base,
+            storage_state=storage,
+            viewport={"width": 1280, "height": 900},
+            proxy=self.guard.proxy(),  # type: ignore[arg-type]
+        )
         self.context.set_default_timeout(self.settings.timeout * 1000)
         self.context.set_default_navigation_timeout(self.settings.timeout * 1000)
         self.guard.install(self.context)
@@ -380,6 +437,7 @@ class BrowserSession:
             if self.browser is not None and self.options.browser is None:
                 self.browser.close()
         self._stack.close()
+        self.guard.close()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
+from playwright.sync_api import Error as PlaywrightError
 
 from flows.apply import ApplyOptions, Report, execute
 from flows.audit import UNSAFE_NO_SCRUB_ENV
+from flows.browser import OriginGuard
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.keysink import FileSink
@@ -278,9 +280,81 @@ def test_a_redirect_to_another_origin_stops_the_run(sandbox_factory: SandboxFact
         server.shutdown()
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert elsewhere.base_url in result.stderr and base in result.stderr
-    # Chromium follows a redirect without asking the route again: the other origin saw the
-    # redirected GET, but no credentials were typed there (no session ever logged in).
+    # Not even the redirected GET reached the other origin (see the next test for the route
+    # a corporate proxy needs), and no credentials were typed there.
+    assert elsewhere.config.faults.requests_seen == 0
     assert [r for r in rows(elsewhere, "sessions") if r.user_id is not None] == []
+
+
+class _Origin(http.server.BaseHTTPRequestHandler):
+    """/ : a page with a cacheable script and an image from ``other``; /go : a redirect there."""
+
+    other = ""
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.hits.append(self.path)
+        if self.path == "/go":
+            self.send_response(302)
+            self.send_header("Location", self.other + "/landed")
+            self.end_headers()
+            return
+        script = self.path == "/app.js"
+        body = b"document.title = 'ok';" if script else (
+            f"<html><head><script src='/app.js'></script></head><body><img src='{self.other}/pixel.png'></body></html>".encode()
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/javascript" if script else "text/html")
+        self.send_header("Cache-Control", "max-age=600" if script else "no-store")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("route", [False, True], ids=["proxy", "route (behind a corporate proxy)"])
+def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, route: bool) -> None:
+    servers = []
+    for name in ("base", "elsewhere"):
+        handler = type(name, (_Origin,), {"hits": []})
+        servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler))
+        threading.Thread(target=servers[-1].serve_forever, daemon=True).start()
+    base, elsewhere = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    servers[0].RequestHandlerClass.other = elsewhere  # type: ignore[attr-defined]
+    guard = OriginGuard(base, route=route)
+    context = browser.new_context(proxy=guard.proxy())  # type: ignore[arg-type]
+    try:
+        guard.install(context)
+        page = context.new_page()
+        for _ in range(3):
+            page.goto(base + "/")
+            assert page.title() == "ok"
+        try:
+            page.goto(base + "/go")
+            landed: str | None = page.url
+        except PlaywrightError:
+            landed = None
+        for url in (elsewhere + "/direct", "http://localhost:%d/" % servers[1].server_address[1]):
+            with pytest.raises(PlaywrightError):
+                page.goto(url)
+    finally:
+        context.close()
+        guard.close()
+        for server in servers:
+            server.shutdown()
+    assert guard.violation() == elsewhere
+    reached = servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
+    scripts = servers[0].RequestHandlerClass.hits.count("/app.js")  # type: ignore[attr-defined]
+    if route:
+        # Chromium follows a redirect without asking the route again: the browser landed on the
+        # other origin, which saw that GET (the page objects' ensure_on_target stops there, before
+        # anything is typed). And a route turns the HTTP cache off: the cacheable script is
+        # fetched on every page load.
+        assert landed == elsewhere + "/landed" and reached == ["/landed"] and scripts == 3
+    else:
+        assert landed is None and reached == [] and scripts == 1  # nothing reached elsewhere; the cache works
 
 
 # ---------------------------------------------------------------- 7, 8, 9. files that hold secrets
