@@ -146,9 +146,12 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
-def host_port(url: str) -> str:
-    """host:port of a URL as Chromium's proxy bypass rules write it (the port made explicit)."""
+_WEB_SCHEME = {"ws": "http", "wss": "https"}  # a WebSocket belongs to the origin of its page's scheme
+
+
+def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
+    scheme = _WEB_SCHEME.get(parts.scheme, parts.scheme)
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
@@ -156,27 +159,38 @@ def host_port(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    default = {"http": 80, "ws": 80, "https": 443, "wss": 443}.get(parts.scheme)
-    return f"{host}:{port or default}"
+    return scheme, host, port or {"http": 80, "https": 443}.get(scheme)
+
+
+def bypass_rules(base: str) -> str:
+    """Chromium's proxy bypass list that lets only the base through, direct: its scheme, host
+    and port (and the WebSocket scheme that goes with it). ``<-loopback>`` first: Chromium
+    otherwise never proxies loopback addresses, so every other local port would be reachable
+    (Playwright adds it too, unless PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK is set;
+    given here, it holds whatever the environment says)."""
+    scheme, host, port = _scheme_host_port(base)
+    rules = ["<-loopback>", f"{scheme}://{host}:{port}"]
+    if ws := {"http": "ws", "https": "wss"}.get(scheme):
+        rules.append(f"{ws}://{host}:{port}")
+    return ",".join(rules)
 
 
 class OriginGuard:
-    """Keeps the browser on the base's host and port: no request to anywhere else leaves (a
-    redirect to another host or port included), and each one tried is remembered for the error.
+    """Keeps the browser on the base's origin (scheme, host, port): no request to anywhere else
+    leaves (a redirect's included), and each one tried is remembered for the error.
 
     Without a corporate proxy, the context's own proxy settings do it: every request goes to a
     "proxy" that refuses every connection (a loopback port this process holds bound and never
-    listens on), except those to the base's host and port, which Chromium sends direct
-    (Playwright adds ``<-loopback>``, so other loopback ports are no exception). Behind a
-    corporate proxy, which the base's traffic must go through, a route aborts them instead: a
-    route makes Chromium drop its HTTP cache for the whole context (Playwright turns it off
-    while requests are intercepted), so every page load fetches its stylesheets and scripts
-    again (measured on the sandbox: 13 % more wall time and 20 % more CPU per widget; a real
-    IHP layout loads a dozen scripts)."""
+    listens on), except those to the base (:func:`bypass_rules`), which Chromium sends direct.
+    Behind a corporate proxy, which the base's traffic must go through, a route aborts them
+    instead: a route makes Chromium drop its HTTP cache for the whole context (Playwright turns
+    it off while requests are intercepted), so every page load fetches its stylesheets and
+    scripts again (on the sandbox, 10 widgets one after another: 66 requests for them instead
+    of 4, 13 % more wall time; a real IHP layout loads a dozen scripts)."""
 
     def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
-        self.target = host_port(base)
+        self.target = _scheme_host_port(base)
         self.blocked: list[str] = []
         self.route = route
         self._refuser: socket.socket | None = None
@@ -188,7 +202,7 @@ class OriginGuard:
         if self._refuser is None:
             self._refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._refuser.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-        return {"server": f"http://127.0.0.1:{self._refuser.getsockname()[1]}", "bypass": self.target}
+        return {"server": f"http://127.0.0.1:{self._refuser.getsockname()[1]}", "bypass": bypass_rules(self.base)}
 
     def install(self, context: BrowserContext) -> None:
         if not self.route:
@@ -200,7 +214,8 @@ class OriginGuard:
         context.route(elsewhere, self._abort)
 
     def _failed(self, request) -> None:  # noqa: ANN001
-        if request.url.startswith(("http:", "https:", "ws:", "wss:")) and host_port(request.url) != self.target:
+        # (WebSockets raise no requestfailed: one elsewhere is refused, but not named here.)
+        if request.url.startswith(("http:", "https:")) and _scheme_host_port(request.url) != self.target:
             self.blocked.append(origin(request.url))
 
     def _abort(self, route) -> None:  # noqa: ANN001
@@ -431,13 +446,16 @@ class BrowserSession:
             self.trace = None
 
     def close(self) -> None:
+        context_closed = self.context is None
         with contextlib.suppress(PlaywrightError):
             if self.context is not None:
                 self.context.close()
+                context_closed = True
             if self.browser is not None and self.options.browser is None:
                 self.browser.close()
         self._stack.close()
-        self.guard.close()
+        if context_closed or self.options.browser is None:  # no context of ours lives on: its
+            self.guard.close()  # "proxy" port may be given up (else it stays held by this process)
 
     def __exit__(self, *exc: object) -> None:
         self.close()

@@ -553,7 +553,7 @@ class AdminPage:
         (the page has loaded); if it is not, the error says so."""
         found = scope.evaluate_all(f"(els, arg) => els.length ? [({script})(els[0], arg)] : []", arg)
         if not found:
-            raise self._error(NotAsExpected, "the page has no content to read (no <main>, no <body>)")
+            raise self._error(NotAsExpected, "the page has nothing to read: no <main>, no <body>")
         return found[0]
 
     def read_table(self, table: Locator | Target) -> list[Row]:
@@ -574,6 +574,8 @@ class AdminPage:
         them: table rows (``<th>`` label, ``<td>`` value), ``<dt>``/``<dd>``, or a label element
         (``<strong>``, ``<b>``, ``<label>``) followed by its value."""
         if isinstance(scope, Target):
+            if not scope.locator.count():
+                raise self.missing(scope, count=0)
             scope = scope.locator
         return self._evaluate_first(
             scope or self.root,

@@ -130,16 +130,20 @@ def rows(sandbox: RunningSandbox, table: str) -> list[Any]:
 
 
 # One parent per test process (each xdist worker is one), below which every test's work root
-# lives: removed when the process's session ends, whatever fixture or helper made the roots
-# (module fixtures and helpers make them without a test's tmp_path). Kept short: Chromium
-# puts Unix sockets below it (see flows/workdir.py).
-_WORK_PARENT = Path(tempfile.gettempdir()) / f"ihw-{os.getpid()}"
+# lives, made at the first use (0700, a name nobody can take first) and removed when the
+# process's session ends, whatever fixture or helper made the roots (module fixtures and helpers
+# make them without a test's tmp_path). Kept short: Chromium puts Unix sockets below it (see
+# flows/workdir.py).
+_work_parent: Path | None = None
 
 
 def work_dir_for(tmp_path: Path) -> str:
     """A short private work directory per test (IHUB_WORK_DIR), the same for the same tmp_path."""
+    global _work_parent
+    if _work_parent is None:
+        _work_parent = Path(tempfile.mkdtemp(prefix="ihw"))
     digest = hashlib.sha256(str(tmp_path).encode()).hexdigest()[:10]
-    return str(_WORK_PARENT / digest)
+    return str(_work_parent / digest)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -149,12 +153,22 @@ def _work_dirs_removed() -> Iterator[None]:
     (Each run of the tool removes its own folder below its root; the root itself is kept by
     design, see flows/workdir.py.)"""
     yield
-    shutil.rmtree(_WORK_PARENT, ignore_errors=True)
+    if _work_parent is not None:
+        shutil.rmtree(_work_parent, ignore_errors=True)
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """A clean environment for the CLI: no operator settings, locks and keys under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
+    # Nor the machine's proxy: the tool's runs here talk to loopback, and a proxy variable (a CI
+    # behind one) would change how the browser is kept on the base (see flows.browser.OriginGuard).
+    # Tests about proxies pass them in ``extra_env``.
+    for name in PROXY_VARIABLES:
+        env.pop(name, None)
+        env.pop(name.lower(), None)
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     # short: Chromium's sockets live below it (see flows/workdir.py)

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from flows.apply import ApplyOptions, Report, execute
 from flows.audit import UNSAFE_NO_SCRUB_ENV
-from flows.browser import OriginGuard
+from flows.browser import OriginGuard, bypass_rules
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.keysink import FileSink
@@ -331,12 +332,16 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         for _ in range(3):
             page.goto(base + "/")
             assert page.title() == "ok"
+        before = len(guard.blocked)
         try:
             page.goto(base + "/go")
             landed: str | None = page.url
         except PlaywrightError:
             landed = None
-        for url in (elsewhere + "/direct", "http://localhost:%d/" % servers[1].server_address[1]):
+        redirect_recorded = len(guard.blocked) - before
+        other_scheme = base.replace("http://", "https://")  # the base's host and port, TLS
+        localhost = "http://localhost:%d" % servers[1].server_address[1]
+        for url in (elsewhere + "/direct", localhost + "/", other_scheme + "/"):
             with pytest.raises(PlaywrightError):
                 page.goto(url)
     finally:
@@ -344,7 +349,8 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         guard.close()
         for server in servers:
             server.shutdown()
-    assert guard.violation() == elsewhere
+    assert guard.violation() == elsewhere  # the image of the first page
+    assert guard.blocked[-3:] == [elsewhere, localhost, other_scheme]
     reached = servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     scripts = servers[0].RequestHandlerClass.hits.count("/app.js")  # type: ignore[attr-defined]
     if route:
@@ -354,7 +360,34 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         # fetched on every page load.
         assert landed == elsewhere + "/landed" and reached == ["/landed"] and scripts == 3
     else:
-        assert landed is None and reached == [] and scripts == 1  # nothing reached elsewhere; the cache works
+        # nothing reached elsewhere, the redirect's hop is named, the cache works
+        assert landed is None and reached == [] and redirect_recorded == 1 and scripts == 1
+
+
+@pytest.mark.parametrize(
+    ("base", "rules"),
+    [
+        ("http://127.0.0.1:8000", "<-loopback>,http://127.0.0.1:8000,ws://127.0.0.1:8000"),
+        ("https://Hub.Example.COM/admin/", "<-loopback>,https://hub.example.com:443,wss://hub.example.com:443"),
+        ("http://localhost", "<-loopback>,http://localhost:80,ws://localhost:80"),
+        ("http://[::1]:9000/x?y=1", "<-loopback>,http://[::1]:9000,ws://[::1]:9000"),
+    ],
+)
+def test_only_the_base_bypasses_the_refusing_proxy(base: str, rules: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # <-loopback> is ours: Playwright would leave it out with this variable set, and then every
+    # other port of this machine would be reachable.
+    monkeypatch.setenv("PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK", "1")
+    assert bypass_rules(base) == rules
+    guard = OriginGuard(base)
+    try:
+        proxy = guard.proxy()
+        assert proxy is not None and proxy["bypass"] == rules
+        assert proxy["server"].startswith("http://127.0.0.1:")
+        with pytest.raises(ConnectionRefusedError):  # the "proxy" refuses every connection
+            socket.create_connection(("127.0.0.1", int(proxy["server"].rsplit(":", 1)[1])), timeout=5).close()
+    finally:
+        guard.close()
+    assert OriginGuard(base, route=True).proxy() is None
 
 
 # ---------------------------------------------------------------- 7, 8, 9. files that hold secrets
