@@ -352,7 +352,7 @@ def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Itera
 # ---------------------------------------------------------------- scheduling: the long tests first
 
 # The longest tests (a run of their own, or many), longest first: `make test` hands tests out one
-# at a time (--dist loadgroup), so starting these first keeps one of them from
+# at a time (--dist load), so starting these first keeps one of them from
 # running alone at the end while the other workers idle. Substrings of node ids.
 LONGEST_FIRST = (
     "test_faults.py::test_a_500_at_every_write",

@@ -10,8 +10,8 @@ request counter must not move (no HTTP reached it); no run folder may be written
 A dozen representative cases (``PLAIN``) run as ``python -m flows.cli ...``. The others run
 the same ``flows.cli.main`` in a fork of a server process that imported the CLI once: a
 separate process with the case's environment, working directory and stdio, without paying
-~0.5 s of imports each. ``BAD_INPUT_PLAIN_SUBPROCESS=1`` runs every case the plain way. Cases
-run in a few lanes side by side, each lane with its own sandbox and one case at a time, so a
+~0.5 s of imports each. ``BAD_INPUT_PLAIN_SUBPROCESS=1`` runs every case the plain way. Each
+test process has one lane (a sandbox and a fork server) and runs its cases one at a time, so a
 request the sandbox sees is always the current case's. ``test_valid_input_does_reach_the_browser``
 is the control: with valid input, both ways do start the fake browser.
 """
@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +39,6 @@ from sandbox.server import start_in_thread
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, tool_env
 from tests.test_seeds import HUB, MANIFEST, WIDGETS, _edit, _set
 
-# All on one xdist worker (`make test` runs --dist loadgroup): the `outcomes` fixture runs every
-# case the session holds, and each worker's session holds them all, so on 4 workers they ran 4 times.
-pytestmark = pytest.mark.xdist_group("bad-input")
 
 # Secrets handed to the tool; none of them may ever show up on stdout or stderr.
 PASSWORD = "pw-BadInput-5Gx9Tq"
@@ -305,7 +299,6 @@ class Outcome:
     seconds: float
     secrets: list[str]
     fill: Callable[[str], str]
-    error: str | None = None  # the harness itself failed for this case
 
 
 # A fork server: imports the CLI once, then runs each job in a fork of itself, a process of its
@@ -467,50 +460,24 @@ def _run(case: Case, tmp: Path, lane: Lane, *, plain: bool) -> Outcome:
     )
 
 
-LANES = max(2, min(4, os.cpu_count() or 2))
-
-
-@pytest.fixture(scope="module")
-def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    """Every selected case, run once before the first verdict, in a few lanes side by side."""
-    wanted: list[Case] = [
-        item.callspec.params["case"]
-        for item in request.session.items
-        if getattr(item, "function", None) is test_refused_before_any_browser and hasattr(item, "callspec")
-    ]
-    root = tmp_path_factory.mktemp("bad-input")
-    todo: queue.Queue[tuple[int, Case]] = queue.Queue()
-    for i, case in enumerate(wanted):
-        todo.put((i, case))
-    results: dict[str, Outcome] = {}
-    lanes = [Lane(root, i) for i in range(min(LANES, len(wanted)))]
-
-    def work(lane: Lane) -> None:
-        while True:
-            try:
-                i, case = todo.get_nowait()
-            except queue.Empty:
-                return
-            tmp = root / f"case-{i:02d}"
-            tmp.mkdir()
-            try:
-                results[case.id] = _run(case, tmp, lane, plain=ALL_PLAIN or case.id in PLAIN)
-            except Exception:  # noqa: BLE001  (reported by this case's test, not by all of them)
-                results[case.id] = Outcome([], -1, "", "", False, 0, [], 0.0, [], str, error=traceback.format_exc())
-
+@pytest.fixture(scope="session")
+def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
+    """One sandbox and one fork server per test process, for every case it runs, one after
+    another. (The cases used to run all at once in a module fixture, on one xdist worker by
+    `xdist_group`; pytest 9.2 keeps xdist 3.8 from adding the group to the node ids, so every
+    worker ran every case, again after each switch to another module: about 250 of the suite's
+    worker-seconds.)"""
+    lane = Lane(tmp_path_factory.mktemp("bad-input"), 0)
     try:
-        with ThreadPoolExecutor(max_workers=len(lanes) or 1) as pool:
-            list(pool.map(work, lanes))
-        yield results
+        yield lane
     finally:
-        for lane in lanes:
-            lane.close()
+        lane.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_refused_before_any_browser(case: Case, outcomes: dict[str, Outcome]) -> None:
-    out = outcomes[case.id]
-    assert out.error is None, out.error
+def test_refused_before_any_browser(case: Case, lane: Lane, tmp_path: Path) -> None:
+    (tmp_path / "case").mkdir()
+    out = _run(case, tmp_path / "case", lane, plain=ALL_PLAIN or case.id in PLAIN)
     shown = f"$ ihub-bootstrap {' '.join(out.argv)}\nexit {out.code}\n--- stdout\n{out.stdout}--- stderr\n{out.stderr}"
     assert out.code == case.code, shown
     for words in case.words:
