@@ -123,8 +123,11 @@ def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str
                 yield html.unescape(decoded)
     if depth >= _MAX_DEPTH:
         return
+    # A JSON text without a backslash escapes nothing: each of its string values stands in it
+    # as is (see _as_is), so parsing it would find no reading the text's own have not.
+    json_escapes = "\\" in text
     unicode_escapes, slash_escapes = "\\u" in text, "\\/" in text
-    for document in _json_documents(text):
+    for document in _json_documents(text) if json_escapes else ():
         for value in _json_strings(document):
             if len(value) >= floor and not _as_is(value, unicode_escapes, slash_escapes):
                 yield from readings(value, depth + 1, floor)

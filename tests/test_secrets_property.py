@@ -119,6 +119,8 @@ def test_a_network_line_is_scrubbed_in_its_headers_and_in_its_values(secret: str
     are replaced first, and a line that still holds the secret elsewhere (a form body) is
     scrubbed value by value; the other values of a header-only line stay as they were."""
     assume(plausible(secret))
+    # a secret that is part of the line's own words ("/Wid" of /Widgets) is rightly scrubbed there
+    assume(secret not in '{"type": "resource-snapshot", "snapshot": {"request": {"url": "/Widgets", "headers": [{"name": "Cookie", "value": "SESSION="}], "cookies": [{"name": "SESSION", "value": ""}]}}}')
     cookie = [{"name": "Cookie", "value": f"SESSION={secret}"}]
     both = {"type": "resource-snapshot", "snapshot": {"request": {"headers": cookie, "postData": {"text": "p=" + quote_plus(secret)}}}}
     headers_only = {"type": "resource-snapshot", "snapshot": {"request": {"url": "/Widgets", "headers": cookie, "cookies": [{"name": "SESSION", "value": secret}]}}}
@@ -278,3 +280,44 @@ def test_a_secret_filling_its_encoding_exactly_is_still_read(outer: str, inner: 
         if not any(secret in r for r in readings(raw.decode())):
             continue  # beyond what the reader decodes at all (two layers of %XX, or of &entities;)
         assert secrets_in(raw, [secret, secret + "-and-a-longer-one"]) == {secret}, (outer, inner, secret)
+
+
+def _every_value_read(document: object, floor: int) -> list[str]:
+    """The readings of each string of a parsed JSON document, however it stands in the text."""
+    from flows.scrub import readings
+
+    if isinstance(document, str):
+        return list(readings(document, 1, floor))
+    if isinstance(document, list):
+        return [r for item in document for r in _every_value_read(item, floor)]
+    if isinstance(document, dict):
+        return [r for k, v in document.items() for r in (*_every_value_read(k, floor), *_every_value_read(v, floor))]
+    return []
+
+
+_JSON_VALUES = st.recursive(
+    st.text(ANY, max_size=8) | st.integers() | st.none(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(ANY, max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), secret=st.text(ANY, min_size=6, max_size=20))
+def test_a_json_text_without_a_backslash_is_not_parsed_for_nothing(data: st.DataObject, secret: str) -> None:
+    """The reader parses a JSON text only if it holds a backslash: without one nothing in it is
+    escaped, so every string value's readings are among the text's own. Checked here against
+    reading every value of the parsed document, whatever the text looks like."""
+    wrapped = data.draw(_wrapped(secret))
+    document = data.draw(_JSON_VALUES.map(lambda v: [v, wrapped, v] if data.draw(st.booleans()) else {"k": wrapped, "v": v}))
+    text = json.dumps(document, ensure_ascii=False)
+    if "\\" in text:
+        text = text.replace("\\", "")  # escapes gone, and so, mostly, JSON: then it is only text
+    raw = text.encode("utf-8", "surrogatepass")
+    try:
+        parsed = [json.loads(text)]
+    except json.JSONDecodeError:
+        parsed = []
+    by_values = any(secret in r for p in parsed for r in _every_value_read(p, len(secret)))
+    found = secrets_in(raw, [secret]) == {secret}
+    assert found or not by_values, text
