@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # --dist load: a test at a time per worker (a few queued), in the order tests/support.py gives
 # (the longest first), so no long test starts last. (No xdist_group: with pytest 9.2, xdist 3.8
-# cannot add the group to the node ids, and --dist loadgroup schedules as load.)
+# cannot add the group to the node ids, and under --dist loadgroup each test is its own group.)
 # -n 4 on 2 cores: many tests wait (injected server latency, timeouts), and a waiting worker
 # leaves its core to the others.
 PYTEST_ARGS ?= -n 4 --dist load --durations=10

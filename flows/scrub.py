@@ -6,7 +6,8 @@ larger blob. Rather than list every spelling, the scanner decodes what it reads 
 decoded text with the secret:
 
 - a file is read as UTF-8 text (binary files, e.g. screenshots, only byte for byte);
-- JSON (a document or JSON lines) is parsed and each string value is read on its own;
+- JSON (a document or JSON lines) that escapes something (holds a backslash) is parsed and
+  each string value that stands escaped in it is read on its own;
 - each text is also read HTML-unescaped, URL-decoded (``+`` as space and as itself) and, for
   runs of base64 characters, base64-decoded (then read again, a bounded number of times);
 - zip entries are read the same way, at any depth.
@@ -124,7 +125,9 @@ def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str
     if depth >= _MAX_DEPTH:
         return
     # A JSON text without a backslash escapes nothing: each of its string values stands in it
-    # as is (see _as_is), so parsing it would find no reading the text's own have not.
+    # verbatim, between quotes that end every local decoding (_as_is is more cautious: it also
+    # counts a raw DEL or U+2028 as escaped), so parsing it would find no reading the text's
+    # own have not.
     json_escapes = "\\" in text
     unicode_escapes, slash_escapes = "\\u" in text, "\\/" in text
     for document in _json_documents(text) if json_escapes else ():

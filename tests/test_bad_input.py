@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -296,7 +295,6 @@ class Outcome:
     browser_started: bool
     requests: int  # HTTP requests that reached the sandbox during the run
     run_folders: list[str]
-    seconds: float
     secrets: list[str]
     fill: Callable[[str], str]
 
@@ -365,10 +363,8 @@ class Lane:
     """One sandbox and one fork server; runs its cases one at a time, so each request the
     sandbox sees is the current case's."""
 
-    def __init__(self, root: Path, index: int):
-        self.sandbox = start_in_thread(
-            SandboxConfig(port=0, db=str(root / f"sandbox-{index}.sqlite3"), admin_password=ADMIN_PASSWORD)
-        )
+    def __init__(self, root: Path):
+        self.sandbox = start_in_thread(SandboxConfig(port=0, db=str(root / "sandbox.sqlite3"), admin_password=ADMIN_PASSWORD))
         self.server = subprocess.Popen(
             [sys.executable, "-c", FORK_SERVER],
             stdin=subprocess.PIPE,
@@ -394,9 +390,14 @@ class Lane:
         assert self.server.stdin is not None and self.server.stdout is not None
         out, err = cwd / ".stdout", cwd / ".stderr"
         job = {"argv": argv, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
+        if self.server.poll() is not None:
+            raise RuntimeError(f"the fork server has exited (code {self.server.returncode}): no case can run on this lane")
         self.server.stdin.write(json.dumps(job) + "\n")
         self.server.stdin.flush()
-        code = int(self.server.stdout.readline())
+        answer = self.server.stdout.readline()
+        if not answer.strip():
+            raise RuntimeError(f"the fork server ended while running {argv}: exit {self.server.wait(timeout=10)}")
+        code = int(answer)
         stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
         out.unlink()
         err.unlink()
@@ -443,7 +444,6 @@ def _run(case: Case, tmp: Path, lane: Lane, *, plain: bool) -> Outcome:
     argv = [case.command, "--seeds", str(seeds)] if case.command else []
     argv += [fill(a) for a in case.args]
     before = sandbox.config.faults.requests_seen
-    t0 = time.monotonic()
     code, stdout, stderr = lane.run(argv, tool_env(tmp, **given), tmp, plain)
     runs = tmp / "runs"
     return Outcome(
@@ -454,7 +454,6 @@ def _run(case: Case, tmp: Path, lane: Lane, *, plain: bool) -> Outcome:
         browser_started=marker.exists(),
         requests=sandbox.config.faults.requests_seen - before,
         run_folders=sorted(p.name for p in runs.iterdir()) if runs.is_dir() else [],
-        seconds=time.monotonic() - t0,
         secrets=secrets,
         fill=fill,
     )
@@ -463,11 +462,8 @@ def _run(case: Case, tmp: Path, lane: Lane, *, plain: bool) -> Outcome:
 @pytest.fixture(scope="session")
 def lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lane]:
     """One sandbox and one fork server per test process, for every case it runs, one after
-    another. (The cases used to run all at once in a module fixture, on one xdist worker by
-    `xdist_group`; pytest 9.2 keeps xdist 3.8 from adding the group to the node ids, so every
-    worker ran every case, again after each switch to another module: about 250 of the suite's
-    worker-seconds.)"""
-    lane = Lane(tmp_path_factory.mktemp("bad-input"), 0)
+    another (each xdist worker runs some of the cases)."""
+    lane = Lane(tmp_path_factory.mktemp("bad-input"))
     try:
         yield lane
     finally:
@@ -502,7 +498,7 @@ def test_valid_input_does_reach_the_browser(tmp_path: Path, plain: bool) -> None
     """The control: with nothing wrong, the same harness does start the (fake) browser, so a
     missing marker above means "refused before", not "the marker never works"; the sandbox
     is still not reached (the fake browser does not browse)."""
-    lane = Lane(tmp_path, 0)
+    lane = Lane(tmp_path)
     try:
         (tmp_path / "case").mkdir()
         out = _run(Case("control"), tmp_path / "case", lane, plain=plain)
