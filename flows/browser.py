@@ -132,26 +132,13 @@ def driver_environment(tmp: Path | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def origin(url: str) -> str:
-    """scheme://host[:port] of a URL, lower-cased, without a default port."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-_WEB_SCHEME = {"ws": "http", "wss": "https"}  # a WebSocket belongs to the origin of its page's scheme
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, its host lower-cased (an IPv6 one in brackets), and its port, the
+    scheme's default made explicit."""
     parts = urlsplit(url)
-    scheme = _WEB_SCHEME.get(parts.scheme, parts.scheme)
     host = (parts.hostname or "").lower()
     if ":" in host:
         host = f"[{host}]"
@@ -159,7 +146,13 @@ def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
         port = parts.port
     except ValueError:
         port = None
-    return scheme, host, port or {"http": 80, "https": 443}.get(scheme)
+    return parts.scheme, host, port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, without a default port."""
+    scheme, host, port = _scheme_host_port(url)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
 def bypass_rules(base: str) -> str:

@@ -7,6 +7,10 @@ import os
 from urllib.parse import urlsplit
 
 
+# The variables read here (each also in lower case).
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
 def _env(name: str) -> str:
     return os.environ.get(name) or os.environ.get(name.lower()) or ""
 

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
+from flows.network import PROXY_VARIABLES
 from flows.provision import CHROMIUM_ARGS, find_browser
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
@@ -155,9 +156,6 @@ def _work_dirs_removed() -> Iterator[None]:
     yield
     if _work_parent is not None:
         shutil.rmtree(_work_parent, ignore_errors=True)
-
-
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
