@@ -105,7 +105,7 @@ class ApiConsumersPage(AdminPage):
         consumer landed instead of loading it again."""
         t = ApiConsumersTexts
         self._open(t.SHOW_PATH.format(id=consumer_id), reuse_open_page=reuse_open_page)
-        self.one(self.show_heading)
+        self.one(self.show_heading, before_reading=True)
         fields = self.read_record()
         return ConsumerDetails(
             id=consumer_id,

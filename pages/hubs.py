@@ -163,7 +163,7 @@ class HubsPage(AdminPage):
     def read_details(self) -> HubDetails:
         """The open show page: the hub's fields and its manifests."""
         t = HubsTexts
-        self.one(self.show_heading)
+        self.one(self.show_heading, before_reading=True)
         record = self.read_record()
         labels = {"name": "NAME", "slug": "SLUG", "domain": "DOMAIN", "kind": "KIND"}
         values = {attr: self.record_value(record, t, label) for attr, label in labels.items()}

@@ -83,7 +83,7 @@ class ManifestsPage(AdminPage):
 
     def read_details(self) -> ManifestDetails:
         t = ManifestsTexts
-        self.one(self.show_heading)
+        self.one(self.show_heading, before_reading=True)
         record = self.read_record()
         blocks = self.read_blocks(list(t.VOCABULARY.values()))
         vocabulary: dict[str, Any] = {}

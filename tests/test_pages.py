@@ -66,6 +66,25 @@ def test_hubs_page(page: Page, sandbox_factory: SandboxFactory, submit: str, sch
     assert "already in use" in refused.value.message and refused.value.field == "Slug"
 
 
+@pytest.mark.parametrize("before_reading", [False, True], ids=["isolated context", "page context"])
+def test_a_screen_is_checked_the_same_in_either_script_context(page: Page, sandbox_factory: SandboxFactory, before_reading: bool) -> None:
+    """A show page's heading is counted in the page's own script context when the page is read
+    next (pages.base.AdminPage.one): there, as in Playwright's isolated one, a heading that is
+    not there or is there twice is named, with what the screen offers."""
+    sandbox = sandbox_factory()
+    logged_in(page, sandbox.base_url)
+    hubs = HubsPage(page, sandbox.base_url, 10)
+    hub_id = hubs.create(HUB).id
+    with pytest.raises(NotAsExpected, match=r"the heading 'Show Hub' is not on the screen; the screen offers: 'Hubs"):
+        hubs.list()
+        hubs.one(hubs.show_heading, before_reading=before_reading)
+    hubs.show(hub_id)
+    assert hubs.one(hubs.show_heading, before_reading=before_reading).count() == 1
+    page.evaluate("() => { const h = document.querySelector('h1'); h.after(h.cloneNode(true)); }")
+    with pytest.raises(NotAsExpected, match=r"the heading 'Show Hub' matches 2 elements"):
+        hubs.one(hubs.show_heading, before_reading=before_reading)
+
+
 @pytest.mark.parametrize("submit", ["js", "native"])
 def test_manifests_page(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
     sandbox = sandbox_factory(submit=submit)
