@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from flows.errors import BadInputError
+from flows.settings import canonical_base
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,19 @@ def env_prefix(consumer_name: str) -> str:
     return "IHUB_" + re.sub(r"[^A-Z0-9]+", "_", consumer_name.upper()).strip("_")
 
 
+def _same_target(stored: str | None, target: str | None) -> bool:
+    """An entry's target is this run's: none stored (the first format: any target), or the same
+    base however it was written when stored (``HTTPS://Hub.example:443`` is
+    ``https://hub.example``: bases are kept as the browser writes them since, see
+    :func:`flows.settings.canonical_base`)."""
+    if stored is None or stored == target:
+        return True
+    try:
+        return target is not None and canonical_base(stored) == canonical_base(target)
+    except ValueError:
+        return False
+
+
 class FileSink:
     """One JSON file, one entry per (target, consumer): ``{"format": 2, "keys": [...]}``. A file
     in the first format (a single consumer's document) is read as one entry for any target."""
@@ -193,7 +207,7 @@ class FileSink:
         return [data] if isinstance(data, dict) and data.get("api_key") else []
 
     def _mine(self, entry: dict[str, str]) -> bool:
-        return self.target is None or entry.get("target") in (None, self.target)
+        return self.target is None or _same_target(entry.get("target"), self.target)
 
     def load(self, consumer_id: str) -> StoredKey | None:
         for entry in reversed(self.entries()):
@@ -235,7 +249,7 @@ class FileSink:
         with self._locked():
             kept = [
                 e for e in self.entries()
-                if not (e.get("api_consumer_id") == consumer_id and e.get("target") in (None, self.target))
+                if not (e.get("api_consumer_id") == consumer_id and _same_target(e.get("target"), self.target))
             ]
             write_private(self.path, json.dumps({"format": 2, "keys": [*kept, entry]}, indent=2) + "\n")
 

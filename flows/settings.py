@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,12 +48,49 @@ def _describe_octet(char: str) -> str:
     return repr(char)  # one of  " , ; \  : a separator, not part of any valid value
 
 
-def _idna(host: str) -> str:
-    """The ASCII form of an internationalised host name ("" when it has none)."""
+# WHATWG URL: a host whose last label is a number (decimal, or hexadecimal with 0x) is an IPv4
+# address, in any of the forms inet_aton reads (127.1, 0x7f.0.0.1, 0177.0.0.1).
+_ENDS_IN_A_NUMBER = re.compile(r"(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_host(host: str) -> str | None:
+    """The host as a browser writes it in a page's address (WHATWG URL host parsing), so that
+    what the run compares with the browser's addresses (the origin guard, "is the page still
+    on the base") is spelt as Chromium spells it: an IPv6 address compressed, in brackets; a
+    host that ends in a number read as an IPv4 address (``127.1`` is ``127.0.0.1``); a name in
+    its ASCII form, lower case (UTS 46, as Chromium: ``bücher.example`` is
+    ``xn--bcher-kva.example``). ``host`` as written, without brackets (not lower-cased by
+    Python: ``"AΣ".lower()`` ends in a final sigma, UTS 46 maps Σ to σ). None: not a host a
+    browser would go to."""
+    if ":" in host or _ENDS_IN_A_NUMBER.fullmatch(host.lower()):
+        host = host.lower()
+    if ":" in host:
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        return None if address.scope_id else f"[{address.compressed}]"
+    if _ENDS_IN_A_NUMBER.fullmatch(host):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host.removesuffix(".")))
+        except OSError:
+            return None
     try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return ""
+        ascii_host = idna.encode(host.removesuffix("."), uts46=True).decode("ascii") + ("." if host.endswith(".") else "")
+    except (idna.IDNAError, UnicodeError):
+        # IDNA 2008 refuses what browsers take (an underscore, a name like "ab--c"): plain
+        # ASCII names are taken as they are, lower case, as Chromium does
+        ascii_host = host if host.isascii() else ""
+    return ascii_host.lower() if _HOSTNAME.fullmatch(ascii_host.lower()) else None
+
+
+def _written_host(netloc: str) -> str:
+    """The host of a URL's authority (no user info) as written: urlsplit's ``hostname`` is
+    lower-cased by Python's rules, which are not the browser's (see :func:`canonical_host`)."""
+    if netloc.startswith("["):
+        return netloc[1 : netloc.find("]")]
+    return netloc.rpartition(":")[0] if ":" in netloc else netloc
 
 
 def _is_ip(host: str) -> bool:
@@ -60,6 +99,36 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def canonical_base(value: str) -> str:
+    """An Inter-Hub base URL checked and written as the browser writes its origin (see
+    :func:`canonical_host`; the scheme in lower case, no default port, no trailing slash).
+    ValueError (a message that never shows user info) when it is no such URL."""
+    value = value.strip().rstrip("/")
+    if "@" in value:
+        # never echo it: the part before the @ is a user name and probably a password
+        raise ValueError(
+            "the URL carries credentials (user:password@): give the base URL only and log in with "
+            "IHUB_SESSION_COOKIE, IHUB_STORAGE_STATE or IHUB_EMAIL and IHUB_PASSWORD"
+        )
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises for a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc}); give one like https://hub.coulomb.social") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL like https://hub.coulomb.social")
+    host = canonical_host(_written_host(parts.netloc))
+    if host is None:
+        raise ValueError("its host is not a host name or IP address")
+    if port == 0:
+        raise ValueError("port 0 is not a port to connect to")
+    if parts.path or parts.query or parts.fragment:
+        raise ValueError("give the base URL only, without a path, query or fragment")
+    # As the browser writes it (host as canonical_host says, no default port), so that the
+    # pages' addresses start with it
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else "")
 
 
 def is_loopback(host: str) -> bool:
@@ -142,28 +211,7 @@ class Settings(BaseSettings):
     def _base(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip().rstrip("/")
-        if "@" in value:
-            # never echo it: the part before the @ is a user name and probably a password
-            raise ValueError(
-                "the URL carries credentials (user:password@): give the base URL only and log in with "
-                "IHUB_SESSION_COOKIE, IHUB_STORAGE_STATE or IHUB_EMAIL and IHUB_PASSWORD"
-            )
-        try:
-            parts = urlsplit(value)
-            port = parts.port  # raises for a port that is not a number in 0..65535
-        except ValueError as exc:
-            raise ValueError(f"not a valid URL ({exc}); give one like https://hub.coulomb.social") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("not an http(s) URL like https://hub.coulomb.social")
-        host = parts.hostname
-        if not (_HOSTNAME.fullmatch(_idna(host)) or _is_ip(host)):
-            raise ValueError("its host is not a host name or IP address")
-        if port == 0:
-            raise ValueError("port 0 is not a port to connect to")
-        if parts.path or parts.query or parts.fragment:
-            raise ValueError("give the base URL only, without a path, query or fragment")
-        return value
+        return canonical_base(value)
 
     @field_validator("email", "operator", "operator_client_id")
     @classmethod
