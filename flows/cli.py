@@ -239,7 +239,11 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
 def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     from flows.audit import scan_folder, secrets_on_record
 
-    folders: list[Path] = args.run_folder
+    # each folder once, however often or however it is written (runs/x, runs/x/, ./runs/x, a link)
+    once: dict[Path, Path] = {}
+    for folder in args.run_folder:
+        once.setdefault(folder.resolve(), folder)
+    folders = list(once.values())
     for folder in folders:
         if not folder.is_dir():
             raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give runs/<timestamp>-<id>/ folders (runs/* for all)")
@@ -268,6 +272,9 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
         if not several:
             body["run_folder"] = str(folders[0])
         body.update(run_folders=[str(f) for f in folders], files=files, known_secrets=len(known.values), leaks=leaks)
+        # the same findings, each with its folder however many were given (``leaks`` names the
+        # folder only when there are several: kept as it was for scripts that read it)
+        body["findings"] = [{"run_folder": str(folder), "where": str(leak)} for folder, in_folder in found.items() for leak in in_folder]
         print(json.dumps(envelope("audit scan", code, body), indent=2))
         if leaks:
             console.warn(warning)

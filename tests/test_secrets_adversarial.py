@@ -499,6 +499,13 @@ def test_audit_scan_takes_every_run_folder_at_once(tool: Tool, tmp_path: Path) -
     assert clean.returncode == ExitCode.OK and "clean: 1 file(s) in" in clean.stdout
     missing = scan(str(runs / "20261128T0100Z-aaa"), str(runs / "no-such-run"))
     assert missing.returncode == ExitCode.BAD_INPUT and "no-such-run is not a run folder" in missing.stderr
+    # a folder given twice, spelt otherwise, is read once; findings name their folder even alone
+    twice = scan("--json", "runs/20261128T0200Z-bbb", "./runs/20261128T0200Z-bbb/", str(runs / "20261128T0200Z-bbb"))
+    body = json.loads(twice.stdout)
+    assert body["run_folder"] == "runs/20261128T0200Z-bbb" and body["files"] == 1
+    assert body["leaks"] == ["audit.jsonl (known secret #1)"]
+    assert body["findings"] == [{"run_folder": "runs/20261128T0200Z-bbb", "where": "audit.jsonl (known secret #1)"}]
+    assert [f["run_folder"] for f in json.loads(every.stdout)["findings"]] == ["runs/20261128T0200Z-bbb"]
 
 
 def test_abbreviated_flags_are_refused(tool: Tool) -> None:
