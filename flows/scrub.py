@@ -9,7 +9,8 @@ decoded text with the secret:
 - JSON (a document or JSON lines) that escapes something (holds a backslash) is parsed and
   each string value that stands escaped in it is read on its own;
 - each text is also read HTML-unescaped, URL-decoded (``+`` as space and as itself) and, for
-  runs of base64 characters, base64-decoded (then read again, a bounded number of times);
+  runs of base64 characters, base64-decoded, and each of those readings is read again the same
+  way (JSON in a URL in JSON, a %XX of a %XX), up to three layers of any kind;
 - zip entries are read the same way, at any depth.
 
 Scrubbing replaces the spellings it knows (:func:`flows.known_secrets.encoded_forms`), then
@@ -49,13 +50,14 @@ class ScrubError(Exception):
 
 
 def _b64decode(run: str) -> bytes | None:
+    """The run decoded in its own alphabet: the URL-safe one where it has a - or _ (the
+    standard decoder would drop them and succeed, with other bytes)."""
     padded = run + "=" * (-len(run) % 4)
-    for decode in (base64.b64decode, base64.urlsafe_b64decode):
-        try:
-            return decode(padded)
-        except (binascii.Error, ValueError):
-            continue
-    return None
+    decode = base64.urlsafe_b64decode if "-" in run or "_" in run else base64.b64decode
+    try:
+        return decode(padded)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _json_strings(value: Any) -> Iterator[str]:
@@ -98,8 +100,10 @@ def _as_is(value: str, unicode_escapes: bool, slash_escapes: bool) -> bool:
     """Whether a JSON string value stands in its document's text character for character
     (nothing in it was escaped). Then every reading of the value is part of the same reading
     of the whole text (URL and HTML decoding and base64 runs are local, and the value's quotes
-    end them), which is read already: reading the value again finds nothing new."""
-    if _ESCAPED.search(value):
+    end them), which is read already: reading the value again finds nothing new. Not so for a
+    value with a %XX or an entity: what decoding it makes is read again as a text of its own
+    (JSON, say), which the decoded whole text, its quotes gone, no longer is."""
+    if "%" in value or "&" in value or _ESCAPED.search(value):
         return False
     if unicode_escapes and not value.isascii():
         return False
@@ -115,20 +119,28 @@ def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str
     floor = max(floor, MIN_LENGTH)
     if len(text) < floor:
         return
-    if "&" in text:
-        yield html.unescape(text)
-    if "%" in text or "+" in text:
-        for decoded in {unquote_plus(text), unquote(text)}:
-            yield decoded
-            if "&" in decoded:
-                yield html.unescape(decoded)
+    # URL and HTML decoding, read again as a text of its own (a %XX of a %XX, an entity in a
+    # URL, JSON or base64 a URL carries with its + and / as %2B and %2F), up to _MAX_DEPTH
+    # layers of any kind. A + that only stands for a space is the one decoding that builds no
+    # new structure (it splits base64 runs, makes no escape): read, not read again.
+    decoded = {html.unescape(text)} if "&" in text else set()
+    if "%" in text:
+        decoded |= {unquote_plus(text), unquote(text)}
+    elif "+" in text:
+        yield text.replace("+", " ")
+    decoded.discard(text)
+    for reading in decoded:
+        if depth >= _MAX_DEPTH:
+            yield reading
+        else:
+            yield from readings(reading, depth + 1, floor)
     if depth >= _MAX_DEPTH:
         return
     # A JSON text without a backslash escapes nothing: each of its string values stands in it
     # verbatim, between quotes that end every local decoding (_as_is is more cautious: it also
     # counts a raw DEL or U+2028 as escaped), so parsing it would find no reading the text's
-    # own have not.
-    json_escapes = "\\" in text
+    # own have not; unless a value holds a %XX or an entity (see _as_is).
+    json_escapes = "\\" in text or "%" in text or "&" in text
     unicode_escapes, slash_escapes = "\\u" in text, "\\/" in text
     for document in _json_documents(text) if json_escapes else ():
         for value in _json_strings(document):

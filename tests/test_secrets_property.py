@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import json
 import tempfile
 import zipfile
@@ -290,9 +291,26 @@ def test_a_secret_filling_its_encoding_exactly_is_still_read(outer: str, inner: 
         raw = _WRAPS[outer](_WRAPS[inner](secret)).encode()
         if any(f in raw for f in encoded_bytes(secret)):
             continue  # seen without decoding: not what this is about
-        if not any(secret in r for r in readings(raw.decode())):
-            continue  # beyond what the reader decodes at all (two layers of %XX, or of &entities;)
+        assert any(secret in r for r in readings(raw.decode())), (outer, inner, secret)
         assert secrets_in(raw, [secret, secret + "-and-a-longer-one"]) == {secret}, (outer, inner, secret)
+
+
+def test_any_three_layers_of_encoding_are_read_through() -> None:
+    """Every nesting of three of the encodings (343 of them): a %XX of a %XX, JSON in a URL in
+    JSON, base64url in base64, each around secrets with quotes, non-ASCII, + and /."""
+    from flows.known_secrets import encoded_bytes
+
+    secrets = ("Pw\"q'é–ü", "tok3n-ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ab cd+", "k+/k+/k+/k+/==x?ü", "??>>??>>??>>")
+    missed = []
+    for names in itertools.product(sorted(_WRAPS), repeat=3):
+        for secret in secrets:
+            text = secret
+            for name in names:
+                text = _WRAPS[name](text)
+            raw = text.encode()
+            if not any(f in raw for f in encoded_bytes(secret)) and secrets_in(raw, [secret]) != {secret}:
+                missed.append((names, secret))
+    assert missed == []
 
 
 _NO_ESCAPE = st.characters(codec="utf-8", exclude_characters='"\\', exclude_categories=("Cc",))
