@@ -132,7 +132,7 @@ def driver_environment(tmp: Path | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
@@ -147,6 +147,14 @@ def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return parts.scheme, host, port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def _as_http(url: str) -> str:
+    """A WebSocket URL as the http(s) URL of the same scheme, host and port."""
+    for ws, http in (("ws:", "http:"), ("wss:", "https:")):
+        if url[: len(ws)].lower() == ws:
+            return http + url[len(ws) :]
+    return url
 
 
 def origin(url: str) -> str:
@@ -200,21 +208,37 @@ class OriginGuard:
     def install(self, context: BrowserContext) -> None:
         if not self.route:
             context.on("requestfailed", self._failed)
+            # a WebSocket raises no requestfailed: each page names the ones it opens elsewhere
+            # (the refusing proxy refuses them like any other request)
+            context.on("page", lambda page: page.on("websocket", self._socket))
             return
         # A regular expression is matched inside the driver: requests to the base are never
         # paused for Python (a function matcher would pause every one of them).
         elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
         context.route(elsewhere, self._abort)
+        # A route sees no WebSocket: without this, one elsewhere would connect through the
+        # corporate proxy. Closed before it connects (Playwright's WebSocket routing).
+        ws_base = {"http": "ws", "https": "wss"}[self.target[0]] + self.base[len(self.target[0]) :]
+        ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
+        context.route_web_socket(ws_elsewhere, self._refuse_socket)
 
     def _failed(self, request) -> None:  # noqa: ANN001
-        # (WebSockets raise no requestfailed: one elsewhere is refused, but not named here.)
         if request.url.startswith(("http:", "https:")) and _scheme_host_port(request.url) != self.target:
             self.blocked.append(origin(request.url))
+
+    def _socket(self, socket) -> None:  # noqa: ANN001
+        if _scheme_host_port(_as_http(socket.url)) != self.target:
+            self.blocked.append(origin(socket.url))
 
     def _abort(self, route) -> None:  # noqa: ANN001
         self.blocked.append(origin(route.request.url))
         with contextlib.suppress(PlaywrightError):
             route.abort("blockedbyclient")
+
+    def _refuse_socket(self, socket_route) -> None:  # noqa: ANN001
+        self.blocked.append(origin(socket_route.url))
+        with contextlib.suppress(PlaywrightError):
+            socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
     def violation(self) -> str | None:
         return self.blocked[0] if self.blocked else None

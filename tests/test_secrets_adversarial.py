@@ -344,21 +344,33 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         for url in (elsewhere + "/direct", localhost + "/", other_scheme + "/"):
             with pytest.raises(PlaywrightError):
                 page.goto(url)
+        # WebSockets (from a page opened later, too): the base's goes through, one elsewhere is
+        # stopped and named
+        page = context.new_page()
+        page.goto(base + "/")
+        ws_base, ws_elsewhere = (u.replace("http://", "ws://") for u in (base, elsewhere))
+        page.evaluate("urls => urls.forEach(u => new WebSocket(u))", [ws_base + "/live", ws_elsewhere + "/socket"])
+        deadline = time.monotonic() + 10
+        while (ws_elsewhere not in guard.blocked or "/live" not in servers[0].RequestHandlerClass.hits) and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            page.wait_for_timeout(20)  # lets Playwright deliver the page's events
     finally:
         context.close()
         guard.close()
         for server in servers:
             server.shutdown()
     assert guard.violation() == elsewhere  # the image of the first page
-    assert guard.blocked[-3:] == [elsewhere, localhost, other_scheme]
+    # the last: the image of the page opened for the WebSockets, then the WebSocket elsewhere
+    assert guard.blocked[-5:] == [elsewhere, localhost, other_scheme, elsewhere, ws_elsewhere]
+    assert "/live" in servers[0].RequestHandlerClass.hits  # type: ignore[attr-defined]
+    assert "/socket" not in servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     reached = servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     scripts = servers[0].RequestHandlerClass.hits.count("/app.js")  # type: ignore[attr-defined]
     if route:
         # Chromium follows a redirect without asking the route again: the browser landed on the
         # other origin, which saw that GET (the page objects' ensure_on_target stops there, before
         # anything is typed). And a route turns the HTTP cache off: the cacheable script is
-        # fetched on every page load.
-        assert landed == elsewhere + "/landed" and reached == ["/landed"] and scripts == 3
+        # fetched on every page load (four of the base's page).
+        assert landed == elsewhere + "/landed" and reached == ["/landed"] and scripts == 4
     else:
         # nothing reached elsewhere, the redirect's hop is named, the cache works
         assert landed is None and reached == [] and redirect_recorded == 1 and scripts == 1
