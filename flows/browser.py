@@ -241,7 +241,10 @@ class OriginGuard:
             socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
     def violation(self) -> str | None:
-        return self.blocked[0] if self.blocked else None
+        """The first origin blocked: a request's before a WebSocket's (a page's live-reload
+        socket elsewhere is no reason a page did not load)."""
+        requests = [b for b in self.blocked if not b.startswith(("ws:", "wss:"))]
+        return (requests or self.blocked or [None])[0]
 
     def close(self) -> None:
         if self._refuser is not None:

@@ -10,7 +10,8 @@ decoded text with the secret:
   each string value that stands escaped in it is read on its own;
 - each text is also read HTML-unescaped, URL-decoded (``+`` as space and as itself) and, for
   runs of base64 characters, base64-decoded, and each of those readings is read again the same
-  way (JSON in a URL in JSON, a %XX of a %XX), up to three layers of any kind;
+  way (JSON in a URL in JSON, a %XX of a %XX), up to three layers of any kind (a decoded
+  text of more than 64 KiB only once: layers are what values, URLs and bodies hold);
 - zip entries are read the same way, at any depth.
 
 Scrubbing replaces the spellings it knows (:func:`flows.known_secrets.encoded_forms`), then
@@ -40,6 +41,10 @@ from flows.known_secrets import MARKER, MIN_LENGTH, encoded_bytes, encoded_forms
 SENSITIVE_HEADERS = {"cookie", "set-cookie", "authorization", "proxy-authorization"}
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
 _MAX_DEPTH = 3  # base64 in JSON in base64 ...: deeper nesting is not what a trace holds
+# A URL- or HTML-decoded text is read again only up to this size: layers of encoding are what
+# a value, a URL or a body holds (a JSON document's values are read one by one), and a whole
+# page read again at each layer would cost 2-3 times as much for nothing.
+_DEEP_READ_MAX = 64 * 1024
 
 
 class ScrubError(Exception):
@@ -49,15 +54,19 @@ class ScrubError(Exception):
 # ---------------------------------------------------------------- reading
 
 
-def _b64decode(run: str) -> bytes | None:
-    """The run decoded in its own alphabet: the URL-safe one where it has a - or _ (the
-    standard decoder would drop them and succeed, with other bytes)."""
+def _b64decoded(run: str) -> list[bytes]:
+    """The run decoded with the standard alphabet and, where it has a - or _, with the URL-safe
+    one too: the standard decoder drops them (and succeeds, with other bytes), which is right
+    for a standard run that took a neighbouring - or _ in, wrong for a URL-safe one."""
     padded = run + "=" * (-len(run) % 4)
-    decode = base64.urlsafe_b64decode if "-" in run or "_" in run else base64.b64decode
-    try:
-        return decode(padded)
-    except (binascii.Error, ValueError):
-        return None
+    decoders = (base64.b64decode, base64.urlsafe_b64decode) if "-" in run or "_" in run else (base64.b64decode,)
+    out = []
+    for decode in decoders:
+        try:
+            out.append(decode(padded))
+        except (binascii.Error, ValueError):
+            continue
+    return out
 
 
 def _json_strings(value: Any) -> Iterator[str]:
@@ -110,15 +119,21 @@ def _as_is(value: str, unicode_escapes: bool, slash_escapes: bool) -> bool:
     return not (slash_escapes and "/" in value)
 
 
-def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str]:
+def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH, _read: dict[str, int] | None = None) -> Iterator[str]:
     """``text`` and every decoded reading of it (see the module's docstring) that is at least
     ``floor`` characters long, the text itself aside. No reading is longer than what it was
     read from (an escape, a %XX, an entity, base64 and UTF-8 all take at least the room of what
-    they stand for), so a text shorter than the shortest secret looked for is not decoded."""
+    they stand for), so a text shorter than the shortest secret looked for is not decoded.
+    A reading met again (HTML then URL decoding is often URL then HTML) is not read again,
+    unless now fewer layers deep."""
     yield text
     floor = max(floor, MIN_LENGTH)
     if len(text) < floor:
         return
+    read: dict[str, int] = {} if _read is None else _read
+    if read.get(text, _MAX_DEPTH + 1) <= depth:
+        return
+    read[text] = depth
     # URL and HTML decoding, read again as a text of its own (a %XX of a %XX, an entity in a
     # URL, JSON or base64 a URL carries with its + and / as %2B and %2F), up to _MAX_DEPTH
     # layers of any kind. A + that only stands for a space is the one decoding that builds no
@@ -130,10 +145,12 @@ def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str
         yield text.replace("+", " ")
     decoded.discard(text)
     for reading in decoded:
-        if depth >= _MAX_DEPTH:
+        if depth < _MAX_DEPTH and len(text) <= _DEEP_READ_MAX:
+            yield from readings(reading, depth + 1, floor, read)
+        else:  # the last layer: decoded, with an entity a %XX spelt out, not read further
             yield reading
-        else:
-            yield from readings(reading, depth + 1, floor)
+            if "&" in reading:
+                yield html.unescape(reading)
     if depth >= _MAX_DEPTH:
         return
     # A JSON text without a backslash escapes nothing: each of its string values stands in it
@@ -145,19 +162,17 @@ def readings(text: str, depth: int = 0, floor: int = MIN_LENGTH) -> Iterator[str
     for document in _json_documents(text) if json_escapes else ():
         for value in _json_strings(document):
             if len(value) >= floor and not _as_is(value, unicode_escapes, slash_escapes):
-                yield from readings(value, depth + 1, floor)
+                yield from readings(value, depth + 1, floor, read)
     for match in _BASE64_RUN.finditer(text):
         run = match.group()
         if 3 * -(-len(run) // 4) < floor:  # decodes to fewer bytes (so characters) than that
             continue
-        raw = _b64decode(run)
-        if raw is None:
-            continue
-        try:
-            decoded = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        yield from readings(decoded, depth + 1, floor)
+        for raw in _b64decoded(run):
+            try:
+                decoded = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            yield from readings(decoded, depth + 1, floor, read)
 
 
 def _as_text(data: bytes) -> str | None:

@@ -51,6 +51,7 @@ def _describe_octet(char: str) -> str:
 # WHATWG URL: a host whose last label is a number (decimal, or hexadecimal with 0x) is an IPv4
 # address, in any of the forms inet_aton reads (127.1, 0x7f.0.0.1, 0177.0.0.1).
 _ENDS_IN_A_NUMBER = re.compile(r"(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
+_IPV4_CHARACTERS = re.compile(r"[0-9a-fx.]+")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -63,17 +64,27 @@ def canonical_host(host: str) -> str | None:
     ``xn--bcher-kva.example``). ``host`` as written, without brackets (not lower-cased by
     Python: ``"AΣ".lower()`` ends in a final sigma, UTS 46 maps Σ to σ). None: not a host a
     browser would go to."""
-    if ":" in host or _ENDS_IN_A_NUMBER.fullmatch(host.lower()):
-        host = host.lower()
     if ":" in host:
         try:
             address = ipaddress.IPv6Address(host)
         except ValueError:
             return None
-        return None if address.scope_id else f"[{address.compressed}]"
-    if _ENDS_IN_A_NUMBER.fullmatch(host):
+        if address.scope_id:
+            return None
+        if (mapped := address.ipv4_mapped) is not None:  # as Chromium writes it (Python 3.13
+            high, low = divmod(int(mapped), 1 << 16)  # writes ::ffff:127.0.0.1)
+            return f"[::ffff:{high:x}:{low:x}]"
+        return f"[{address.compressed}]"
+    # UTS 46 mapping first, as browsers do: full-width digits and dots are a number too
+    try:
+        mapped_host = idna.uts46_remap(host, std3_rules=False, transitional=False).lower()
+    except (idna.IDNAError, UnicodeError):
+        return None
+    if _ENDS_IN_A_NUMBER.fullmatch(mapped_host):
+        if not _IPV4_CHARACTERS.fullmatch(mapped_host):
+            return None  # ends in a number, is no address (inet_aton would skip junk after a space)
         try:
-            return socket.inet_ntoa(socket.inet_aton(host.removesuffix(".")))
+            return socket.inet_ntoa(socket.inet_aton(mapped_host.removesuffix(".")))
         except OSError:
             return None
     try:

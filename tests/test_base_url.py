@@ -55,6 +55,10 @@ def browser_origin(page: Page, url: str) -> str | None:
         ("http://1.2.3.256", None),
         ("http://[fe80::1%25eth0]:8000", None),  # a zone id: not in a browser's URL
         ("http://a..b", None),
+        ("http://１２７．１:8000", "http://127.0.0.1:8000"),  # full-width: mapped (UTS 46) before read as a number
+        ("http://[::ffff:127.0.0.1]:8000", "http://[::ffff:7f00:1]:8000"),
+        ("http://localhost.:8000", "http://localhost.:8000"),
+        ("http://127.0.0.1 x.1:8000", None),  # inet_aton would skip what follows the space
     ],
 )
 def test_the_base_is_the_origin_chromium_sees(page: Page, given_base: str, expected: str | None) -> None:
@@ -72,6 +76,14 @@ def _ipv4_spellings(address: ipaddress.IPv4Address, parts: int, radix: str) -> s
     return ".".join(written(n) for n in numbers)
 
 
+FULL_WIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
+
+
+def st_dot_suffix(host: str) -> str:
+    """A trailing dot on some of them (a fully qualified name, read the same)."""
+    return "." if len(host) % 2 else ""
+
+
 LABEL = st.text(alphabet=st.sampled_from("abcdexyzABCDEXYZ0123456789-_äöüßçéΣσςñ日本"), min_size=1, max_size=12)
 
 
@@ -81,6 +93,10 @@ LABEL = st.text(alphabet=st.sampled_from("abcdexyzABCDEXYZ0123456789-_äöüßç
         st.builds(_ipv4_spellings, st.ip_addresses(v=4), st.integers(1, 4), st.sampled_from(["dec", "oct", "hex"])),
         st.lists(LABEL, min_size=1, max_size=4).map(".".join),
         st.ip_addresses(v=6).map(lambda a: f"[{a.exploded}]"),
+        st.ip_addresses(v=4).map(lambda a: f"[::ffff:{a}]"),
+        st.builds(_ipv4_spellings, st.ip_addresses(v=4), st.integers(1, 4), st.just("dec")).map(
+            lambda h: h.translate(FULL_WIDTH) + st_dot_suffix(h)
+        ),
     ),
     port=st.one_of(st.none(), st.integers(1, 65535)),
     scheme=st.sampled_from(["http", "https", "HTTP"]),

@@ -601,3 +601,13 @@ def test_scrub_failure_deletes_the_trace_and_exits_6(tmp_path: Path) -> None:
     assert any("trace.zip" in f and "deleted" in f for f in findings)
     assert not (folder.path / "trace.zip").exists()
     assert json.loads((folder.path / "summary.json").read_text())["exit_code"] == ExitCode.SECRET_LEAK
+
+
+def test_a_blocked_request_is_named_before_a_blocked_websocket() -> None:
+    """A page's WebSocket elsewhere (a live-reload socket) is no reason a page did not load."""
+    guard = OriginGuard("http://127.0.0.1:8000")
+    assert guard.violation() is None
+    guard.blocked += ["ws://127.0.0.1:35729", "http://127.0.0.1:9999"]
+    assert guard.violation() == "http://127.0.0.1:9999"
+    guard.blocked = ["wss://elsewhere.example"]
+    assert guard.violation() == "wss://elsewhere.example"

@@ -295,6 +295,26 @@ def test_a_secret_filling_its_encoding_exactly_is_still_read(outer: str, inner: 
         assert secrets_in(raw, [secret, secret + "-and-a-longer-one"]) == {secret}, (outer, inner, secret)
 
 
+@pytest.mark.parametrize(
+    ("spelt", "secret"),
+    [
+        # entities in %XX at the deepest layer: the last URL decoding is unescaped too
+        (lambda s: _b64(_b64(_b64(quote(html.escape(s), safe="")))), 'p&<>"\'w-Secret-1234'),
+        # a standard run that took a neighbouring _ in: read with the standard alphabet too
+        (lambda s: "x " + _b64(s) + "_dGVzdA", "another-secret-value-xyz"),
+        # a URL-safe run: read with its own alphabet
+        (lambda s: "t=" + base64.urlsafe_b64encode(s.encode()).decode(), "??>>??>>-secret-~~"),
+    ],
+    ids=["entities at the last layer", "standard base64 and a trailing _", "base64url"],
+)
+def test_the_edges_of_the_reader(spelt, secret: str) -> None:  # noqa: ANN001
+    assert secrets_in(spelt(secret).encode(), [secret]) == {secret}
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def test_any_three_layers_of_encoding_are_read_through() -> None:
     """Every nesting of three of the encodings (343 of them): a %XX of a %XX, JSON in a URL in
     JSON, base64url in base64, each around secrets with quotes, non-ASCII, + and /."""
