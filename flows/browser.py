@@ -20,7 +20,7 @@ from playwright.sync_api import Error as PlaywrightError
 from flows.errors import BadInputError, StepFailed
 from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
-from flows.settings import SessionMode, Settings
+from flows.settings import DEFAULT_PORTS, SessionMode, Settings
 from flows.workdir import private_directory
 
 
@@ -132,7 +132,8 @@ def driver_environment(tmp: Path | None) -> Iterator[None]:
         os.environ.update(saved)
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# The WebSocket scheme that goes with each HTTP one.
+_WEBSOCKET = {"http": "ws", "https": "wss"}
 
 
 def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
@@ -146,13 +147,13 @@ def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
         port = parts.port
     except ValueError:
         port = None
-    return parts.scheme, host, port or _DEFAULT_PORTS.get(parts.scheme)
+    return parts.scheme, host, port or DEFAULT_PORTS.get(parts.scheme)
 
 
 def _as_http(url: str) -> str:
-    """A WebSocket URL as the http(s) URL of the same scheme, host and port."""
-    for ws, http in (("ws:", "http:"), ("wss:", "https:")):
-        if url[: len(ws)].lower() == ws:
+    """A WebSocket URL as the http(s) URL of the same host and port."""
+    for http, ws in _WEBSOCKET.items():
+        if url[: len(ws) + 1].lower() == ws + ":":
             return http + url[len(ws) :]
     return url
 
@@ -160,7 +161,7 @@ def _as_http(url: str) -> str:
 def origin(url: str) -> str:
     """scheme://host[:port] of a URL, lower-cased, without a default port."""
     scheme, host, port = _scheme_host_port(url)
-    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
 
 
 def bypass_rules(base: str) -> str:
@@ -171,7 +172,7 @@ def bypass_rules(base: str) -> str:
     given here, it holds whatever the environment says)."""
     scheme, host, port = _scheme_host_port(base)
     rules = ["<-loopback>", f"{scheme}://{host}:{port}"]
-    if ws := {"http": "ws", "https": "wss"}.get(scheme):
+    if ws := _WEBSOCKET.get(scheme):
         rules.append(f"{ws}://{host}:{port}")
     return ",".join(rules)
 
@@ -218,7 +219,7 @@ class OriginGuard:
         context.route(elsewhere, self._abort)
         # A route sees no WebSocket: without this, one elsewhere would connect through the
         # corporate proxy. Closed before it connects (Playwright's WebSocket routing).
-        ws_base = {"http": "ws", "https": "wss"}[self.target[0]] + self.base[len(self.target[0]) :]
+        ws_base = _WEBSOCKET[self.target[0]] + self.base[len(self.target[0]) :]
         ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
         context.route_web_socket(ws_elsewhere, self._refuse_socket)
 

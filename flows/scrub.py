@@ -6,8 +6,9 @@ larger blob. Rather than list every spelling, the scanner decodes what it reads 
 decoded text with the secret:
 
 - a file is read as UTF-8 text (binary files, e.g. screenshots, only byte for byte);
-- JSON (a document or JSON lines) that escapes something (holds a backslash) is parsed and
-  each string value that stands escaped in it is read on its own;
+- JSON (a document or JSON lines) that escapes something (holds a backslash) or holds a %XX
+  or an entity is parsed, and each string value that stands escaped in it, or holds a %XX or
+  an entity, is read on its own;
 - each text is also read HTML-unescaped, URL-decoded (``+`` as space and as itself) and, for
   runs of base64 characters, base64-decoded, and each of those readings is read again the same
   way (JSON in a URL in JSON, a %XX of a %XX), up to three layers of any kind (a decoded

@@ -52,7 +52,8 @@ def _describe_octet(char: str) -> str:
 # address, in any of the forms inet_aton reads (127.1, 0x7f.0.0.1, 0177.0.0.1).
 _ENDS_IN_A_NUMBER = re.compile(r"(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
 _IPV4_CHARACTERS = re.compile(r"[0-9a-fx.]+")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Each scheme's port, left out of an address that uses it (a browser writes none).
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
 def canonical_host(host: str) -> str | None:
@@ -104,13 +105,6 @@ def _written_host(netloc: str) -> str:
     return netloc.rpartition(":")[0] if ":" in netloc else netloc
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
 
 def canonical_base(value: str) -> str:
     """An Inter-Hub base URL checked and written as the browser writes its origin (see
@@ -139,7 +133,7 @@ def canonical_base(value: str) -> str:
         raise ValueError("give the base URL only, without a path, query or fragment")
     # As the browser writes it (host as canonical_host says, no default port), so that the
     # pages' addresses start with it
-    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != _DEFAULT_PORTS[parts.scheme] else "")
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None and port != DEFAULT_PORTS[parts.scheme] else "")
 
 
 def is_loopback(host: str) -> bool:

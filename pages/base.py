@@ -552,13 +552,17 @@ class AdminPage:
 
     # -------------------------------------------------------------- reading
 
-    def _evaluate_first(self, scope: Locator, script: str, arg: Any = None) -> Any:
+    def _evaluate_first(self, scope: Locator | Target, script: str, arg: Any = None) -> Any:
         """``script(element, arg)`` on the first element of ``scope``, in one round trip
         (``locator.first.evaluate`` waits for the element, makes a handle, evaluates and drops the
         handle: three, about 25 ms more on every read). The scope is there when this is called
-        (the page has loaded); if it is not, the error says so."""
-        found = scope.evaluate_all(f"(els, arg) => els.length ? [({script})(els[0], arg)] : []", arg)
+        (the page has loaded); if it is not, the error says so (for a :class:`Target`, what the
+        screen offers instead)."""
+        locator = scope.locator if isinstance(scope, Target) else scope
+        found = locator.evaluate_all(f"(els, arg) => els.length ? [({script})(els[0], arg)] : []", arg)
         if not found:
+            if isinstance(scope, Target):
+                raise self.missing(scope, count=0)
             raise self._error(NotAsExpected, "the page has nothing to read: no <main>, no <body>")
         return found[0]
 
@@ -579,10 +583,6 @@ class AdminPage:
         """A show page's record, label -> value, keyed by the normalised label, whatever holds
         them: table rows (``<th>`` label, ``<td>`` value), ``<dt>``/``<dd>``, or a label element
         (``<strong>``, ``<b>``, ``<label>``) followed by its value."""
-        if isinstance(scope, Target):
-            if not scope.locator.count():
-                raise self.missing(scope, count=0)
-            scope = scope.locator
         return self._evaluate_first(
             scope or self.root,
             """root => {

@@ -80,6 +80,8 @@ def test_a_screen_is_checked_the_same_in_either_script_context(page: Page, sandb
         hubs.one(hubs.show_heading, before_reading=before_reading)
     hubs.show(hub_id)
     assert hubs.one(hubs.show_heading, before_reading=before_reading).count() == 1
+    with pytest.raises(NotAsExpected, match=r"the table with the columns 'Name, Slug, Domain, Kind' is not on the screen"):
+        hubs.read_record(hubs.index_table)  # a scope that is not there is named as such
     page.evaluate("() => { const h = document.querySelector('h1'); h.after(h.cloneNode(true)); }")
     with pytest.raises(NotAsExpected, match=r"the heading 'Show Hub' matches 2 elements"):
         hubs.one(hubs.show_heading, before_reading=before_reading)
