@@ -13,6 +13,15 @@ The run holds a lock on its directory while it lives. A run that ends in any way
 removes its directory itself; after a SIGKILL (or a power cut) the lock is free, and the next
 run of any ``ihub-bootstrap`` command on this machine removes the directory, notes that in
 the run folder it belonged to, and tells the operator.
+
+Commands run side by side (two operators, or a test suite's workers, under one user), and each
+command looks for what killed runs left. So a run's directory gets its final name only once it
+holds its lock: it is made under a hidden name (``.new-…``), which another command removes only
+when it is old and unlocked, locked, and then renamed. (Made under its final name, another
+command could find the lock file created and not yet locked, take the directory for a killed
+run's, and remove it from under the run: "cannot use …: No such file or directory".) Whoever
+removes an abandoned directory holds its lock while doing so, so it is removed, and announced,
+once.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from pathlib import Path
 
 _LOCK = ".lock"
 _RUN_FOLDER = "run-folder"
+_MAKING = ".new-"  # a run's directory while it is made, before it holds its lock
 _YOUNG_S = 60  # a directory without its lock file yet may be one being created right now
 
 
@@ -60,16 +70,24 @@ class RunWorkDir:
     ``work.tmp`` (TMPDIR for Playwright's driver and Chromium), removed on exit."""
 
     def __init__(self, run_folder: Path | None = None):
-        self.path = root() / f"{os.getpid()}-{secrets.token_hex(2)}"
-        self.path.mkdir(mode=0o700)
-        self._lock = os.open(self.path / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(self._lock, fcntl.LOCK_EX)
-        if run_folder is not None:
-            (self.path / _RUN_FOLDER).write_text(str(run_folder.resolve()) + "\n", encoding="utf-8")
+        base = root()
+        name = f"{os.getpid()}-{secrets.token_hex(2)}"
+        making = base / f"{_MAKING}{name}"
+        making.mkdir(mode=0o700)
+        try:
+            self._lock = os.open(making / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # held on the file, whatever its directory is called
+            if run_folder is not None:
+                (making / _RUN_FOLDER).write_text(str(run_folder.resolve()) + "\n", encoding="utf-8")
+            (making / "trace").mkdir(mode=0o700)
+            (making / "tmp").mkdir(mode=0o700)
+            self.path = base / name
+            os.rename(making, self.path)
+        except BaseException:
+            shutil.rmtree(making, ignore_errors=True)
+            raise
         self.trace = self.path / "trace"
         self.tmp = self.path / "tmp"
-        self.trace.mkdir(mode=0o700)
-        self.tmp.mkdir(mode=0o700)
 
     def close(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -83,21 +101,36 @@ class RunWorkDir:
         self.close()
 
 
-def _abandoned(directory: Path) -> bool:
-    """Whether no living run holds ``directory`` (its lock can be taken)."""
+def _young(directory: Path) -> bool:
     try:
-        fd = os.open(directory / _LOCK, os.O_WRONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return time.time() - directory.lstat().st_mtime > _YOUNG_S
+        return time.time() - directory.lstat().st_mtime <= _YOUNG_S
     except OSError:
-        return False
+        return True  # gone meanwhile: nothing to remove
+
+
+def _take_abandoned(directory: Path) -> int | None:
+    """The lock of ``directory``, held, if no living run holds it: the caller removes the
+    directory and then closes the descriptor. ``None`` while a run lives there, while it is
+    being made, or once another command has removed it. A directory without a lock file is a
+    removal that was cut short, abandoned once it is no longer young."""
+    if directory.name.startswith(_MAKING) and _young(directory):
+        return None  # a run making it may not have locked it yet
+    lock = directory / _LOCK
+    try:
+        fd = os.open(lock, os.O_WRONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        # nothing to hold: a descriptor the caller may close like a lock's
+        return None if _young(directory) else os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False  # a living run holds it
-    finally:
+        if os.fstat(fd).st_ino != os.lstat(lock).st_ino:
+            raise OSError("another command removed it meanwhile")
+    except OSError:  # a living run holds it, or the lock we hold is no longer that directory's
         os.close(fd)
-    return True
+        return None
+    return fd
 
 
 def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
@@ -108,12 +141,16 @@ def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
     except OSError:
         candidates = []
     for directory in candidates:
-        if not _abandoned(directory):
+        held = _take_abandoned(directory)
+        if held is None:
             continue
-        run_folder = None
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            run_folder = Path((directory / _RUN_FOLDER).read_text(encoding="utf-8").strip())
-        shutil.rmtree(directory, ignore_errors=True)
+        try:
+            run_folder = None
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                run_folder = Path((directory / _RUN_FOLDER).read_text(encoding="utf-8").strip())
+            shutil.rmtree(directory, ignore_errors=True)
+        finally:
+            os.close(held)
         removed.append(directory)
         where = f" of run folder {run_folder}" if run_folder else ""
         say(
