@@ -239,11 +239,12 @@ def cmd_login(args: argparse.Namespace, console: Console) -> int:
 def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     from flows.audit import scan_folder, secrets_on_record
 
-    # each folder once, however often or however it is written (runs/x, runs/x/, ./runs/x, a link)
+    # each folder once, however often or however it is written (runs/x, runs/x/, ./runs/x, a
+    # link), and not a folder inside another one given (runs runs/x): that one reads it already
     once: dict[Path, Path] = {}
     for folder in args.run_folder:
         once.setdefault(folder.resolve(), folder)
-    folders = list(once.values())
+    folders = [folder for real, folder in once.items() if not any(real != outer and real.is_relative_to(outer) for outer in once)]
     for folder in folders:
         if not folder.is_dir():
             raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give runs/<timestamp>-<id>/ folders (runs/* for all)")

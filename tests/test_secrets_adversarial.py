@@ -518,6 +518,11 @@ def test_audit_scan_takes_every_run_folder_at_once(tool: Tool, tmp_path: Path) -
     assert body["leaks"] == ["audit.jsonl (known secret #1)"]
     assert body["findings"] == [{"run_folder": "runs/20261128T0200Z-bbb", "where": "audit.jsonl (known secret #1)"}]
     assert [f["run_folder"] for f in json.loads(every.stdout)["findings"]] == ["runs/20261128T0200Z-bbb"]
+    # a folder inside another one given is read with it, once
+    nested = scan("--json", "runs/20261128T0200Z-bbb", "runs", "runs/20261128T0100Z-aaa/")
+    body = json.loads(nested.stdout)
+    assert body["run_folder"] == "runs" and body["files"] == 2
+    assert body["leaks"] == ["20261128T0200Z-bbb/audit.jsonl (known secret #1)"]
 
 
 def test_abbreviated_flags_are_refused(tool: Tool) -> None:
