@@ -5,12 +5,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# --dist load: a test at a time per worker (a few queued), in the order tests/support.py gives
-# (the longest first), so no long test starts last. (No xdist_group: with pytest 9.2, xdist 3.8
-# cannot add the group to the node ids, and under --dist loadgroup each test is its own group.)
-# -n 4 on 2 cores: many tests wait (injected server latency, timeouts), and a waiting worker
-# leaves its core to the others.
-PYTEST_ARGS ?= -n 4 --dist load --durations=10
+# --dist load --maxschedchunk 1: tests handed out in the order tests/support.py gives (the
+# longest first), two queued per worker at most, so no long test starts last. (Without
+# --maxschedchunk, xdist deals each worker a quarter of its share at once, 32 consecutive tests,
+# then refills in chunks: one worker ran its queue alone for the last 90 s of a 453 s run; with
+# it, the same suite took 382 s and the workers ended within 7 s of each other.) (No
+# xdist_group: with pytest 9.2, xdist 3.8 cannot add the group to the node ids, and under
+# --dist loadgroup each test is its own group.) -n 4 on 2 cores: many tests wait (injected
+# server latency, timeouts), and a waiting worker leaves its core to the others.
+PYTEST_ARGS ?= -n 4 --dist load --maxschedchunk 1 --durations=10
 
 .PHONY: help rehearse test bench install browser clean
 
