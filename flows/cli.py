@@ -244,7 +244,7 @@ def cmd_audit_scan(args: argparse.Namespace, console: Console) -> int:
     once: dict[Path, Path] = {}
     for folder in args.run_folder:
         once.setdefault(folder.resolve(), folder)
-    folders = [folder for real, folder in once.items() if not any(real != outer and real.is_relative_to(outer) for outer in once)]
+    folders = [folder for real, folder in once.items() if not any(parent in once for parent in real.parents)]
     for folder in folders:
         if not folder.is_dir():
             raise BadInputError(f"{folder} is not a run folder", where="RUN_FOLDER", hint="give runs/<timestamp>-<id>/ folders (runs/* for all)")

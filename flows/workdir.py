@@ -20,8 +20,9 @@ holds its lock: it is made under a hidden name (``.new-…``), which another com
 when it is old and unlocked, locked, and then renamed. (Made under its final name, another
 command could find the lock file created and not yet locked, take the directory for a killed
 run's, and remove it from under the run: "cannot use …: No such file or directory".) Whoever
-removes an abandoned directory holds its lock while doing so, so it is removed, and announced,
-once.
+removes a directory, its run or another command, holds its lock and first renames it to a
+hidden ``.gone-…`` name (atomic: one command wins), so it is announced once, and a removal cut
+short leaves nothing that looks like a killed run's.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from pathlib import Path
 _LOCK = ".lock"
 _RUN_FOLDER = "run-folder"
 _MAKING = ".new-"  # a run's directory while it is made, before it holds its lock
+_GOING = ".gone-"  # a directory being removed (renamed first, see _discard)
+_NOTHING_HELD = -1
 _YOUNG_S = 60  # a directory without its lock file yet may be one being created right now
 
 
@@ -71,9 +74,10 @@ class RunWorkDir:
 
     def __init__(self, run_folder: Path | None = None):
         base = root()
-        name = f"{os.getpid()}-{secrets.token_hex(2)}"
-        making = base / f"{_MAKING}{name}"
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        making = self.path = base / f"{_MAKING}{name}"
         making.mkdir(mode=0o700)
+        self._lock = _NOTHING_HELD
         try:
             self._lock = os.open(making / _LOCK, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             fcntl.flock(self._lock, fcntl.LOCK_EX)  # held on the file, whatever its directory is called
@@ -81,24 +85,42 @@ class RunWorkDir:
                 (making / _RUN_FOLDER).write_text(str(run_folder.resolve()) + "\n", encoding="utf-8")
             (making / "trace").mkdir(mode=0o700)
             (making / "tmp").mkdir(mode=0o700)
+            os.rename(making, base / name)
             self.path = base / name
-            os.rename(making, self.path)
         except BaseException:
-            shutil.rmtree(making, ignore_errors=True)
+            _discard(base / name)  # if the rename was done when this was raised
+            self.close()
             raise
         self.trace = self.path / "trace"
         self.tmp = self.path / "tmp"
 
     def close(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            os.close(self._lock)
+        """Remove the directory, then let go of its lock; once, however often it is called."""
+        _discard(self.path)
+        if self._lock != _NOTHING_HELD:
+            with contextlib.suppress(OSError):
+                os.close(self._lock)
+            self._lock = _NOTHING_HELD  # a second close must not close a descriptor that took the number
 
     def __enter__(self) -> RunWorkDir:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _discard(directory: Path) -> bool:
+    """Rename ``directory`` out of the way and remove it; whether this call renamed it. The
+    rename is atomic: of two commands removing one directory, one does, and only it announces
+    it. And a removal cut short (SIGKILL) leaves a ``.gone-`` directory, never one that looks
+    like a killed run's."""
+    going = directory.with_name(f"{_GOING}{secrets.token_hex(4)}")
+    try:
+        os.rename(directory, going)
+    except OSError:
+        return False
+    shutil.rmtree(going, ignore_errors=True)
+    return True
 
 
 def _young(directory: Path) -> bool:
@@ -110,17 +132,16 @@ def _young(directory: Path) -> bool:
 
 def _take_abandoned(directory: Path) -> int | None:
     """The lock of ``directory``, held, if no living run holds it: the caller removes the
-    directory and then closes the descriptor. ``None`` while a run lives there, while it is
-    being made, or once another command has removed it. A directory without a lock file is a
-    removal that was cut short, abandoned once it is no longer young."""
+    directory and then closes the descriptor (``_NOTHING_HELD`` if the directory has no lock
+    file: left by an older version of this tool, abandoned once it is no longer young). ``None``
+    while a run lives there, while it is being made, or once another command has removed it."""
     if directory.name.startswith(_MAKING) and _young(directory):
         return None  # a run making it may not have locked it yet
     lock = directory / _LOCK
     try:
         fd = os.open(lock, os.O_WRONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
-        # nothing to hold: a descriptor the caller may close like a lock's
-        return None if _young(directory) else os.open(os.devnull, os.O_RDONLY)
+        return None if _young(directory) else _NOTHING_HELD
     except OSError:
         return None
     try:
@@ -141,6 +162,9 @@ def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
     except OSError:
         candidates = []
     for directory in candidates:
+        if directory.name.startswith(_GOING):
+            shutil.rmtree(directory, ignore_errors=True)  # a removal cut short: nothing to announce
+            continue
         held = _take_abandoned(directory)
         if held is None:
             continue
@@ -148,17 +172,20 @@ def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
             run_folder = None
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 run_folder = Path((directory / _RUN_FOLDER).read_text(encoding="utf-8").strip())
-            shutil.rmtree(directory, ignore_errors=True)
+            discarded = _discard(directory)
         finally:
-            os.close(held)
+            if held != _NOTHING_HELD:
+                os.close(held)
+        if not discarded:
+            continue  # another command removed it first
         removed.append(directory)
         where = f" of run folder {run_folder}" if run_folder else ""
         say(
             f"a run was killed before it could finish{where}: its raw trace parts and browser files "
             f"(never scrubbed) were removed from {directory}; that run has no trace.zip"
         )
-        if run_folder is not None and run_folder.is_dir():
-            with contextlib.suppress(OSError):
+        if run_folder is not None:
+            with contextlib.suppress(OSError):  # not there any more, or not ours to write to
                 with (run_folder / "killed.txt").open("a", encoding="utf-8") as note:
                     note.write(
                         "This run was killed (SIGKILL or a crash) before it could finish: no run-end event, no "

@@ -354,7 +354,7 @@ def every_run_folder_is_clean(tmp_path_factory: pytest.TempPathFactory) -> Itera
 # running alone at the end while the other workers idle. Substrings of node ids; the order is
 # that of their durations in `make test` (--durations=0, 4 workers, 2026-11-28).
 LONGEST_FIRST = (
-    "test_bench.py::",
+    "test_bench.py::test_quick_bench",
     "test_readme.py::test_the_readme_instructions_hold",
     "test_newcomer.py::test_pip_install_outside_the_repository",
     "test_faults.py::test_a_slow_server_needs_no_tuning",

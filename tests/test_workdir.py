@@ -51,52 +51,108 @@ def test_another_command_between_the_lock_file_and_the_lock_leaves_the_run_alone
     assert _entries() == []
 
 
-def test_a_directory_being_removed_is_removed_and_announced_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    folder = tmp_path / "runs" / "killed"
+def _killed(folder: Path, *, lock_file: bool = True) -> Path:
+    """What a SIGKILL leaves: the files stay, the lock is free (``lock_file=False``: left
+    without a lock file, by an older version of the tool, long ago)."""
     folder.mkdir(parents=True)
     killed = RunWorkDir(folder)
-    os.close(killed._lock)  # as a SIGKILL leaves it: the files stay, the lock is free
+    os.close(killed._lock)
+    if not lock_file:
+        (killed.path / ".lock").unlink()
+        old = time.time() - 2 * workdir._YOUNG_S
+        os.utime(killed.path, (old, old))
+    return killed.path
+
+
+@pytest.mark.parametrize("lock_file", [True, False], ids=["locked", "no lock file"])
+def test_a_directory_being_removed_is_removed_and_announced_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lock_file: bool) -> None:
+    folder = tmp_path / "runs" / "killed"
+    killed = _killed(folder, lock_file=lock_file)
     said: list[str] = []
     nested: list[list[Path]] = []
+    looked: list[bool] = []  # the second command looks round once
     real_rmtree = workdir.shutil.rmtree
 
     def rmtree(path: Path, ignore_errors: bool = False) -> None:
-        nested.append(clean_abandoned(said.append))  # a second command looks round meanwhile
+        if not looked:
+            looked.append(True)
+            nested.append(clean_abandoned(said.append))  # a second command looks round meanwhile
         real_rmtree(path, ignore_errors=ignore_errors)
 
     monkeypatch.setattr(workdir.shutil, "rmtree", rmtree)
-    assert clean_abandoned(said.append) == [killed.path]
+    assert clean_abandoned(said.append) == [killed]
     assert nested == [[]]
     assert len(said) == 1 and str(folder.resolve()) in said[0]
     assert (folder / "killed.txt").read_text().count("was killed") == 1
     assert _entries() == []
 
 
-def test_a_run_killed_while_its_directory_was_made_is_removed_once_old() -> None:
-    making = workdir.root() / ".new-123-abcd"
-    making.mkdir(mode=0o700)
-    (making / ".lock").write_text("")
-    assert clean_abandoned(lambda _: None) == []  # young: a run may be locking it right now
-    old = time.time() - 2 * workdir._YOUNG_S
-    os.utime(making, (old, old))
-    assert clean_abandoned(lambda _: None) == [making]
+def test_a_command_that_finds_the_lock_free_after_another_removed_the_directory_says_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Between opening a killed run's lock file and taking the lock, another command takes it,
+    removes the directory and lets go: the lock is then free, and not that directory's."""
+    folder = tmp_path / "runs" / "killed"
+    killed = _killed(folder)
+    said: list[str] = []
+    nested: list[list[Path]] = []
+    looked: list[bool] = []  # the second command looks round once
+    real_flock = workdir.fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        if operation == workdir.fcntl.LOCK_EX | workdir.fcntl.LOCK_NB and not looked:
+            looked.append(True)
+            nested.append(clean_abandoned(said.append))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(workdir.fcntl, "flock", flock)
+    assert clean_abandoned(said.append) == []
+    assert nested == [[killed]]
+    assert len(said) == 1 and (folder / "killed.txt").read_text().count("was killed") == 1
     assert _entries() == []
 
 
-def test_a_removal_cut_short_is_finished_once_old() -> None:
-    left = workdir.root() / "123-abcd"
-    (left / "tmp").mkdir(parents=True)  # no lock file: its remover was killed half way
-    assert clean_abandoned(lambda _: None) == []
-    old = time.time() - 2 * workdir._YOUNG_S
-    os.utime(left, (old, old))
-    assert clean_abandoned(lambda _: None) == [left]
+def test_a_run_that_cannot_make_its_directory_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    descriptors = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(workdir.os, "rename", full)
+    for _ in range(5):
+        with pytest.raises(OSError, match="No space left"):
+            RunWorkDir()
+    monkeypatch.undo()
+    assert len(os.listdir("/proc/self/fd")) == descriptors  # each lock let go
+    clean_abandoned(lambda _: None)  # nothing announced: nothing looks killed
+    assert [name for name in _entries() if not name.startswith(".new-")] == []
+
+
+def test_closing_twice_closes_nothing_else() -> None:
+    work = RunWorkDir()
+    work.close()
+    other = os.open(os.devnull, os.O_RDONLY)  # may take the number the lock had
+    try:
+        work.close()
+        os.fstat(other)
+    finally:
+        os.close(other)
+    assert _entries() == []
+
+
+def test_a_removal_cut_short_is_finished_without_a_word() -> None:
+    going = workdir.root() / ".gone-0123abcd"
+    (going / "tmp").mkdir(parents=True)
+    (going / "run-folder").write_text("/somewhere/runs/x\n")
+    said: list[str] = []
+    assert clean_abandoned(said.append) == []
+    assert said == [] and _entries() == []
 
 
 _LOOK_ROUND = """
-import sys, time
+import os, sys, time
 from flows.workdir import clean_abandoned
-said, end = [], time.monotonic() + float(sys.argv[1])
-while time.monotonic() < end:
+said, end = [], time.monotonic() + 120
+while not os.path.exists(sys.argv[1]) and time.monotonic() < end:  # until the runs are done
     clean_abandoned(said.append)
 print(len(said))
 """
@@ -117,16 +173,24 @@ print(failed)
 """
 
 
-def test_runs_and_look_rounds_side_by_side_never_touch_a_living_run() -> None:
+def test_runs_and_look_rounds_side_by_side_never_touch_a_living_run(tmp_path: Path) -> None:
     """Real processes: two making and removing their directories as fast as they can, two
     looking round for killed runs meanwhile. (Before the fix: about one run in a thousand
     lost its directory, and one look-round in two ended in a traceback.)"""
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     python = [sys.executable, "-c"]
-    rounds = [subprocess.Popen([*python, _LOOK_ROUND, "3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    done = tmp_path / "runs-done"
+    rounds = [subprocess.Popen([*python, _LOOK_ROUND, str(done)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     runs = [subprocess.Popen([*python, _RUN, "1500"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    for proc in [*runs, *rounds]:
+    try:
+        for proc in runs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert out.strip() == "0", f"{out}\n{err}"  # no run failed
+    finally:
+        done.touch()
+    for proc in rounds:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert out.strip() == "0", f"{out}\n{err}"  # no run failed; no killed run announced
+        assert out.strip() == "0", f"{out}\n{err}"  # no living run announced as killed
     assert _entries() == []
