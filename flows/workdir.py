@@ -28,8 +28,10 @@ short leaves nothing that looks like a killed run's.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -43,6 +45,9 @@ _RUN_FOLDER = "run-folder"
 _MAKING = ".new-"  # a run's directory while it is made, before it holds its lock
 _GOING = ".gone-"  # a directory being removed (renamed first, see _discard)
 _NOTHING_HELD = -1
+# the names this tool gives (``<pid>-<hex>``, 16-bit hex before 031b1e6): nothing else in the
+# root is ever removed, whatever IHUB_WORK_DIR points at
+_OURS = re.compile(r"(?:\.new-)?[0-9]+-[0-9a-f]{4,16}|\.gone-[0-9a-f]{8}")
 _YOUNG_S = 60  # a directory without its lock file yet may be one being created right now
 
 
@@ -56,7 +61,9 @@ def private_directory(path: Path, *, parents: bool = False) -> Path:
     path.mkdir(parents=parents, exist_ok=True, mode=0o700)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
-        raise OSError(f"{path} is not a directory of this user")
+        raise OSError(errno.EPERM, "not a directory of this user", str(path))
+    if info.st_mode & (stat.S_ISVTX | stat.S_IWOTH):  # /tmp, say: never closed, and never swept
+        raise OSError(errno.EPERM, f"a directory shared with others (mode {stat.S_IMODE(info.st_mode):o}); give one of its own", str(path))
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
@@ -158,7 +165,7 @@ def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
     """Remove what killed runs left behind; ``say`` tells the operator. Returns what went."""
     removed: list[Path] = []
     try:
-        candidates = [p for p in root().iterdir() if p.is_dir() and not p.is_symlink()]
+        candidates = [p for p in root().iterdir() if _OURS.fullmatch(p.name) and p.is_dir() and not p.is_symlink()]
     except OSError:
         candidates = []
     for directory in candidates:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from flows import workdir
+from flows.command import file_system_error
 from flows.workdir import RunWorkDir, clean_abandoned
 from tests.support import PROJECT
 
@@ -194,3 +195,29 @@ def test_runs_and_look_rounds_side_by_side_never_touch_a_living_run(tmp_path: Pa
         assert proc.returncode == 0, err
         assert out.strip() == "0", f"{out}\n{err}"  # no living run announced as killed
     assert _entries() == []
+
+
+def test_only_what_this_tool_names_is_ever_removed() -> None:
+    """IHUB_WORK_DIR pointed at a directory with other things in it (a home, a project): a
+    directory without a lock, however old, is removed only if it has a name this tool gives."""
+    root = workdir.root()
+    theirs = ["photos", "2024", "123-not-hex", ".config", "1234-abcdefabcdefabcdef0"]
+    for name in [*theirs, "123-abcd"]:
+        (root / name / "inside").mkdir(parents=True)
+        old = time.time() - 2 * workdir._YOUNG_S
+        os.utime(root / name, (old, old))
+    assert clean_abandoned(lambda _: None) == [root / "123-abcd"]
+    assert _entries() == sorted(theirs)
+
+
+def test_a_directory_shared_with_others_is_refused_as_it_is(_own_root: Path) -> None:
+    _own_root.mkdir(mode=0o700)
+    os.chmod(_own_root, 0o1777)  # like /tmp
+    (_own_root / "someone-elses").mkdir()
+    with pytest.raises(OSError) as refused:
+        RunWorkDir()
+    assert refused.value.filename == str(_own_root) and "shared with others (mode 1777)" in refused.value.strerror
+    assert file_system_error(refused.value).message.startswith(f"cannot use {_own_root}: a directory shared with others")
+    assert clean_abandoned(lambda _: None) == []
+    assert _own_root.stat().st_mode & 0o7777 == 0o1777  # not closed to 0700 under everyone's feet
+    assert [p.name for p in _own_root.iterdir()] == ["someone-elses"]
