@@ -62,7 +62,7 @@ def private_directory(path: Path, *, parents: bool = False) -> Path:
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         raise OSError(errno.EPERM, "not a directory of this user", str(path))
-    if info.st_mode & (stat.S_ISVTX | stat.S_IWOTH):  # /tmp, say: never closed, and never swept
+    if info.st_mode & stat.S_ISVTX:  # shared, like /tmp: never closed (a umask of 0 gives 0777: closed)
         raise OSError(errno.EPERM, f"a directory shared with others (mode {stat.S_IMODE(info.st_mode):o}); give one of its own", str(path))
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(path, 0o700)
