@@ -63,7 +63,7 @@ def private_directory(path: Path, *, parents: bool = False) -> Path:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         raise OSError(errno.EPERM, "not a directory of this user", str(path))
     if info.st_mode & stat.S_ISVTX:  # shared, like /tmp: never closed (a umask of 0 gives 0777: closed)
-        raise OSError(errno.EPERM, f"a directory shared with others (mode {stat.S_IMODE(info.st_mode):o}); give one of its own", str(path))
+        raise OSError(errno.EPERM, f"a directory shared with others (mode {stat.S_IMODE(info.st_mode):o})", str(path))
     if stat.S_IMODE(info.st_mode) != 0o700:
         os.chmod(path, 0o700)
     return path
@@ -72,7 +72,10 @@ def private_directory(path: Path, *, parents: bool = False) -> Path:
 def root() -> Path:
     configured = os.environ.get(WORK_DIR_ENV)
     path = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ihub-bootstrap-{os.geteuid()}"
-    return private_directory(path, parents=True)
+    try:
+        return private_directory(path, parents=True)
+    except OSError as exc:  # say which setting names it
+        raise OSError(exc.errno, f"{exc.strerror} (the work directory: set {WORK_DIR_ENV} to another)", str(path)) from None
 
 
 class RunWorkDir:

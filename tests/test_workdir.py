@@ -216,7 +216,7 @@ def test_a_directory_shared_with_others_is_refused_as_it_is(_own_root: Path) -> 
     (_own_root / "someone-elses").mkdir()
     with pytest.raises(OSError) as refused:
         RunWorkDir()
-    assert refused.value.filename == str(_own_root) and "shared with others (mode 1777)" in refused.value.strerror
+    assert refused.value.filename == str(_own_root) and "shared with others (mode 1777) (the work directory: set IHUB_WORK_DIR to another)" in refused.value.strerror
     assert file_system_error(refused.value).message.startswith(f"cannot use {_own_root}: a directory shared with others")
     assert clean_abandoned(lambda _: None) == []
     assert _own_root.stat().st_mode & 0o7777 == 0o1777  # not closed to 0700 under everyone's feet
