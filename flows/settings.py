@@ -105,7 +105,6 @@ def _written_host(netloc: str) -> str:
     return netloc.rpartition(":")[0] if ":" in netloc else netloc
 
 
-
 def canonical_base(value: str) -> str:
     """An Inter-Hub base URL checked and written as the browser writes its origin (see
     :func:`canonical_host`; the scheme in lower case, no default port, no trailing slash).
