@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,10 +96,15 @@ def test_session_cookie_mode(tool: Tool, sandbox) -> None:  # noqa: ANN001
     with httpx.Client(base_url=sandbox.base_url) as client:
         login(client)
         cookie = client.cookies["SESSION"]
-    code, report, stderr = tool.json("apply", email=None, password=None, session_cookie=cookie)
+    code, report, stderr = tool.json("apply", email=None, password=None, session_cookie=cookie, trace=True)
     assert code == ExitCode.OK, stderr
     assert report["steps"][0]["detail"] == "with the given session"
     assert_bootstrapped(sandbox)
+    # no login to leave out: the trace records from the start, the page that proves the session first
+    with zipfile.ZipFile(Path(report["run_folder"]) / "trace.zip") as z:
+        events = [json.loads(line) for line in z.read("0-trace.trace").decode().splitlines()]
+    gotos = [e["params"]["url"] for e in events if e.get("type") == "before" and e.get("method") == "goto"]
+    assert gotos and gotos[0].endswith("/Hubs"), gotos
 
 
 @pytest.mark.parametrize("cookie", ["garbage-value", "expired"])

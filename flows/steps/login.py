@@ -58,6 +58,8 @@ class LoginStep(Step[LoginObservation]):
                             what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), retry_on_error=True
                         )
                         how = "logged in by the operator (not recorded in the trace)"
+            if run.trace is not None:
+                run.trace.begin()  # from here on, whether or not this run logged in
             # An admin page proves the session before any write; the hub step uses what it lists.
             listed = run.hubs.list(reuse_open_page=True)
         except SessionExpired:
