@@ -413,14 +413,23 @@ class AdminPage:
         A click is never tried twice (a timeout may come after it was sent: a second one could
         send the form again), so a button is counted before its first click on this page
         object, for the error that says what the screen offers; later clicks of the same
-        button (a widget after a widget) wait for it and are strict by themselves."""
+        button (a widget after a widget) wait for it and are strict by themselves.
+
+        A real click (the mouse pressed where the button is, as a person does: a trusted event,
+        what covers the button gets it), without Playwright's actionability wait
+        (``force``): the form's fields were just filled, each waited for, so the form is
+        there; that wait would only add its "stable" check, two animation frames of the page,
+        which a page in the background does not get (widgets on pages side by side had to
+        bring each page to the front first). 50 widgets on 4 pages: 12.5 s before, 10.7 s
+        (medians of 5 interleaved pairs). A button that is disabled or covered is clicked to
+        no effect, and the wait for the outcome says that nothing happened."""
         if isinstance(button, Target):
             if button.key not in self._buttons_found:
                 self.one(button)
                 self._buttons_found.add(button.key)
             button = button.locator
         _watch(self.page).reset()
-        button.click()
+        button.click(force=True)
 
     def _await_outcome(self, success: Locator | Target, *, what: str) -> None:
         """Wait for ``success``; between slices, look for the other outcomes: a failed request,

@@ -74,11 +74,6 @@ class WidgetsPage(AdminPage):
         """Open the new-widget form, fill it and submit it, without waiting for the outcome:
         meanwhile another browser page can fill the next one (see :meth:`await_created`)."""
         t = WidgetsTexts
-        # A page in the background gets no animation frames, which a click waits for
-        # (Playwright's "stable" check): the page worked on comes to the front (when it has
-        # other pages beside it; the list is the client's own, no round trip).
-        if len(self.page.context.pages) > 1:
-            self.page.bring_to_front()
         self._open(t.NEW_PATH.format(hub_id=hub_id))
         self.fill_field(self.name, widget.name)
         self.fill_field(self.title, widget.title)

@@ -203,3 +203,28 @@ def test_a_slow_native_submit_is_sent_once(page: Page, sandbox_factory: SandboxF
     widgets = WidgetsPage(page, sandbox.base_url, 30)
     widgets.create(hub_id, SEEDS.widgets[0])
     assert [w.name for w in rows(sandbox, "widgets")] == [SEEDS.widgets[0].name]
+
+
+BLOCKS = {  # what a customised app could do to the Create button, on every page loaded
+    "covered": "const d = document.createElement('div'); d.style.cssText = 'position:fixed;inset:0;z-index:99999';"
+    " document.body.appendChild(d);",
+    "disabled": "document.querySelectorAll('form button').forEach(b => { b.disabled = true; });",
+}
+
+
+@pytest.mark.parametrize("block", sorted(BLOCKS))
+def test_a_button_that_cannot_be_pressed_is_clicked_to_no_effect_and_said(page: Page, sandbox_factory: SandboxFactory, block: str) -> None:
+    """The click is a real one at the button's place without Playwright's wait for the button
+    to be ready (pages.base AdminPage._click): one under an overlay or disabled sends nothing,
+    and the wait for the outcome says that nothing happened, after the timeout."""
+    sandbox = sandbox_factory()
+    logged_in(page, sandbox.base_url)
+    hub_id, _ = _active_manifest(page, sandbox.base_url)
+    page.add_init_script(f"document.addEventListener('DOMContentLoaded', () => {{ {BLOCKS[block]} }});")
+    posts = sandbox.config.faults.mutations_seen
+    widgets = WidgetsPage(page, sandbox.base_url, 3)
+    started = time.monotonic()
+    with pytest.raises(NotAsExpected, match=r"create widget '[^']+': nothing happened within 3 s"):
+        widgets.create(hub_id, SEEDS.widgets[0])
+    assert time.monotonic() - started < 15
+    assert sandbox.config.faults.mutations_seen == posts and rows(sandbox, "widgets") == []
