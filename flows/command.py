@@ -138,6 +138,15 @@ def ending_signals(console: Console) -> Iterator[None]:
             return
         os._exit(int(ExitCode.ABORTED))
 
+    # The signal reaches Playwright's driver too (Ctrl-C signals the process group): answers to
+    # calls the interrupt abandoned then come back, and Playwright logs each one with a
+    # traceback ("Error occurred in event listener: Cannot find command to respond"). Once the
+    # run is interrupted, that is noise for the operator, not news.
+    def before_an_interrupt(record: logging.LogRecord) -> bool:
+        return not received
+
+    playwright_log = logging.getLogger("playwright")
+    playwright_log.addFilter(before_an_interrupt)
     names = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {s: signal.signal(s, handler) for s in names}
     try:
@@ -145,6 +154,7 @@ def ending_signals(console: Console) -> Iterator[None]:
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        playwright_log.removeFilter(before_an_interrupt)
 
 
 def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Namespace) -> int:

@@ -216,6 +216,29 @@ def test_pip_install_outside_the_repository(tmp_path: Path) -> None:
     assert missing.returncode == ExitCode.BAD_INPUT and "--seeds DIR" in missing.stderr
 
 
+def test_after_an_interrupt_playwrights_logged_noise_is_not_printed(caplog: pytest.LogCaptureFixture) -> None:
+    """Answers to driver calls that the interrupt abandoned come back while the run cleans up,
+    and Playwright logs each with a traceback (seen in a Ctrl-C run: "Error occurred in event
+    listener ... Cannot find command to respond"): not printed once the run is interrupted,
+    printed before (a real error of a listener)."""
+    import logging
+    import signal
+
+    from flows.command import Terminated, ending_signals
+
+    log = logging.getLogger("playwright")  # where playwright._impl.connection logs it
+    with ending_signals(Console(io.StringIO())):
+        log.error("Error occurred in event listener (before)")
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler raises Terminated here
+        except Terminated:
+            pass
+        log.error("Error occurred in event listener (after)")
+    log.error("Error occurred in event listener (later)")
+    logged = [r.getMessage() for r in caplog.records if r.name == "playwright"]
+    assert [m.rsplit(" ", 1)[1] for m in logged] == ["(before)", "(later)"]
+
+
 def test_ctrl_c_reports_what_was_done(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
     """Ctrl-C at a terminal signals the whole process group (the tool, its driver, Chromium):
     stdout and summary.json say which records were created, as audit.jsonl does, and nothing
