@@ -72,7 +72,8 @@ class WidgetsPage(AdminPage):
 
     def send_new(self, hub_id: str, widget: WidgetFields) -> None:
         """Open the new-widget form, fill it and submit it, without waiting for the outcome:
-        meanwhile another browser page can fill the next one (see :meth:`await_created`)."""
+        meanwhile another browser page can fill the next one (see :meth:`await_created`). The
+        page comes to the front for the click (see AdminPage._click)."""
         t = WidgetsTexts
         self._open(t.NEW_PATH.format(hub_id=hub_id))
         self.fill_field(self.name, widget.name)
