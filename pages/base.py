@@ -456,18 +456,20 @@ class AdminPage:
                 raise
             why = self._pressable(target) or "it did not become ready"
             raise self._error(
-                NotAsExpected,
-                f"the {target.describe()} cannot be pressed: {why} (waited {self.timeout_s:g} s for it); nothing was sent",
-                target.text,
+                NotAsExpected, f"the {target.describe()} cannot be pressed: {why} (waited {self.timeout_s:g} s for it)", target.text
             ) from None
 
     def _pressable(self, target: Target) -> str:
         """"" if a mouse pressing the centre of ``target`` would press it (an enabled button of
-        its name is there), else what is there instead (for the error of :meth:`_click`)."""
-        box = target.locator.bounding_box()
-        if box is None:
-            return "it is not shown"
-        at = self.page.evaluate(_AT_POINT_JS, [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        its name is there), else what is there instead (for the error of :meth:`_click`: a
+        quick look, "" if it cannot be had)."""
+        try:
+            box = target.locator.bounding_box(timeout=_FIND_MS)
+            if box is None:
+                return "it is not shown"
+            at = self.page.evaluate(_AT_POINT_JS, [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        except PlaywrightError:  # gone meanwhile, or the page changed
+            return ""
         if "cover" in at:
             return f"it is covered by {at['cover']}"
         if not tolerant(target.text).match(at["name"]):
