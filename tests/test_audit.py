@@ -267,3 +267,58 @@ def test_a_failure_while_the_key_is_on_screen_records_no_key(sandbox_factory: Sa
     folder = Path(report["run_folder"])
     assert (folder / "failure.png").is_file() and (folder / "trace.zip").is_file()
     assert occurrences(keys, folders=[folder], texts={"stdout": json.dumps(report), "stderr": stderr}) == []
+
+
+class _Tracing:
+    """Stands in for a context's tracing: what the recorder asked of it, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self, **options: object) -> None:
+        self.calls.append("start")
+
+    def stop(self, path: str | None = None) -> None:
+        self.calls.append("stop")
+        if path:
+            Path(path).write_bytes(b"")
+
+
+def test_a_recorder_that_waits_for_the_login_records_only_after_it(tmp_path: Path) -> None:
+    """start=False (a run that logs in first): nothing is recorded until the login's pause ends
+    cleanly; a clean-up that fails there means nothing is ever recorded, whatever asks later;
+    with start=True a pause cuts the recording in two parts around the moment."""
+    from types import SimpleNamespace
+
+    from flows.browser import TraceRecorder
+
+    def recorder(start: bool) -> tuple[TraceRecorder, _Tracing]:
+        tracing = _Tracing()
+        return TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / str(start), "t", start=start), tracing  # type: ignore[arg-type]
+
+    waiting, tracing = recorder(start=False)
+    assert tracing.calls == [] and not waiting.recording
+    with waiting.paused():  # the login
+        assert tracing.calls == []
+    assert tracing.calls == ["start"] and waiting.recording
+    waiting.begin()  # the login step's call: recording already runs
+    with waiting.paused():  # the API key on screen
+        assert tracing.calls == ["start", "stop"]
+    assert tracing.calls == ["start", "stop", "start"]
+    assert [p.name for p in waiting.finish()] == ["part-0.zip", "part-1.zip"]
+
+    def fails() -> None:
+        raise RuntimeError("the page could not be left")
+
+    given_up, tracing = recorder(start=False)
+    with given_up.paused(fails):
+        pass
+    given_up.begin()
+    with given_up.paused():
+        pass
+    assert tracing.calls == [] and given_up.finish() == []  # never recorded, never a part
+
+    at_once, tracing = recorder(start=True)
+    assert tracing.calls == ["start"]
+    at_once.begin()  # nothing to do
+    assert tracing.calls == ["start"]
