@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from playwright.sync_api import Dialog
 from playwright.sync_api import Error as PlaywrightError
 
 from pages.base import AdminPage, Row, Screen, norm, query_param
@@ -128,17 +127,8 @@ class ApiConsumersPage(AdminPage):
         button = self.regenerate_button if replace_existing else self.generate_button
         self.one(button)  # before the dialog handler: a missing button is said as such
         self.ensure_on_target("generate the API key")
-
-        def confirm(dialog: Dialog) -> None:
-            dialog.accept()
-
-        if replace_existing:
-            self.page.once("dialog", confirm)
-        try:
-            self._submit(button, self.key_target, what="generate the API key")
-        finally:
-            if replace_existing:
-                self.page.remove_listener("dialog", confirm)
+        submit = self._submit_confirmed if replace_existing else self._submit
+        submit(button, self.key_target, what="generate the API key")
         self.ensure_on_target("read the API key")
         return self.key_field.input_value()
 

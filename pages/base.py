@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Locator, Page, Request, Response
+from playwright.sync_api import Dialog, Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 
@@ -155,6 +155,11 @@ _AT_POINT_JS = """([x, y]) => {
     const cls = typeof hit.className === 'string' && hit.className.trim() ? '.' + hit.className.trim().split(/\\s+/).join('.') : '';
     return {cover: '<' + hit.tagName.toLowerCase() + id + cls + '>'};
 }"""
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class PageError(Exception):
@@ -422,6 +427,34 @@ class AdminPage:
         """Click ``button`` and wait for ``success``, a form error or the login page."""
         self._click(button)
         self._await_outcome(success, what=what)
+
+    def _submit_confirmed(self, button: Locator | Target, success: Locator | Target, *, what: str) -> None:
+        """:meth:`_submit` for a button that asks ``confirm()`` first (Activate, Regenerate): that
+        one confirmation is accepted. Any other dialog (an alert, a prompt, a leave-page question,
+        a second confirmation) is dismissed, not answered yes, and when the outcome then does not
+        come, the error says which dialog showed instead."""
+        confirmed: list[bool] = []
+        refused: list[str] = []
+
+        def answer(dialog: Dialog) -> None:
+            if dialog.type == "confirm" and not confirmed:
+                confirmed.append(True)
+                dialog.accept()
+                return
+            kind = "a second confirm" if dialog.type == "confirm" else ("an " if dialog.type[:1] in "aeiou" else "a ") + dialog.type
+            refused.append(f"{kind} dialog ({_clip(dialog.message)!r})")
+            dialog.dismiss()
+
+        self.page.on("dialog", answer)
+        try:
+            self._submit(button, success, what=what)
+        except PageError as exc:
+            if refused:
+                exc.message += f"; the page showed {', '.join(refused)}, which was dismissed (only the button's own confirm() is accepted)"
+                exc.args = (exc.message,)
+            raise
+        finally:
+            self.page.remove_listener("dialog", answer)
 
     def _click(self, button: Locator | Target) -> None:
         """Click what sends a request, once; failures seen from here on end the next wait.

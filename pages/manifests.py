@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import Dialog
 
 from pages.base import AdminPage, Screen, tolerant
 
@@ -127,15 +126,7 @@ class ManifestsPage(AdminPage):
         """Press Activate on the show page and confirm the browser's dialog. ``reuse_open_page``:
         the show page is open already (where saving the vocabulary landed)."""
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id), reuse_open_page=reuse_open_page)
-
-        def confirm(dialog: Dialog) -> None:
-            dialog.accept()
-
-        self.page.once("dialog", confirm)
-        try:
-            self._submit(self.activate_button, self.status_active, what="activate the manifest")
-        finally:
-            self.page.remove_listener("dialog", confirm)
+        self._submit_confirmed(self.activate_button, self.status_active, what="activate the manifest")
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = ManifestsTexts

@@ -237,3 +237,34 @@ def test_a_button_that_cannot_be_pressed_is_never_clicked_through_and_said(page:
     assert failed.value.message == f"the button 'Create Widget' cannot be pressed: {said} (waited 5 s for it)"
     assert sandbox.config.faults.mutations_seen == posts and rows(sandbox, "widgets") == []
     assert not page.evaluate("window.coverClicks")  # what covers the button never got a click
+
+
+DIALOGS = {
+    # what the page's confirm() does instead: (script, activated, said)
+    "an alert first": ("const c = window.confirm; window.confirm = m => { alert('Session ends in 1 minute'); return c.call(window, m); };", True, None),
+    "a prompt instead": ("window.confirm = m => prompt('Type ACTIVATE to go on') === 'ACTIVATE';", False, "a prompt dialog ('Type ACTIVATE to go on')"),
+    "a second confirm": ("const c = window.confirm; window.confirm = m => c.call(window, m) && c.call(window, 'Also delete the old drafts?');", False, "a second confirm dialog ('Also delete the old drafts?')"),
+}
+
+
+@pytest.mark.parametrize("dialogs", list(DIALOGS))
+def test_only_the_buttons_own_confirmation_is_accepted(page: Page, sandbox_factory: SandboxFactory, dialogs: str) -> None:
+    """Activate (and Regenerate) accept the one confirm() their button asks; any other dialog is
+    dismissed, never answered yes, and when the outcome does not come the error names it."""
+    script, activated, said = DIALOGS[dialogs]
+    sandbox = sandbox_factory()
+    logged_in(page, sandbox.base_url)
+    hub_id = HubsPage(page, sandbox.base_url, 10).create(HUB).id
+    manifests = ManifestsPage(page, sandbox.base_url, 3)
+    manifest_id = manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact)
+    page.add_init_script(script)
+    posts = sandbox.config.faults.mutations_seen
+    if activated:
+        manifests.activate(manifest_id)
+        assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
+        return
+    with pytest.raises(NotAsExpected) as failed:
+        manifests.activate(manifest_id)
+    assert failed.value.message.startswith("activate the manifest: nothing happened within 3 s")
+    assert failed.value.message.endswith(f"; the page showed {said}, which was dismissed (only the button's own confirm() is accepted)")
+    assert sandbox.config.faults.mutations_seen == posts and [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["draft"]
