@@ -128,6 +128,7 @@ class RunEnd(_Event):
     changes: int
     error: str | None = None
     duration_ms: int
+    trace_stopped_early: str | None = None  # the trace ends before the run: why
 
 
 AuditEvent = Annotated[RunStart | StepEvent | VerificationEvent | ApiRequestEvent | RunEnd, Field(discriminator="event")]
@@ -235,9 +236,11 @@ class RunFolder:
         changes: int,
         error: str | None,
         summary: Callable[[int, list[str]], dict[str, Any]],
+        trace_stopped_early: str | None = None,
     ) -> tuple[int, list[str]]:
         """Finish the folder; returns the final exit code (6 when a secret was found) and the
-        findings. ``summary(exit_code, findings)`` gives summary.json's content."""
+        findings. ``summary(exit_code, findings)`` gives summary.json's content;
+        ``trace_stopped_early``: why the trace ends before the run did (run-end says so)."""
         problems: list[str] = []
         # Files scrub_blob wrote and read clean (with every secret known now): the scan does not
         # read them again (see scan_folder). Only when there are secrets to read them for.
@@ -273,7 +276,8 @@ class RunFolder:
         if findings:
             exit_code = ExitCode.SECRET_LEAK
             error = "the run folder held a secret after scrubbing: " + "; ".join(findings)
-        self.event("run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms())
+        extra = {"trace_stopped_early": trace_stopped_early} if trace_stopped_early else {}
+        self.event("run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms(), **extra)
         self.write_json("summary.json", summary(exit_code, findings))
         return exit_code, findings
 

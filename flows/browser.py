@@ -307,6 +307,7 @@ class TraceRecorder:
         self.recording = False
         self.waiting = not start  # to start after the login
         self.given_up = False  # a page could not be cleaned: nothing more is recorded
+        self.stopped_early: str | None = None  # why the recording ends before the run (for run-end)
         if start:
             self._start()
 
@@ -345,8 +346,10 @@ class TraceRecorder:
                     clean = False
             if was_recording and clean and not self.given_up:
                 self._start()
-            elif not clean:
+            elif not clean and not self.given_up:
                 self.given_up = True
+                if was_recording:
+                    self.stopped_early = "a page that may hold a secret could not be cleaned; nothing after it was recorded"
 
     def finish(self) -> list[Path]:
         if self.recording:
@@ -401,6 +404,7 @@ class BrowserSession:
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.trace: TraceRecorder | None = None
+        self.trace_stopped_early: str | None = None  # TraceRecorder.stopped_early, once finished
         # the corporate proxy of the environment, if any (see flows.network), for the launch;
         # the origin guard needs another way then (see OriginGuard)
         self.corporate_proxy = browser_proxy(settings.require_base())
@@ -475,6 +479,7 @@ class BrowserSession:
     def finish_trace(self) -> list[Path]:
         if self.trace is None:
             return []
+        self.trace_stopped_early = self.trace.stopped_early
         try:
             return self.trace.finish()
         except PlaywrightError:

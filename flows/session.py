@@ -59,6 +59,7 @@ class RunSession:
         self.folder: RunFolder | None = None
         self.browser: BrowserSession | None = None
         self.chunks: list[Path] = []
+        self.trace_stopped_early: str | None = None
         self.work: RunWorkDir | None = None  # 0700: raw trace parts, the driver's and Chromium's files
         self._stack = contextlib.ExitStack()
 
@@ -105,6 +106,7 @@ class RunSession:
         if self.browser is not None:
             self.learn_cookies()
             self.chunks = self.browser.finish_trace()
+            self.trace_stopped_early = self.browser.trace_stopped_early
             self.browser = None
         self._stack.close()
 
@@ -118,7 +120,9 @@ class RunSession:
         finally:
             try:
                 assert self.folder is not None
-                return self.folder.close(self.chunks, exit_code=exit_code, changes=changes, error=error, summary=summary)
+                return self.folder.close(
+                    self.chunks, exit_code=exit_code, changes=changes, error=error, summary=summary, trace_stopped_early=self.trace_stopped_early
+                )
             finally:
                 if self.work is not None:
                     self.work.close()

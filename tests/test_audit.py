@@ -186,6 +186,7 @@ def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
     assert code == ExitCode.OK, stderr
     events = read_audit_log(Path(report["run_folder"]) / "audit.jsonl")
     assert isinstance(events[0], RunStart) and isinstance(events[-1], RunEnd)
+    assert events[-1].trace_stopped_early is None and "trace is incomplete" not in stderr  # the whole run is recorded
     assert isinstance(events[-2], VerificationEvent) and events[-2].ok
     names = ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
     plan = [e for e in events if isinstance(e, StepEvent) and e.phase == "plan"]
@@ -322,3 +323,33 @@ def test_a_recorder_that_waits_for_the_login_records_only_after_it(tmp_path: Pat
     assert tracing.calls == ["start"]
     at_once.begin()  # nothing to do
     assert tracing.calls == ["start"]
+
+
+def test_a_trace_that_stopped_early_says_so(
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the page that showed the API key cannot be left, recording never resumes (a page
+    that may hold the key is never recorded); the run goes on, and the operator and audit.jsonl's
+    run-end say that the trace ends there, so an auditor does not take it for the whole run."""
+    from pages.api_consumers import ApiConsumersPage
+
+    def stuck(self: ApiConsumersPage) -> None:
+        raise RuntimeError("the key page could not be left")
+
+    monkeypatch.setattr(ApiConsumersPage, "leave_key_page", stuck)
+    sandbox = sandbox_factory()
+    settings = ExplicitSettings(
+        base=sandbox.base_url, email=ADMIN_EMAIL, password=sandbox.config.admin_password,
+        runs_dir=tmp_path / "runs", key_sink=f"file:{tmp_path / 'k.json'}",
+    )
+    output = io.StringIO()
+    report = execute(settings, load_seeds(), ApplyOptions(browser=browser), Console(output))
+    assert report.exit_code == ExitCode.OK, output.getvalue()
+    said = "a page that may hold a secret could not be cleaned; nothing after it was recorded"
+    assert f"warning: the trace is incomplete: {said}" in output.getvalue()
+    end = read_audit_log(report.run_folder / "audit.jsonl")[-1]
+    assert isinstance(end, RunEnd) and end.trace_stopped_early == said
+    with zipfile.ZipFile(report.run_folder / "trace.zip") as z:  # what came before the key is there, nothing after it
+        recorded = b"".join(z.read(n) for n in z.namelist())
+    assert b"/CreateApiConsumer" in recorded and b"/CreateWidget" not in recorded
+
