@@ -127,8 +127,10 @@ class ApiConsumersPage(AdminPage):
         button = self.regenerate_button if replace_existing else self.generate_button
         self.one(button)  # before the dialog handler: a missing button is said as such
         self.ensure_on_target("generate the API key")
-        submit = self._submit_confirmed if replace_existing else self._submit
-        submit(button, self.key_target, what="generate the API key")
+        if replace_existing:  # the page may show the key: no dialog's text goes into an error
+            self._submit_confirmed(button, self.key_target, what="generate the API key", quote=False)
+        else:
+            self._submit(button, self.key_target, what="generate the API key")
         self.ensure_on_target("read the API key")
         return self.key_field.input_value()
 

@@ -14,6 +14,7 @@ Pages know nothing of seeds or the order of steps.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import time
@@ -428,33 +429,50 @@ class AdminPage:
         self._click(button)
         self._await_outcome(success, what=what)
 
-    def _submit_confirmed(self, button: Locator | Target, success: Locator | Target, *, what: str) -> None:
+    def _submit_confirmed(self, button: Target, success: Locator | Target, *, what: str, quote: bool = True) -> None:
         """:meth:`_submit` for a button that asks ``confirm()`` first (Activate, Regenerate): that
-        one confirmation is accepted. Any other dialog (an alert, a prompt, a leave-page question,
-        a second confirmation) is dismissed, not answered yes, and when the outcome then does not
-        come, the error says which dialog showed instead."""
+        one confirmation is accepted, once. Where the button's form (or the button) names its
+        question in ``data-confirm`` (IHP's convention), only a confirm() with that text is; else
+        the first confirm(). Any other dialog (an alert, a prompt, a leave-page question, another
+        confirmation, before or after it) is dismissed, never answered yes, and when the outcome
+        then does not come, the error says which dialogs showed. ``quote=False``: their texts are
+        not repeated in the error (a page that may show a secret: the key's)."""
+        expected = self._confirm_text(button)
         confirmed: list[bool] = []
         refused: list[str] = []
 
         def answer(dialog: Dialog) -> None:
-            if dialog.type == "confirm" and not confirmed:
+            if dialog.type == "confirm" and not confirmed and (expected is None or norm(dialog.message) == norm(expected)):
                 confirmed.append(True)
-                dialog.accept()
+                with contextlib.suppress(PlaywrightError):
+                    dialog.accept()
                 return
-            kind = "a second confirm" if dialog.type == "confirm" else ("an " if dialog.type[:1] in "aeiou" else "a ") + dialog.type
-            refused.append(f"{kind} dialog ({_clip(dialog.message)!r})")
-            dialog.dismiss()
+            kind = "another confirm" if dialog.type == "confirm" else ("an " if dialog.type[:1] in "aeiou" else "a ") + dialog.type
+            refused.append(f"{kind} dialog" + (f" ({_clip(dialog.message)!r})" if quote else ""))
+            with contextlib.suppress(PlaywrightError):
+                dialog.dismiss()
 
         self.page.on("dialog", answer)
         try:
             self._submit(button, success, what=what)
         except PageError as exc:
             if refused:
-                exc.message += f"; the page showed {', '.join(refused)}, which was dismissed (only the button's own confirm() is accepted)"
+                were = "it was" if len(refused) == 1 else "they were"
+                exc.message += f"; the page showed {', '.join(refused)}: {were} dismissed (only the button's own confirm() is accepted)"
                 exc.args = (exc.message,)
             raise
         finally:
             self.page.remove_listener("dialog", answer)
+
+    def _confirm_text(self, button: Target) -> str | None:
+        """The question the button's ``data-confirm`` (its own, else its form's) names, if any."""
+        try:
+            found = button.locator.evaluate_all(
+                "els => els.length === 1 ? [(els[0].closest('[data-confirm]') || {dataset: {}}).dataset.confirm ?? null] : []"
+            )
+        except PlaywrightError:
+            return None
+        return found[0] if found else None
 
     def _click(self, button: Locator | Target) -> None:
         """Click what sends a request, once; failures seen from here on end the next wait.

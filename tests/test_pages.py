@@ -239,32 +239,60 @@ def test_a_button_that_cannot_be_pressed_is_never_clicked_through_and_said(page:
     assert not page.evaluate("window.coverClicks")  # what covers the button never got a click
 
 
+
+FOREIGN = "Also delete the old drafts?"
 DIALOGS = {
-    # what the page's confirm() does instead: (script, activated, said)
-    "an alert first": ("const c = window.confirm; window.confirm = m => { alert('Session ends in 1 minute'); return c.call(window, m); };", True, None),
-    "a prompt instead": ("window.confirm = m => prompt('Type ACTIVATE to go on') === 'ACTIVATE';", False, "a prompt dialog ('Type ACTIVATE to go on')"),
-    "a second confirm": ("const c = window.confirm; window.confirm = m => c.call(window, m) && c.call(window, 'Also delete the old drafts?');", False, "a second confirm dialog ('Also delete the old drafts?')"),
+    # what the page does around its own confirm(): (script, activated, how the foreign dialog was answered, said)
+    "an alert first": ("window.foreign = 'shown'; alert('Session ends in 1 minute'); return c(m);", True, "shown", None),
+    "another confirm first": (f"window.foreign = c({FOREIGN!r}); return c(m);", True, False, None),
+    "a prompt first": ("window.foreign = prompt('Type ACTIVATE to go on'); return c(m);", True, None, None),
+    "a prompt instead": ("window.foreign = prompt('Type ACTIVATE to go on'); return window.foreign !== null;", False, None, "a prompt dialog ('Type ACTIVATE to go on')"),
+    "another confirm after": (f"return c(m) && (window.foreign = c({FOREIGN!r}));", False, False, f"another confirm dialog ({FOREIGN!r})"),
 }
 
 
 @pytest.mark.parametrize("dialogs", list(DIALOGS))
 def test_only_the_buttons_own_confirmation_is_accepted(page: Page, sandbox_factory: SandboxFactory, dialogs: str) -> None:
-    """Activate (and Regenerate) accept the one confirm() their button asks; any other dialog is
-    dismissed, never answered yes, and when the outcome does not come the error names it."""
-    script, activated, said = DIALOGS[dialogs]
+    """Activate (and Regenerate) accept the one confirm() their button asks (its data-confirm
+    text), before or after any other dialog; every other dialog is dismissed, never answered
+    yes, and when the outcome does not come the error names it."""
+    script, activated, foreign, said = DIALOGS[dialogs]
     sandbox = sandbox_factory()
     logged_in(page, sandbox.base_url)
     hub_id = HubsPage(page, sandbox.base_url, 10).create(HUB).id
     manifests = ManifestsPage(page, sandbox.base_url, 3)
     manifest_id = manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact)
-    page.add_init_script(script)
+    page.add_init_script(f"(() => {{ const real = window.confirm.bind(window); const c = m => real(m); window.confirm = m => {{ {script} }}; }})();")
     posts = sandbox.config.faults.mutations_seen
     if activated:
         manifests.activate(manifest_id)
         assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
-        return
+    else:
+        with pytest.raises(NotAsExpected) as failed:
+            manifests.activate(manifest_id)
+        assert failed.value.message.startswith("activate the manifest: nothing happened within 3 s")
+        assert failed.value.message.endswith(f"; the page showed {said}: it was dismissed (only the button's own confirm() is accepted)")
+        assert sandbox.config.faults.mutations_seen == posts
+        assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["draft"]
+    assert page.evaluate("window.foreign") == foreign  # the foreign dialog was dismissed: false, null
+
+
+def test_regenerate_names_a_stray_dialog_without_its_text(page: Page, sandbox_factory: SandboxFactory) -> None:
+    """Regenerate runs while the page may show a key: a stray dialog is dismissed and named by
+    its kind only (a page could put the key in its text)."""
+    sandbox = sandbox_factory()
+    logged_in(page, sandbox.base_url)
+    _, manifest_id = _active_manifest(page, sandbox.base_url)
+    consumers = ApiConsumersPage(page, sandbox.base_url, 3)
+    consumer_id = consumers.create("ops-hub", SEEDS.api_consumer.description, manifest_id)
+    consumers.open_key_form(SEEDS.api_consumer.key_scopes)
+    consumers.reveal_key()
+    consumers.show(consumer_id)
+    page.add_init_script("window.confirm = m => prompt('Your key: iho_key_SECRETSECRET') !== null;")
+    consumers.show(consumer_id)
+    consumers.open_key_form(SEEDS.api_consumer.key_scopes)
     with pytest.raises(NotAsExpected) as failed:
-        manifests.activate(manifest_id)
-    assert failed.value.message.startswith("activate the manifest: nothing happened within 3 s")
-    assert failed.value.message.endswith(f"; the page showed {said}, which was dismissed (only the button's own confirm() is accepted)")
-    assert sandbox.config.faults.mutations_seen == posts and [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["draft"]
+        consumers.reveal_key(replace_existing=True)
+    assert failed.value.message.endswith("; the page showed a prompt dialog: it was dismissed (only the button's own confirm() is accepted)")
+    assert "SECRET" not in failed.value.message
+    assert sum(k.revoked_at is None for k in rows(sandbox, "api_keys")) == 1  # nothing regenerated
