@@ -276,8 +276,9 @@ class RunFolder:
         if findings:
             exit_code = ExitCode.SECRET_LEAK
             error = "the run folder held a secret after scrubbing: " + "; ".join(findings)
-        extra = {"trace_stopped_early": trace_stopped_early} if trace_stopped_early else {}
-        self.event("run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms(), **extra)
+        self.event(
+            "run-end", exit_code=exit_code, changes=changes, error=error, duration_ms=self.elapsed_ms(), trace_stopped_early=trace_stopped_early
+        )
         self.write_json("summary.json", summary(exit_code, findings))
         return exit_code, findings
 
