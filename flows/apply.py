@@ -540,8 +540,6 @@ def _close(session: RunSession, report: Report, console: Console, detailed: bool
         error=report.error.message if report.error else None,
         summary=summary,
     )
-    if session.trace_stopped_early:
-        console.warn(f"the trace is incomplete: {session.trace_stopped_early} (audit.jsonl's run-end says so too)")
     if report.error is not None:
         console.error(report.error)
 

@@ -323,8 +323,18 @@ class TraceRecorder:
     def _save(self) -> None:
         path = self.directory / f"part-{len(self.chunks)}.zip"
         self.recording = False
-        self.context.tracing.stop(path=str(path))
+        try:
+            self.context.tracing.stop(path=str(path))
+        except PlaywrightError as exc:
+            ends = "it ends where its last saved part did" if self.chunks else "nothing of the run was kept"
+            self._give_up(f"Playwright could not save its last part ({_first_line(exc)}); {ends}")
+            raise
         self.chunks.append(path)
+
+    def _give_up(self, why: str) -> None:
+        """Nothing more is recorded this run; the first reason is what run-end reports."""
+        self.given_up = True
+        self.stopped_early = self.stopped_early or why
 
     @contextlib.contextmanager
     def paused(self, before_resume: Callable[[], None] | None = None) -> Iterator[None]:
@@ -344,17 +354,28 @@ class TraceRecorder:
                     before_resume()
                 except Exception:  # noqa: BLE001  (any failure: the page may still hold the secret)
                     clean = False
-            if was_recording and clean and not self.given_up:
-                self._start()
-            elif not clean and not self.given_up:
-                self.given_up = True
-                if was_recording:
-                    self.stopped_early = "a page that may hold a secret could not be cleaned; nothing after it was recorded"
+            if self.given_up or not was_recording:
+                pass
+            elif not clean:
+                ends = "nothing after it was recorded" if self.chunks else "nothing of the run was recorded"
+                self._give_up(f"a page that may hold a secret could not be cleaned; {ends}")
+            else:
+                try:
+                    self._start()
+                except PlaywrightError as exc:  # not raised: it would hide how the step inside ended
+                    self._give_up(f"Playwright could not start recording again ({_first_line(exc)}); nothing after it was recorded")
 
     def finish(self) -> list[Path]:
+        """The parts saved; a last part that cannot be saved is named in ``stopped_early``."""
         if self.recording:
-            self._save()
+            with contextlib.suppress(PlaywrightError):
+                self._save()
         return self.chunks
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line, for a one-line report (Playwright appends a call log)."""
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
 
 
 def unrecorded(trace: TraceRecorder | None, before_resume: Callable[[], None] | None = None):  # noqa: ANN201
@@ -479,12 +500,10 @@ class BrowserSession:
     def finish_trace(self) -> list[Path]:
         if self.trace is None:
             return []
-        self.trace_stopped_early = self.trace.stopped_early
         try:
             return self.trace.finish()
-        except PlaywrightError:
-            return list(self.trace.chunks)
         finally:
+            self.trace_stopped_early = self.trace.stopped_early
             self.trace = None
 
     def close(self) -> None:

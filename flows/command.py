@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import greenlet  # Playwright's sync API runs on it (see raise_in_the_run)
 from dotenv import dotenv_values
 
 from flows.console import Console
@@ -120,6 +121,25 @@ def interrupted(exc: KeyboardInterrupt, hint: str) -> Aborted:
     return Aborted(f"interrupted ({how})", hint=hint)
 
 
+def raise_in_the_run(exc: BaseException) -> None:
+    """Raise ``exc``, from a signal handler, in the run's own code.
+
+    A signal handler runs in whatever greenlet holds the main thread. While the run waits in a
+    Playwright call, that is Playwright's event loop (or an event listener it runs), often in
+    the middle of dispatching one of the driver's messages. An exception raised there ends the
+    loop's task that reads the driver's pipe: the browser session is lost, and the trace can no
+    longer be saved (what the run did goes unrecorded). So it is thrown into the run's own
+    greenlet, where the call it waits in raises it; the loop stays where it was, and goes on
+    when the run's clean-up calls Playwright again.
+    """
+    here = root = greenlet.getcurrent()
+    while root.parent is not None:
+        root = root.parent
+    if root is here:
+        raise exc
+    root.throw(exc)  # back here (and on) only when the run next waits for Playwright
+
+
 @contextlib.contextmanager
 def ending_signals(console: Console) -> Iterator[None]:
     """The first SIGINT, SIGTERM or SIGHUP interrupts the run; the next ones, while it cleans
@@ -130,9 +150,8 @@ def ending_signals(console: Console) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         received.append(signum)
         if len(received) == 1:
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            raise Terminated(signum)
+            raise_in_the_run(KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum))
+            return
         if len(received) == 2:
             console.warn("finishing the run folder (scrubbing, scanning); signal again to stop at once")
             return

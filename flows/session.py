@@ -126,3 +126,5 @@ class RunSession:
             finally:
                 if self.work is not None:
                     self.work.close()
+                if self.trace_stopped_early:
+                    self.console.warn(f"the trace is incomplete: {self.trace_stopped_early} (audit.jsonl's run-end says so too)")

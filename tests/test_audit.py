@@ -325,6 +325,64 @@ def test_a_recorder_that_waits_for_the_login_records_only_after_it(tmp_path: Pat
     assert tracing.calls == ["start"]
 
 
+class _FailingTracing(_Tracing):
+    """Tracing whose calls named in ``failing`` raise as Playwright does when the browser is gone."""
+
+    def __init__(self, *failing: str) -> None:
+        super().__init__()
+        self.failing = set(failing)
+
+    def _maybe_fail(self, call: str) -> None:
+        if call in self.failing:
+            from playwright.sync_api import Error as PlaywrightError
+
+            raise PlaywrightError(f"Tracing.{call}: Target page, context or browser has been closed\nCall log:\n  - a detail")
+
+    def start(self, **options: object) -> None:
+        self._maybe_fail("start")
+        super().start(**options)
+
+    def stop(self, path: str | None = None) -> None:
+        self._maybe_fail("stop")
+        super().stop(path)
+
+
+def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(tmp_path: Path) -> None:
+    """A recorder whose tracing fails (a browser gone, a session broken by a signal) says so in
+    ``stopped_early`` (run-end and the warning read it); a restart that fails after a moment left
+    out is not raised over how that moment ended, and nothing more is recorded."""
+    from types import SimpleNamespace
+
+    from flows.browser import TraceRecorder
+
+    closed = "Target page, context or browser has been closed"
+    tracing = _FailingTracing("stop")
+    unsaved = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "a", "t")  # type: ignore[arg-type]
+    assert unsaved.finish() == []
+    assert unsaved.stopped_early == f"Playwright could not save its last part (Tracing.stop: {closed}); nothing of the run was kept"
+
+    tracing = _FailingTracing()
+    restart = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "b", "t")  # type: ignore[arg-type]
+    with pytest.raises(LookupError, match="the step's own failure"):
+        with restart.paused():
+            tracing.failing.add("start")
+            raise LookupError("the step's own failure")
+    assert restart.stopped_early == f"Playwright could not start recording again (Tracing.start: {closed}); nothing after it was recorded"
+    tracing.failing.clear()
+    restart.begin()
+    with restart.paused():
+        pass
+    assert tracing.calls == ["start", "stop"] and [p.name for p in restart.finish()] == ["part-0.zip"]
+
+    tracing = _FailingTracing()
+    late = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "c", "t")  # type: ignore[arg-type]
+    with late.paused():
+        pass
+    tracing.failing.add("stop")
+    assert [p.name for p in late.finish()] == ["part-0.zip"]
+    assert late.stopped_early == f"Playwright could not save its last part (Tracing.stop: {closed}); it ends where its last saved part did"
+
+
 def test_a_trace_that_stopped_early_says_so(
     sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:

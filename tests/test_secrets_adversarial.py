@@ -35,7 +35,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, rows, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.
@@ -212,6 +212,69 @@ def test_sigterm_and_sighup_end_a_run_like_ctrl_c(signum: int, sandbox_factory: 
     assert (folder / "trace.zip").is_file()
     assert _work_dirs(tool) == []  # nothing raw left behind
     assert where(folder, secrets_of(sandbox, keys, HOSTILE), {"stdout": stdout, "stderr": stderr}) == []
+
+
+# A signal sent while Playwright dispatches one of the driver's messages: here in a request
+# listener, which Playwright runs inside that dispatch. Run in a process of its own: before the
+# fix it broke the session's connection to the driver.
+_SIGNAL_IN_THE_LOOP = r"""
+import io, json, signal, sys
+from playwright.sync_api import sync_playwright
+from flows.command import Terminated, ending_signals
+from flows.console import Console
+from flows.provision import CHROMIUM_ARGS, find_browser
+
+url, trace = sys.argv[1], sys.argv[2]
+result = {}
+with sync_playwright() as pw:
+    found = find_browser(headless=True)
+    browser = pw.chromium.launch(args=CHROMIUM_ARGS, executable_path=str(found) if found else None)
+    context = browser.new_context()
+    context.tracing.start(snapshots=True)
+    page = context.new_page()
+    seen = []
+
+    def signal_now(request):
+        seen.append(request.url)
+        if len(seen) == 1:
+            signal.raise_signal(signal.SIGTERM)  # its handler runs here, inside the dispatch
+
+    page.on("request", signal_now)
+    with ending_signals(Console(io.StringIO())):
+        try:
+            page.goto(url)
+            result["goto"] = "returned"
+        except Terminated as exc:
+            result["goto"] = "Terminated " + exc.signal_name
+        try:
+            context.tracing.stop(path=trace)
+            result["trace"] = "saved"
+        except Exception as exc:
+            result["trace"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    browser.close()
+print(json.dumps(result))
+"""
+
+
+def test_a_signal_inside_playwrights_dispatch_still_lets_the_trace_be_saved(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    """A signal handler runs wherever the main thread is. While a run waits in a Playwright call,
+    that is Playwright's event loop, often dispatching one of the driver's messages (a listener
+    of the run's runs there too). Raised there, the interrupt ended the loop's task that reads
+    the driver's pipe: the trace could not be saved, and a SIGTERM'd run ended without trace.zip
+    (the fresh-clone suite caught it, 1 run in 4 under load). Now the interrupt reaches the call
+    the run waits in, and the session still saves the trace."""
+    sandbox = sandbox_factory()
+    trace = tmp_path / "trace.zip"
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_IN_THE_LOOP, sandbox.base_url + "/", str(trace)],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+        env=tool_env(tmp_path) | {"PYTHONPATH": str(PROJECT)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"goto": "Terminated SIGTERM", "trace": "saved"}, done.stderr
+    assert trace.is_file() and zipfile.is_zipfile(trace)
 
 
 def test_what_a_sigkill_leaves_is_removed_by_the_next_command(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
