@@ -446,6 +446,10 @@ class BrowserSession:
                 slow_mo=self.options.slow_mo_ms or None,
                 args=CHROMIUM_ARGS,
                 proxy=self.corporate_proxy,  # type: ignore[arg-type]
+                # Ctrl-C at a terminal signals the whole process group, Playwright's driver too,
+                # which then closed the browser at once: the trace could not be saved. The run
+                # ends itself (flows/command.py) and closes the browser after saving it.
+                handle_sigint=False,
             )
         except PlaywrightError as exc:
             self._stack.close()

@@ -164,7 +164,9 @@ def test_line_separators_in_seeds_do_not_break_scrubbing(
 # ---------------------------------------------------------------- 4. every way a run ends
 
 
-def _start_cli(tool: Tool, *args: str, **env: str) -> subprocess.Popen[str]:
+def _start_cli(tool: Tool, *args: str, own_group: bool = False, **env: str) -> subprocess.Popen[str]:
+    """The CLI in a process of its own; ``own_group``: the leader of a process group, as a
+    command started at a terminal is (Ctrl-C there signals the whole group)."""
     merged = tool_env(tool.tmp_path, **tool.settings) | env
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", *args],
@@ -173,6 +175,7 @@ def _start_cli(tool: Tool, *args: str, **env: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=own_group,
     )
 
 
@@ -191,22 +194,30 @@ def _work_dirs(tool: Tool) -> list[Path]:
     return list(root.iterdir()) if root.is_dir() else []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_end_a_run_like_ctrl_c(signum: int, sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "Ctrl-C"])
+def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """``kill`` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-C (SIGINT to the whole process
+    group: Playwright's driver gets it too) each end a run like the others: exit 9, run folder
+    finished, and the trace up to that moment kept (before, Ctrl-C made the driver close the
+    browser at once, and a signal inside Playwright's dispatch broke the session: no trace)."""
     sandbox = sandbox_factory(admin_password=HOSTILE)
     sandbox.config.faults.latency_ms = 150  # a run long enough to be stopped in the middle
     keys = Keys(sandbox)
     tool = Tool(sandbox, tmp_path)
     tool.settings["password"] = HOSTILE
-    proc = _start_cli(tool, "apply", "--json")
+    proc = _start_cli(tool, "apply", "--json", own_group=how == "Ctrl-C")
     folder = _wait_for_step(tool, "hub")
-    proc.send_signal(signum)
+    if how == "Ctrl-C":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.Signals[how])
     stdout, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == ExitCode.ABORTED, stderr
-    assert signal.Signals(signum).name in stderr
-    events = [json.loads(line)["event"] for line in (folder / "audit.jsonl").read_text().splitlines()]
-    assert events[-1] == "run-end"
+    assert f"interrupted ({how})" in stderr
+    assert "incomplete" not in stderr
+    events = [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] == "run-end" and events[-1]["trace_stopped_early"] is None
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["exit_code"] == ExitCode.ABORTED
     assert (folder / "trace.zip").is_file()
