@@ -89,6 +89,7 @@ class Report:
     plan_sha256: str | None = None
     via: str = "ui"  # the path the run took
     via_reason: str = ""
+    trace_stopped_early: str | None = None  # why the trace ends before the run did (run-end too)
 
     @property
     def pending(self) -> int:
@@ -113,6 +114,7 @@ class Report:
             if self.error is None
             else {"message": self.error.message, "where": self.error.where, "hint": self.error.hint},
             "leaks": self.leaks,
+            "trace_stopped_early": self.trace_stopped_early,
             "saved_plan": None
             if self.plan_file is None
             else {"file": str(self.plan_file), "sha256": self.plan_sha256, "role": "written" if self.command == "plan" else "applied"},
@@ -524,6 +526,7 @@ def _close(session: RunSession, report: Report, console: Console, detailed: bool
     report.exit_code = _exit_code(report, detailed)
 
     def summary(exit_code: int, findings: list[str]) -> dict[str, Any]:
+        report.trace_stopped_early = session.trace_stopped_early
         if findings:
             report.leaks = findings
             report.error = SecretLeak(

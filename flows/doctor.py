@@ -229,7 +229,9 @@ def run_doctor(settings: Settings, seeds: SeedSet, console: Console, *, capture:
             exit_code=code,
             changes=0,
             error=error.message if error else None,
-            summary=lambda c, found: {"exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found},
+            summary=lambda c, found: {
+                "exit_code": c, "findings": [f.to_json() for f in findings], "leaks": found, "trace_stopped_early": session.trace_stopped_early
+            },
         )
     if error is not None:
         raise error

@@ -187,6 +187,7 @@ def test_audit_log_validates_and_tells_the_story(tool: Tool) -> None:
     events = read_audit_log(Path(report["run_folder"]) / "audit.jsonl")
     assert isinstance(events[0], RunStart) and isinstance(events[-1], RunEnd)
     assert events[-1].trace_stopped_early is None and "trace is incomplete" not in stderr  # the whole run is recorded
+    assert "trace_stopped_early" in report and report["trace_stopped_early"] is None  # --json says so too
     assert isinstance(events[-2], VerificationEvent) and events[-2].ok
     names = ["login", "hub", "manifest", "manifest-vocabulary", "activate", "api-consumer", "api-key", "widgets"]
     plan = [e for e in events if isinstance(e, StepEvent) and e.phase == "plan"]
@@ -407,6 +408,7 @@ def test_a_trace_that_stopped_early_says_so(
     assert f"warning: the trace is incomplete: {said}" in output.getvalue()
     end = read_audit_log(report.run_folder / "audit.jsonl")[-1]
     assert isinstance(end, RunEnd) and end.trace_stopped_early == said
+    assert json.loads((report.run_folder / "summary.json").read_text())["trace_stopped_early"] == said  # and --json
     with zipfile.ZipFile(report.run_folder / "trace.zip") as z:  # what came before the key is there, nothing after it
         recorded = b"".join(z.read(n) for n in z.namelist())
     assert b"/CreateApiConsumer" in recorded and b"/CreateWidget" not in recorded
