@@ -166,7 +166,7 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
         return off_target_failure(step, run.base_url, elsewhere)
     if isinstance(exc, PageError):
         error = page_failure(step, exc)
-        if isinstance(exc, NotAsExpected):  # the screen lacks what the page object looks for
+        if isinstance(exc, NotAsExpected) and not exc.dialogs:  # the screen lacks what the page object looks for
             error.hint = UI_CHANGED_HINT
         return error
     if isinstance(exc, IhubError):

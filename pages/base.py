@@ -172,6 +172,7 @@ class PageError(Exception):
         self.screen = screen
         self.url = url
         self.field = field
+        self.dialogs: list[str] = []  # dialogs the page showed that were dismissed (see _submit_confirmed)
 
 
 class FormError(PageError):
@@ -460,6 +461,7 @@ class AdminPage:
                 were = "it was" if len(refused) == 1 else "they were"
                 exc.message += f"; the page showed {', '.join(refused)}: {were} dismissed (only the button's own confirm() is accepted)"
                 exc.args = (exc.message,)
+                exc.dialogs = refused
             raise
         finally:
             self.page.remove_listener("dialog", answer)

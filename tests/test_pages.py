@@ -274,6 +274,14 @@ def test_only_the_buttons_own_confirmation_is_accepted(page: Page, sandbox_facto
         assert failed.value.message.endswith(f"; the page showed {said}: it was dismissed (only the button's own confirm() is accepted)")
         assert sandbox.config.faults.mutations_seen == posts
         assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["draft"]
+        # the operator is pointed at the dialog, not at doctor (which cannot see dialogs)
+        from flows import hints
+        from flows.apply import _failure
+        from flows.steps import STEPS
+
+        activate = next(step for step in STEPS if step.name == "activate")
+        assert failed.value.dialogs == [said]
+        assert _failure(activate, SimpleNamespace(), failed.value).hint == hints.DIALOG
     assert page.evaluate("window.foreign") == foreign  # the foreign dialog was dismissed: false, null
 
 

@@ -382,6 +382,8 @@ def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError | BadInpu
         return AuthError(f"the session ended during step {step.name}: {exc.message}", where=where, hint=FRESH_SESSION_HINT)
     if isinstance(exc, FormError):
         hint = "fix the seed value the page refused (or the live record it conflicts with), then run apply again"
+    elif exc.dialogs:  # a dialog got in the way: not a changed element, which doctor could name
+        hint = hints.DIALOG
     elif isinstance(exc, NotAsExpected):
         hint = hints.DOCTOR
     else:
