@@ -127,10 +127,11 @@ class ApiConsumersPage(AdminPage):
         button = self.regenerate_button if replace_existing else self.generate_button
         self.one(button)  # before the dialog handler: a missing button is said as such
         self.ensure_on_target("generate the API key")
-        if replace_existing:  # the page may show the key: no dialog's text goes into an error
+        # the page may show the key: no dialog's text goes into an error
+        if replace_existing:
             self._submit_confirmed(button, self.key_target, what="generate the API key", quote=False)
         else:
-            self._submit(button, self.key_target, what="generate the API key")
+            self._submit_refusing_dialogs(button, self.key_target, what="generate the API key", quote=False)
         self.ensure_on_target("read the API key")
         return self.key_field.input_value()
 

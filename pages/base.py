@@ -172,7 +172,7 @@ class PageError(Exception):
         self.screen = screen
         self.url = url
         self.field = field
-        self.dialogs: list[str] = []  # dialogs the page showed that were dismissed (see _submit_confirmed)
+        self.dialogs: list[str] = []  # dialogs the page showed that were dismissed (see _submit_answering)
 
 
 class FormError(PageError):
@@ -438,17 +438,26 @@ class AdminPage:
         confirmation, before or after it) is dismissed, never answered yes, and when the outcome
         then does not come, the error says which dialogs showed. ``quote=False``: their texts are
         not repeated in the error (a page that may show a secret: the key's)."""
-        expected = self._confirm_text(button)
+        self._submit_answering(button, success, what=what, quote=quote, confirm=True)
+
+    def _submit_refusing_dialogs(self, button: Target, success: Locator | Target, *, what: str, quote: bool = True) -> None:
+        """:meth:`_submit` for a button that asks nothing (Generate): every dialog is dismissed
+        and, when the outcome then does not come, named in the error (see :meth:`_submit_confirmed`)."""
+        self._submit_answering(button, success, what=what, quote=quote, confirm=False)
+
+    def _submit_answering(self, button: Target, success: Locator | Target, *, what: str, quote: bool, confirm: bool) -> None:
+        expected = self._confirm_text(button) if confirm else None
         confirmed: list[bool] = []
         refused: list[str] = []
 
         def answer(dialog: Dialog) -> None:
-            if dialog.type == "confirm" and not confirmed and (expected is None or norm(dialog.message) == norm(expected)):
+            asked = confirm and dialog.type == "confirm" and not confirmed
+            if asked and (expected is None or norm(dialog.message) == norm(expected)):
                 confirmed.append(True)
                 with contextlib.suppress(PlaywrightError):
                     dialog.accept()
                 return
-            kind = "another confirm" if dialog.type == "confirm" else ("an " if dialog.type[:1] in "aeiou" else "a ") + dialog.type
+            kind = "another confirm" if dialog.type == "confirm" and confirm else ("an " if dialog.type[:1] in "aeiou" else "a ") + dialog.type
             refused.append(f"{kind} dialog" + (f" ({_clip(dialog.message)!r})" if quote else ""))
             with contextlib.suppress(PlaywrightError):
                 dialog.dismiss()
@@ -459,7 +468,8 @@ class AdminPage:
         except PageError as exc:
             if refused:
                 were = "it was" if len(refused) == 1 else "they were"
-                exc.message += f"; the page showed {', '.join(refused)}: {were} dismissed (only the button's own confirm() is accepted)"
+                only = "only the button's own confirm() is accepted" if confirm else "the button asks no question"
+                exc.message += f"; the page showed {', '.join(refused)}: {were} dismissed ({only})"
                 exc.args = (exc.message,)
                 exc.dialogs = refused
             raise

@@ -304,3 +304,22 @@ def test_regenerate_names_a_stray_dialog_without_its_text(page: Page, sandbox_fa
     assert failed.value.message.endswith("; the page showed a prompt dialog: it was dismissed (only the button's own confirm() is accepted)")
     assert "SECRET" not in failed.value.message
     assert sum(k.revoked_at is None for k in rows(sandbox, "api_keys")) == 1  # nothing regenerated
+
+
+def test_generate_names_a_dialog_it_dismissed_without_its_text(page: Page, sandbox_factory: SandboxFactory) -> None:
+    """Generate (a first key) asks nothing: a dialog the page shows then is dismissed (a confirm
+    too, never answered yes) and, when no key comes, named by its kind only."""
+    sandbox = sandbox_factory()
+    logged_in(page, sandbox.base_url)
+    _, manifest_id = _active_manifest(page, sandbox.base_url)
+    consumers = ApiConsumersPage(page, sandbox.base_url, 3)
+    consumers.create("ops-hub", SEEDS.api_consumer.description, manifest_id)
+    consumers.open_key_form(SEEDS.api_consumer.key_scopes)
+    page.evaluate("""() => window.addEventListener('click', e => {
+        if (!confirm('Send iho_key_SECRETSECRET to a stranger?')) { e.preventDefault(); e.stopImmediatePropagation(); }
+    }, true)""")
+    with pytest.raises(NotAsExpected) as failed:
+        consumers.reveal_key()
+    assert failed.value.message.endswith("; the page showed a confirm dialog: it was dismissed (the button asks no question)")
+    assert "SECRET" not in failed.value.message and failed.value.dialogs == ["a confirm dialog"]
+    assert rows(sandbox, "api_keys") == []  # nothing generated
