@@ -189,7 +189,7 @@ def clean_abandoned(say: Callable[[str], None]) -> list[Path]:
         if not discarded:
             continue  # another command removed it first
         removed.append(directory)
-        where = f" of run folder {run_folder}" if run_folder else ""
+        where = f" (run folder {run_folder})" if run_folder else ""
         say(
             f"a run was killed before it could finish{where}: its raw trace parts and browser files "
             f"(never scrubbed) were removed from {directory}; that run has no trace.zip"
