@@ -25,6 +25,15 @@ from flows.workdir import private_directory
 
 
 @dataclass(frozen=True)
+class TraceEnd:
+    """How a run's recording ended: its saved parts, and why it ends before the run did (None:
+    it does not; see TraceRecorder.stopped_early)."""
+
+    parts: list[Path]
+    stopped_early: str | None
+
+
+@dataclass(frozen=True)
 class BrowserOptions:
     headed: bool = False
     slow_mo_ms: int = 0
@@ -425,7 +434,6 @@ class BrowserSession:
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.trace: TraceRecorder | None = None
-        self.trace_stopped_early: str | None = None  # TraceRecorder.stopped_early, once finished
         # the corporate proxy of the environment, if any (see flows.network), for the launch;
         # the origin guard needs another way then (see OriginGuard)
         self.corporate_proxy = browser_proxy(settings.require_base())
@@ -501,14 +509,13 @@ class BrowserSession:
         except PlaywrightError:
             return []
 
-    def finish_trace(self) -> list[Path]:
-        if self.trace is None:
-            return []
-        try:
-            return self.trace.finish()
-        finally:
-            self.trace_stopped_early = self.trace.stopped_early
-            self.trace = None
+    def finish_trace(self) -> TraceEnd:
+        """Stop recording: the parts saved, and why the trace ends before the run if it does."""
+        trace, self.trace = self.trace, None
+        if trace is None:
+            return TraceEnd([], None)
+        parts = trace.finish()
+        return TraceEnd(parts, trace.stopped_early)
 
     def close(self) -> None:
         context_closed = self.context is None

@@ -105,8 +105,8 @@ class RunSession:
         """Cookies learnt, trace finished, browser closed, lock released. Idempotent."""
         if self.browser is not None:
             self.learn_cookies()
-            self.chunks = self.browser.finish_trace()
-            self.trace_stopped_early = self.browser.trace_stopped_early
+            ended = self.browser.finish_trace()
+            self.chunks, self.trace_stopped_early = ended.parts, ended.stopped_early
             self.browser = None
         self._stack.close()
 
