@@ -159,6 +159,7 @@ _AT_POINT_JS = """([x, y]) => {
 
 
 def _clip(text: str, limit: int = 80) -> str:
+    """``text`` on one line (runs of white space as one space), cut to ``limit`` characters."""
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -665,7 +666,7 @@ class AdminPage:
             )
         except PlaywrightError:
             return ""
-        return re.sub(r"\s+", " ", str(texts))[:300]
+        return _clip(str(texts), 300)
 
     # -------------------------------------------------------------- reading
 
