@@ -54,17 +54,23 @@ _YOUNG_S = 60  # a directory without its lock file yet may be one being created 
 WORK_DIR_ENV = "IHUB_WORK_DIR"
 
 
-def private_directory(path: Path, *, parents: bool = False) -> Path:
+def private_directory(path: Path, *, parents: bool = False, tighten: bool = True) -> Path:
     """``path`` as a directory of this user's alone: made 0700 if missing, closed to 0700 if
     looser (a umask of 002 makes 0775); OSError if it is a link, not a directory, or another
-    user's."""
+    user's. ``tighten=False`` (a directory the operator named, which may be a home or a
+    project): its mode is never changed; one others can write to is refused, one they can only
+    read is used as it is (what goes in it is 0700)."""
     path.mkdir(parents=parents, exist_ok=True, mode=0o700)
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
         raise OSError(errno.EPERM, "not a directory of this user", str(path))
+    mode = stat.S_IMODE(info.st_mode)
     if info.st_mode & stat.S_ISVTX:  # shared, like /tmp: never closed (a umask of 0 gives 0777: closed)
-        raise OSError(errno.EPERM, f"a directory shared with others (mode {stat.S_IMODE(info.st_mode):o})", str(path))
-    if stat.S_IMODE(info.st_mode) != 0o700:
+        raise OSError(errno.EPERM, f"a directory shared with others (mode {mode:o})", str(path))
+    if not tighten:
+        if mode & 0o022:
+            raise OSError(errno.EPERM, f"a directory others can write to (mode {mode:o}; `chmod go-w` it)", str(path))
+    elif mode != 0o700:
         os.chmod(path, 0o700)
     return path
 
@@ -73,7 +79,8 @@ def root() -> Path:
     configured = os.environ.get(WORK_DIR_ENV)
     path = Path(configured) if configured else Path(tempfile.gettempdir()) / f"ihub-bootstrap-{os.geteuid()}"
     try:
-        return private_directory(path, parents=True)
+        # the default is this tool's own directory; one the operator named keeps its mode
+        return private_directory(path, parents=True, tighten=not configured)
     except OSError as exc:  # say which setting names it
         raise OSError(exc.errno, f"{exc.strerror} (the work directory: set {WORK_DIR_ENV} to another)", str(path)) from None
 
@@ -150,8 +157,8 @@ def _take_abandoned(directory: Path) -> int | None:
     lock = directory / _LOCK
     try:
         fd = os.open(lock, os.O_WRONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None if _young(directory) else _NOTHING_HELD
+    except FileNotFoundError:  # an older version's, long ago, if it holds what a run's does
+        return None if _young(directory) or not _a_runs_layout(directory) else _NOTHING_HELD
     except OSError:
         return None
     try:
@@ -162,6 +169,17 @@ def _take_abandoned(directory: Path) -> int | None:
         os.close(fd)
         return None
     return fd
+
+
+def _a_runs_layout(directory: Path) -> bool:
+    """Whether ``directory`` holds what a run's directory does (``trace/`` and ``tmp/``, maybe
+    ``run-folder``) and nothing else: a directory of the operator's that only has a name like
+    this tool's is never removed."""
+    try:
+        names = {p.name for p in directory.iterdir()}
+    except OSError:
+        return False
+    return {"trace", "tmp"} <= names <= {"trace", "tmp", _RUN_FOLDER}
 
 
 def clean_abandoned(say: Callable[[str], None]) -> list[Path]:

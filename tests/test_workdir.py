@@ -199,15 +199,43 @@ def test_runs_and_look_rounds_side_by_side_never_touch_a_living_run(tmp_path: Pa
 
 def test_only_what_this_tool_names_is_ever_removed() -> None:
     """IHUB_WORK_DIR pointed at a directory with other things in it (a home, a project): a
-    directory without a lock, however old, is removed only if it has a name this tool gives."""
+    directory without a lock, however old, is removed only if it has a name this tool gives
+    and holds what a run's directory holds, nothing else."""
     root = workdir.root()
-    theirs = ["photos", "2024", "123-not-hex", ".config", "1234-abcdefabcdefabcdef0"]
-    for name in [*theirs, "123-abcd"]:
-        (root / name / "inside").mkdir(parents=True)
+    layouts = {
+        "photos": ["inside/"], "2024": ["inside/"], ".config": ["inside/"],
+        "123-not-hex": ["trace/", "tmp/"], "1234-abcdefabcdefabcdef0": ["trace/", "tmp/"],  # not a name it gives
+        "123-abcd": ["inside/"],  # a name like its own, without what a run's directory holds
+        "125-abcd": ["trace/", "tmp/", "notes"],  # more than a run's directory holds
+        "124-abcd": ["trace/", "tmp/", "run-folder"],  # an older version's, without a lock file, long ago
+    }
+    for name, inside in layouts.items():
+        for entry in inside:
+            target = root / name / entry.rstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.mkdir() if entry.endswith("/") else target.write_text("/somewhere/runs/x\n")
         old = time.time() - 2 * workdir._YOUNG_S
         os.utime(root / name, (old, old))
-    assert clean_abandoned(lambda _: None) == [root / "123-abcd"]
+    theirs = sorted(set(layouts) - {"124-abcd"})
+    assert clean_abandoned(lambda _: None) == [root / "124-abcd"]
     assert _entries() == sorted(theirs)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o775, 0o757])
+def test_a_work_directory_the_operator_named_keeps_its_mode(_own_root: Path, mode: int) -> None:
+    """IHUB_WORK_DIR may be a home or a project directory: its mode is never changed. Readable
+    by others, it is used (each run's directory in it is 0700); writable by others (who could
+    swap a run's directory), refused. The default directory, the tool's own, is closed."""
+    _own_root.mkdir()
+    os.chmod(_own_root, mode)
+    if mode & 0o022:
+        with pytest.raises(OSError) as refused:
+            RunWorkDir()
+        assert f"others can write to (mode {mode:o}; `chmod go-w` it) (the work directory: set IHUB_WORK_DIR" in refused.value.strerror
+    else:
+        with RunWorkDir() as work:
+            assert work.path.stat().st_mode & 0o777 == 0o700
+    assert _own_root.stat().st_mode & 0o777 == mode
 
 
 def test_a_directory_shared_with_others_is_refused_as_it_is(_own_root: Path) -> None:
@@ -221,3 +249,16 @@ def test_a_directory_shared_with_others_is_refused_as_it_is(_own_root: Path) -> 
     assert clean_abandoned(lambda _: None) == []
     assert _own_root.stat().st_mode & 0o7777 == 0o1777  # not closed to 0700 under everyone's feet
     assert [p.name for p in _own_root.iterdir()] == ["someone-elses"]
+
+
+def test_the_default_work_directory_is_closed_to_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default ($TMPDIR/ihub-bootstrap-<uid>) is the tool's own: found looser (made by a
+    umask of 002, or by hand), it is closed to 0700."""
+    import tempfile
+
+    monkeypatch.delenv(workdir.WORK_DIR_ENV)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    own = tmp_path / f"ihub-bootstrap-{os.geteuid()}"
+    own.mkdir()
+    os.chmod(own, 0o775)
+    assert workdir.root() == own and own.stat().st_mode & 0o777 == 0o700
