@@ -411,14 +411,16 @@ class Leak:
         return f"{self.file} ({self.what})"
 
 
-def _entries(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+def entries(name: str, data: bytes, depth: int = 0) -> Iterator[tuple[str, bytes]]:
+    """``(name, data)`` and, when it is a zip, each entry as ``name!entry`` (zips in zips too,
+    3 deep): what the scan reads, as it names it."""
     yield name, data
     if depth >= 3 or not data.startswith(b"PK"):
         return
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for entry in z.namelist():
-                yield from _entries(f"{name}!{entry}", z.read(entry), depth + 1)
+                yield from entries(f"{name}!{entry}", z.read(entry), depth + 1)
     except (zipfile.BadZipFile, OSError, RuntimeError, ValueError):
         return
 
@@ -427,7 +429,7 @@ def scan_blobs(blobs: Iterable[tuple[str, bytes]], values: list[str]) -> list[Le
     numbered = {value: i + 1 for i, value in enumerate(values)}
     leaks = []
     for name, data in blobs:
-        for rel, blob in _entries(name, data):
+        for rel, blob in entries(name, data):
             for secret in sorted(secrets_in(blob, values), key=numbered.__getitem__):
                 leaks.append(Leak(rel, f"known secret #{numbered[secret]}"))
             leaks.extend(Leak(rel, what) for what in sorted(header_leaks(blob)))

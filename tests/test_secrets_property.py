@@ -29,7 +29,7 @@ from flows.audit import UNSAFE_NO_SCRUB_ENV
 from flows.console import Console
 from flows.errors import ExitCode
 from flows.known_secrets import MARKER
-from flows.scrub import ScrubError, _entries, digest, header_leaks, scan_blobs, scan_folder, scrub_blob, secrets_in
+from flows.scrub import ScrubError, digest, entries, header_leaks, scan_blobs, scan_folder, scrub_blob, secrets_in
 from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
@@ -118,7 +118,7 @@ def test_the_scanner_finds_every_planted_secret_and_scrubbing_removes_it(secret:
 
 def entry_names(data: bytes) -> list[str]:
     """Every entry's name in a zip and in the zips it holds (read as the scanner reads them)."""
-    return [path.rsplit("!", 1)[1] for path, _ in _entries("trace.zip", data) if "!" in path]
+    return [path.rsplit("!", 1)[1] for path, _ in entries("trace.zip", data) if "!" in path]
 
 
 @settings(max_examples=60, deadline=None)
