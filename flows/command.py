@@ -8,6 +8,7 @@ and finished, exit code 9); what a killed run left behind is cleaned first."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
@@ -130,14 +131,25 @@ def raise_in_the_run(exc: BaseException) -> None:
     loop's task that reads the driver's pipe: the browser session is lost, and the trace can no
     longer be saved (what the run did goes unrecorded). So it is thrown into the run's own
     greenlet, where the call it waits in raises it; the loop stays where it was, and goes on
-    when the run's clean-up calls Playwright again.
+    when the run's clean-up calls Playwright again. (A listener of the run's that the signal
+    came in is left where it was, never finished: the run is ending, and closing the browser
+    does not wait for it.)
     """
     here = root = greenlet.getcurrent()
     while root.parent is not None:
         root = root.parent
     if root is here:
         raise exc
+    # The loop may be idle, in a poll without a timeout that Python resumes after this handler:
+    # woken now, it runs the clean-up's first call at once instead of when the driver next
+    # speaks (up to a step's whole timeout).
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_running_loop().call_soon_threadsafe(_nothing)
     root.throw(exc)  # back here (and on) only when the run next waits for Playwright
+
+
+def _nothing() -> None:
+    """A callback that only wakes the event loop."""
 
 
 @contextlib.contextmanager

@@ -225,17 +225,19 @@ def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_fa
     assert where(folder, secrets_of(sandbox, keys, HOSTILE), {"stdout": stdout, "stderr": stderr}) == []
 
 
-# A signal sent while Playwright dispatches one of the driver's messages: here in a request
-# listener, which Playwright runs inside that dispatch. Run in a process of its own: before the
-# fix it broke the session's connection to the driver.
+# A signal sent while the run waits in a Playwright call: "listener", while Playwright dispatches
+# one of the driver's messages (a request listener runs inside that dispatch); "idle", while its
+# event loop waits for the driver with nothing to do (a long wait on the page). Run in a process
+# of its own: before the fix the first broke the session's connection to the driver, and a
+# first version of the fix left the second's clean-up waiting until the driver next spoke.
 _SIGNAL_IN_THE_LOOP = r"""
-import io, json, signal, sys
+import io, json, os, signal, sys, threading, time
 from playwright.sync_api import sync_playwright
 from flows.command import Terminated, ending_signals
 from flows.console import Console
 from flows.provision import CHROMIUM_ARGS, find_browser
 
-url, trace = sys.argv[1], sys.argv[2]
+how, url, trace = sys.argv[1], sys.argv[2], sys.argv[3]
 result = {}
 with sync_playwright() as pw:
     found = find_browser(headless=True)
@@ -250,41 +252,52 @@ with sync_playwright() as pw:
         if len(seen) == 1:
             signal.raise_signal(signal.SIGTERM)  # its handler runs here, inside the dispatch
 
-    page.on("request", signal_now)
     with ending_signals(Console(io.StringIO())):
         try:
-            page.goto(url)
-            result["goto"] = "returned"
+            if how == "listener":
+                page.on("request", signal_now)
+                page.goto(url)
+            else:
+                page.goto(url)
+                threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+                page.wait_for_function("false", timeout=60000)  # the driver says nothing meanwhile
+            result["call"] = "returned"
         except Terminated as exc:
-            result["goto"] = "Terminated " + exc.signal_name
+            result["call"] = "Terminated " + exc.signal_name
+        started = time.monotonic()
         try:
             context.tracing.stop(path=trace)
             result["trace"] = "saved"
         except Exception as exc:
             result["trace"] = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+        result["stop_s"] = time.monotonic() - started
     browser.close()
 print(json.dumps(result))
 """
 
 
-def test_a_signal_inside_playwrights_dispatch_still_lets_the_trace_be_saved(
-    sandbox_factory: SandboxFactory, tmp_path: Path
+@pytest.mark.parametrize("how", ["listener", "idle"])
+def test_a_signal_inside_playwrights_event_loop_still_lets_the_trace_be_saved(
+    how: str, sandbox_factory: SandboxFactory, tmp_path: Path
 ) -> None:
     """A signal handler runs wherever the main thread is. While a run waits in a Playwright call,
-    that is Playwright's event loop, often dispatching one of the driver's messages (a listener
-    of the run's runs there too). Raised there, the interrupt ended the loop's task that reads
-    the driver's pipe: the trace could not be saved, and a SIGTERM'd run ended without trace.zip
-    (the fresh-clone suite caught it, 1 run in 4 under load). Now the interrupt reaches the call
-    the run waits in, and the session still saves the trace."""
+    that is Playwright's event loop: often dispatching one of the driver's messages (a listener
+    of the run's runs there too), else idle, waiting for the driver. Raised inside a dispatch,
+    the interrupt ended the loop's task that reads the driver's pipe: the trace could not be
+    saved, and a SIGTERM'd run ended without trace.zip (the fresh-clone suite caught it, 1 run
+    in 4 under load). Now the interrupt reaches the call the run waits in, and the session saves
+    the trace at once (an idle loop is woken, not left until the driver next speaks)."""
     sandbox = sandbox_factory()
     trace = tmp_path / "trace.zip"
     done = subprocess.run(
-        [sys.executable, "-c", _SIGNAL_IN_THE_LOOP, sandbox.base_url + "/", str(trace)],
+        [sys.executable, "-c", _SIGNAL_IN_THE_LOOP, how, sandbox.base_url + "/", str(trace)],
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
         env=tool_env(tmp_path) | {"PYTHONPATH": str(PROJECT)},
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"goto": "Terminated SIGTERM", "trace": "saved"}, done.stderr
+    result = json.loads(done.stdout)
+    assert {k: result[k] for k in ("call", "trace")} == {"call": "Terminated SIGTERM", "trace": "saved"}, done.stderr
+    assert result["stop_s"] < 15, result  # not the wait's 60 s
     assert trace.is_file() and zipfile.is_zipfile(trace)
 
 
