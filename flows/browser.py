@@ -25,15 +25,6 @@ from flows.workdir import private_directory
 
 
 @dataclass(frozen=True)
-class TraceEnd:
-    """How a run's recording ended: its saved parts, and why it ends before the run did (None:
-    it does not; see TraceRecorder.stopped_early)."""
-
-    parts: list[Path]
-    stopped_early: str | None
-
-
-@dataclass(frozen=True)
 class BrowserOptions:
     headed: bool = False
     slow_mo_ms: int = 0
@@ -325,18 +316,23 @@ class TraceRecorder:
         self.recording, self.waiting = True, False
 
     def begin(self) -> None:
-        """Start recording if it waits to (see ``start``)."""
+        """Start recording if it waits to (see ``start``); if Playwright cannot, the run goes on
+        unrecorded and says so (``stopped_early``), as after a pause."""
         if self.waiting and not self.given_up:
-            self._start()
+            try:
+                self._start()
+            except PlaywrightError as exc:
+                self._give_up(f"Playwright could not start recording ({_first_line(exc)}); nothing of the run was recorded")
 
     def _save(self) -> None:
         path = self.directory / f"part-{len(self.chunks)}.zip"
         self.recording = False
         try:
             self.context.tracing.stop(path=str(path))
-        except PlaywrightError as exc:
-            ends = "it ends where its last saved part did" if self.chunks else "nothing of the run was kept"
-            self._give_up(f"Playwright could not save its last part ({_first_line(exc)}); {ends}")
+        except BaseException as exc:  # a failure, or an interrupt while it was saved
+            why = _first_line(exc) if isinstance(exc, PlaywrightError) else "interrupted while it was saved"
+            ends = "the trace ends where its last saved part did" if self.chunks else "nothing of the run was kept"
+            self._give_up(f"the part being recorded could not be saved ({why}); {ends}")
             raise
         self.chunks.append(path)
 
@@ -372,7 +368,8 @@ class TraceRecorder:
                 try:
                     self._start()
                 except PlaywrightError as exc:  # not raised: it would hide how the step inside ended
-                    self._give_up(f"Playwright could not start recording again ({_first_line(exc)}); nothing after it was recorded")
+                    again, ends = ("again ", "nothing after it was recorded") if self.chunks else ("", "nothing of the run was recorded")
+                    self._give_up(f"Playwright could not start recording {again}({_first_line(exc)}); {ends}")
 
     def finish(self) -> list[Path]:
         """The parts saved; a last part that cannot be saved is named in ``stopped_early``."""
@@ -508,14 +505,6 @@ class BrowserSession:
             return [c["value"] for c in self.context.cookies() if c.get("value")]
         except PlaywrightError:
             return []
-
-    def finish_trace(self) -> TraceEnd:
-        """Stop recording: the parts saved, and why the trace ends before the run if it does."""
-        trace, self.trace = self.trace, None
-        if trace is None:
-            return TraceEnd([], None)
-        parts = trace.finish()
-        return TraceEnd(parts, trace.stopped_early)
 
     def close(self) -> None:
         context_closed = self.context is None

@@ -102,13 +102,21 @@ class RunSession:
                 self.secrets.add(value)
 
     def end_browser(self) -> None:
-        """Cookies learnt, trace finished, browser closed, lock released. Idempotent."""
-        if self.browser is not None:
-            self.learn_cookies()
-            ended = self.browser.finish_trace()
-            self.chunks, self.trace_stopped_early = ended.parts, ended.stopped_early
-            self.browser = None
-        self._stack.close()
+        """Cookies learnt, trace finished, browser closed, lock released. Idempotent. An
+        interrupt while the last part is saved still keeps the parts saved before it (and says
+        why the trace ends early) and closes the browser."""
+        recorder = None
+        try:
+            if self.browser is not None:
+                self.learn_cookies()
+                recorder, self.browser.trace = self.browser.trace, None
+                self.browser = None
+                if recorder is not None:
+                    recorder.finish()
+        finally:
+            if recorder is not None:
+                self.chunks, self.trace_stopped_early = list(recorder.chunks), recorder.stopped_early
+            self._stack.close()
 
     def close(
         self, *, exit_code: int, changes: int, error: str | None, summary: Callable[[int, list[str]], dict[str, Any]]

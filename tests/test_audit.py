@@ -360,7 +360,7 @@ def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(t
     tracing = _FailingTracing("stop")
     unsaved = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "a", "t")  # type: ignore[arg-type]
     assert unsaved.finish() == []
-    assert unsaved.stopped_early == f"Playwright could not save its last part (Tracing.stop: {closed}); nothing of the run was kept"
+    assert unsaved.stopped_early == f"the part being recorded could not be saved (Tracing.stop: {closed}); nothing of the run was kept"
 
     tracing = _FailingTracing()
     restart = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "b", "t")  # type: ignore[arg-type]
@@ -381,7 +381,28 @@ def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(t
         pass
     tracing.failing.add("stop")
     assert [p.name for p in late.finish()] == ["part-0.zip"]
-    assert late.stopped_early == f"Playwright could not save its last part (Tracing.stop: {closed}); it ends where its last saved part did"
+    assert late.stopped_early == f"the part being recorded could not be saved (Tracing.stop: {closed}); the trace ends where its last saved part did"
+
+    class _Interrupted(_Tracing):  # Ctrl-C while the last part is written
+        def stop(self, path: str | None = None) -> None:
+            if len(self.calls) > 2:
+                raise KeyboardInterrupt
+            super().stop(path)
+
+    tracing = _Interrupted()
+    cut = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "d", "t")  # type: ignore[arg-type]
+    with cut.paused():
+        pass
+    with pytest.raises(KeyboardInterrupt):
+        cut.finish()
+    assert [p.name for p in cut.chunks] == ["part-0.zip"]  # kept: RunSession.end_browser merges it
+    assert cut.stopped_early == "the part being recorded could not be saved (interrupted while it was saved); the trace ends where its last saved part did"
+
+    tracing = _FailingTracing("start")
+    never = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "e", "t", start=False)  # type: ignore[arg-type]
+    never.begin()  # a run that logged in with a session cookie: recording would start here
+    assert never.stopped_early == f"Playwright could not start recording (Tracing.start: {closed}); nothing of the run was recorded"
+    assert never.finish() == []
 
 
 def test_a_trace_that_stopped_early_says_so(

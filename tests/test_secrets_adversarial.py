@@ -196,10 +196,10 @@ def _work_dirs(tool: Tool) -> list[Path]:
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "Ctrl-C"])
 def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    """``kill`` (SIGTERM), a closed terminal (SIGHUP) and Ctrl-C (SIGINT to the whole process
-    group: Playwright's driver gets it too) each end a run like the others: exit 9, run folder
-    finished, and the trace up to that moment kept (before, Ctrl-C made the driver close the
-    browser at once, and a signal inside Playwright's dispatch broke the session: no trace)."""
+    """SIGTERM or SIGHUP sent to the tool alone (``kill PID``) and Ctrl-C (SIGINT to the whole
+    process group: Playwright's driver gets it too) each end a run like the others: exit 9, run
+    folder finished, and the trace up to that moment kept (before, Ctrl-C made the driver close
+    the browser at once, and a signal inside Playwright's dispatch broke the session: no trace)."""
     sandbox = sandbox_factory(admin_password=HOSTILE)
     sandbox.config.faults.latency_ms = 150  # a run long enough to be stopped in the middle
     keys = Keys(sandbox)
