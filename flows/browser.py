@@ -330,7 +330,7 @@ class TraceRecorder:
         try:
             self.context.tracing.stop(path=str(path))
         except BaseException as exc:  # a failure, or an interrupt while it was saved
-            why = _first_line(exc) if isinstance(exc, PlaywrightError) else "interrupted while it was saved"
+            why = _first_line(exc) if isinstance(exc, Exception) else f"interrupted: {getattr(exc, 'signal_name', 'Ctrl-C')}"
             ends = "the trace ends where its last saved part did" if self.chunks else "nothing of the run was kept"
             self._give_up(f"the part being recorded could not be saved ({why}); {ends}")
             raise

@@ -95,24 +95,30 @@ class RunSession:
         """The per-target lock without a browser (the API path); released by :meth:`close`."""
         self._stack.enter_context(target_lock(self.base))
 
-    def learn_cookies(self) -> None:
-        """Every cookie the browser holds is a secret of this run (scrubbed, never shown)."""
-        if self.browser is not None:
-            for value in self.browser.cookie_values():
+    def learn_cookies(self, browser: BrowserSession | None = None) -> None:
+        """Every cookie the browser (this run's, by default) holds is a secret of this run
+        (scrubbed, never shown)."""
+        browser = browser or self.browser
+        if browser is not None:
+            for value in browser.cookie_values():
                 self.secrets.add(value)
 
     def end_browser(self) -> None:
-        """Cookies learnt, trace finished, browser closed, lock released. Idempotent. An
-        interrupt while the last part is saved still keeps the parts saved before it (and says
-        why the trace ends early) and closes the browser."""
-        recorder = None
+        """Trace finished, cookies learnt, browser closed, lock released. Idempotent. An
+        interrupt on the way (while the last part is saved, while the cookies are read) still
+        keeps the parts saved before it, says why the trace ends early, learns the cookies and
+        closes the browser."""
+        browser, self.browser = self.browser, None
+        recorder = browser.trace if browser is not None else None
+        if browser is not None:
+            browser.trace = None
         try:
-            if self.browser is not None:
-                self.learn_cookies()
-                recorder, self.browser.trace = self.browser.trace, None
-                self.browser = None
+            try:
                 if recorder is not None:
                     recorder.finish()
+            finally:
+                if browser is not None:
+                    self.learn_cookies(browser)  # after an interrupt too: the browser still answers
         finally:
             if recorder is not None:
                 self.chunks, self.trace_stopped_early = list(recorder.chunks), recorder.stopped_early

@@ -348,6 +348,55 @@ class _FailingTracing(_Tracing):
         super().stop(path)
 
 
+class _Interrupted(_Tracing):
+    """Ctrl-C while the last part is written (the first two calls, a pause's stop and start, pass)."""
+
+    def stop(self, path: str | None = None) -> None:
+        if len(self.calls) > 2:
+            raise KeyboardInterrupt
+        super().stop(path)
+
+
+@pytest.mark.parametrize("when", ["saving the last part", "reading the cookies"])
+def test_an_interrupt_while_the_browser_is_ended_keeps_the_trace_and_learns_the_cookies(tmp_path: Path, when: str) -> None:
+    """Ctrl-C while the run ends its browser (saving the last trace part, reading the cookies
+    to scrub): the parts saved before are kept for trace.zip (and why it ends early is said),
+    the session cookie is still learnt, the browser is closed, and a second call does nothing."""
+    from types import SimpleNamespace
+
+    from flows.browser import TraceRecorder
+    from flows.session import RunSession
+
+    settings = ExplicitSettings(base="http://127.0.0.1:9", email=ADMIN_EMAIL, password="a-password", runs_dir=tmp_path / "runs")
+    session = RunSession(settings, Console(io.StringIO()), command="doctor", browser=False)
+    tracing = _Interrupted() if when == "saving the last part" else _Tracing()
+    recorder = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "t", "t")  # type: ignore[arg-type]
+    with recorder.paused():  # the login: part-0 before it
+        pass
+    reads: list[int] = []
+
+    def cookie_values() -> list[str]:
+        reads.append(1)
+        if when == "reading the cookies" and len(reads) == 1:
+            raise KeyboardInterrupt
+        return ["session-cookie-value"]
+
+    closed: list[bool] = []
+    session.browser = SimpleNamespace(trace=recorder, cookie_values=cookie_values)  # type: ignore[assignment]
+    session._stack.callback(closed.append, True)  # stands for the browser's context manager
+    with pytest.raises(KeyboardInterrupt):
+        session.end_browser()
+    if when == "saving the last part":
+        assert [p.name for p in session.chunks] == ["part-0.zip"]
+        assert session.trace_stopped_early and session.trace_stopped_early.startswith("the part being recorded could not be saved (interrupted: Ctrl-C)")
+        assert "session-cookie-value" in session.secrets.values
+    else:
+        assert [p.name for p in session.chunks] == ["part-0.zip", "part-1.zip"] and session.trace_stopped_early is None
+    assert closed == [True] and session.browser is None
+    session.end_browser()  # nothing left to end
+    assert closed == [True] and len(session.chunks) >= 1
+
+
 def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(tmp_path: Path) -> None:
     """A recorder whose tracing fails (a browser gone, a session broken by a signal) says so in
     ``stopped_early`` (run-end and the warning read it); a restart that fails after a moment left
@@ -383,12 +432,6 @@ def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(t
     assert [p.name for p in late.finish()] == ["part-0.zip"]
     assert late.stopped_early == f"the part being recorded could not be saved (Tracing.stop: {closed}); the trace ends where its last saved part did"
 
-    class _Interrupted(_Tracing):  # Ctrl-C while the last part is written
-        def stop(self, path: str | None = None) -> None:
-            if len(self.calls) > 2:
-                raise KeyboardInterrupt
-            super().stop(path)
-
     tracing = _Interrupted()
     cut = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "d", "t")  # type: ignore[arg-type]
     with cut.paused():
@@ -396,7 +439,7 @@ def test_a_trace_that_playwright_cannot_save_or_restart_is_reported_not_hidden(t
     with pytest.raises(KeyboardInterrupt):
         cut.finish()
     assert [p.name for p in cut.chunks] == ["part-0.zip"]  # kept: RunSession.end_browser merges it
-    assert cut.stopped_early == "the part being recorded could not be saved (interrupted while it was saved); the trace ends where its last saved part did"
+    assert cut.stopped_early == "the part being recorded could not be saved (interrupted: Ctrl-C); the trace ends where its last saved part did"
 
     tracing = _FailingTracing("start")
     never = TraceRecorder(SimpleNamespace(tracing=tracing), tmp_path / "e", "t", start=False)  # type: ignore[arg-type]
