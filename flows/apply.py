@@ -47,7 +47,7 @@ from flows.steps import (
     page_failure,
 )
 from flows.verify import Check, verify
-from pages.base import NotAsExpected, PageError
+from pages.base import PageError
 from pages.widgets import WidgetsPage
 
 
@@ -154,10 +154,6 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
             folder.write_text("failure.txt", f"{message}\npage: {screen.url}\npage says: {page_message}\n")
 
 
-UI_CHANGED_HINT = (
-    "run `ihub-bootstrap doctor`: it lists, for every element the tool cannot find, what the screen offers "
-    "and the ui-texts key to set; put that in a --ui-texts file (`ihub-bootstrap ui-texts` prints the defaults)"
-)
 
 
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
@@ -165,10 +161,7 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     if off_target is not None and (elsewhere := off_target()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     if isinstance(exc, PageError):
-        error = page_failure(step, exc)
-        if isinstance(exc, NotAsExpected) and not exc.dialogs:  # the screen lacks what the page object looks for
-            error.hint = UI_CHANGED_HINT
-        return error
+        return page_failure(step, exc)
     if isinstance(exc, IhubError):
         return exc
     if isinstance(exc, PlaywrightError):
@@ -300,7 +293,7 @@ def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
     element = hints.element(text)
     where = f"step {step.name}, screen {screen}" + (f", element {element}" if element else "") + (f", {url}" if url else "")
     # most often an element the page object looks for is not on the page
-    hint = UI_CHANGED_HINT if element or "Timeout" in first else hints.for_failure(text)
+    hint = hints.UI_CHANGED if element or "Timeout" in first else hints.for_failure(text)
     what = f"the element {element} is not on {screen} ({first})" if element else first
     return StepFailed(f"{step.title} failed: {what}", where=where, hint=hint)
 

@@ -11,6 +11,11 @@ _TLS = ("ERR_CERT", "ERR_SSL", "CERTIFICATE_VERIFY_FAILED", "SSL:", "certificate
 _UNREACHABLE = ("ERR_CONNECTION_REFUSED", "ERR_NAME_NOT_RESOLVED", "ERR_ADDRESS_UNREACHABLE", "ERR_PROXY", "ERR_TUNNEL",
                 "ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_TIMED_OUT", "Connection refused", "Name or service not known")
 DOCTOR = "the admin UI may have changed: `ihub-bootstrap doctor` shows which screen and element no longer match"
+# a step's page lacks what its page object looks for
+UI_CHANGED = (
+    "run `ihub-bootstrap doctor`: it lists, for every element the tool cannot find, what the screen offers "
+    "and the ui-texts key to set; put that in a --ui-texts file (`ihub-bootstrap ui-texts` prints the defaults)"
+)
 DIALOG = (
     "the page asked something the runbook does not (a dialog, dismissed; `doctor` cannot see dialogs): see that screen "
     "in a headed run (`apply --headed`) or in the browser; if Inter-Hub asks it on purpose now, report it, since "

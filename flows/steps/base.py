@@ -384,8 +384,8 @@ def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError | BadInpu
         hint = "fix the seed value the page refused (or the live record it conflicts with), then run apply again"
     elif exc.dialogs:  # a dialog got in the way: not a changed element, which doctor could name
         hint = hints.DIALOG
-    elif isinstance(exc, NotAsExpected):
-        hint = hints.DOCTOR
+    elif isinstance(exc, NotAsExpected):  # the screen lacks what the page object looks for
+        hint = hints.UI_CHANGED
     else:
         hint = hints.for_failure(exc.message)
     return StepFailed(f"{step.title} failed: {exc.message}", where=where, hint=hint)
