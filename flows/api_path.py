@@ -33,7 +33,7 @@ from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from flows.steps.base import Approver, Options, Run
 from pages.api_consumers import ConsumerDetails, ConsumerSummary
-from pages.base import FormError, RequestFailed
+from pages.base import FormError, RequestFailed, first_line
 from pages.hubs import HubDetails, HubSummary, ManifestSummary, SavedHub
 from pages.manifests import ManifestDetails
 from pages.widgets import WidgetSummary
@@ -377,7 +377,7 @@ class ApiClient:
             status = response.status_code
             return response
         except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}"
+            error = f"{exc.__class__.__name__}: {first_line(exc, 'no answer')}"
             raise RequestFailed(f"{method} {path} failed: no answer ({error})", screen=SCREEN, url=path) from None
         finally:
             if self.folder is not None:

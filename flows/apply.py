@@ -47,7 +47,7 @@ from flows.steps import (
     page_failure,
 )
 from flows.verify import Check, verify
-from pages.base import PageError
+from pages.base import PageError, first_line
 from pages.widgets import WidgetsPage
 
 
@@ -279,7 +279,7 @@ def _act(
 
 def _browser_failure(step: Step, run: Run, exc: PlaywrightError) -> StepFailed:
     text = exc.message or str(exc)
-    first = text.splitlines()[0]
+    first = first_line(exc)
     if run.hubs.browser_gone():  # killed, crashed
         return StepFailed(
             f"{step.title} failed: the browser stopped answering ({first})",

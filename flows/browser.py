@@ -22,6 +22,7 @@ from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import DEFAULT_PORTS, SessionMode, Settings
 from flows.workdir import private_directory
+from pages.base import first_line
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ class TraceRecorder:
             try:
                 self._start()
             except PlaywrightError as exc:
-                self._give_up(f"Playwright could not start recording ({_first_line(exc)}); nothing of the run was recorded")
+                self._give_up(f"Playwright could not start recording ({first_line(exc)}); nothing of the run was recorded")
 
     def _save(self) -> None:
         path = self.directory / f"part-{len(self.chunks)}.zip"
@@ -330,7 +331,7 @@ class TraceRecorder:
         try:
             self.context.tracing.stop(path=str(path))
         except BaseException as exc:  # a failure, or an interrupt while it was saved
-            why = _first_line(exc) if isinstance(exc, Exception) else f"interrupted: {getattr(exc, 'signal_name', 'Ctrl-C')}"
+            why = first_line(exc) if isinstance(exc, Exception) else f"interrupted: {getattr(exc, 'signal_name', 'Ctrl-C')}"
             ends = "the trace ends where its last saved part did" if self.chunks else "nothing of the run was kept"
             self._give_up(f"the part being recorded could not be saved ({why}); {ends}")
             raise
@@ -369,7 +370,7 @@ class TraceRecorder:
                     self._start()
                 except PlaywrightError as exc:  # not raised: it would hide how the step inside ended
                     again, ends = ("again ", "nothing after it was recorded") if self.chunks else ("", "nothing of the run was recorded")
-                    self._give_up(f"Playwright could not start recording {again}({_first_line(exc)}); {ends}")
+                    self._give_up(f"Playwright could not start recording {again}({first_line(exc)}); {ends}")
 
     def finish(self) -> list[Path]:
         """The parts saved; a last part that cannot be saved is named in ``stopped_early``."""
@@ -377,11 +378,6 @@ class TraceRecorder:
             with contextlib.suppress(PlaywrightError):
                 self._save()
         return self.chunks
-
-
-def _first_line(exc: BaseException) -> str:
-    """An error's first line, for a one-line report (Playwright appends a call log)."""
-    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
 
 
 def unrecorded(trace: TraceRecorder | None, before_resume: Callable[[], None] | None = None):  # noqa: ANN201
@@ -458,7 +454,7 @@ class BrowserSession:
             )
         except PlaywrightError as exc:
             self._stack.close()
-            first = (exc.message or str(exc)).splitlines()[0]
+            first = first_line(exc)
             hint = "headed mode needs a display (DISPLAY); run headless or under xvfb-run" if self.options.headed else (
                 "check IHUB_BROWSER / that Chromium runs (`chromium --version`)"
             )

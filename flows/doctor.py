@@ -33,7 +33,7 @@ from flows.session import RunSession
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
 from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
-from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, norm
+from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, first_line, norm
 from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -122,7 +122,7 @@ def _check(page: AdminPage, screen: Any, capture: Path | None = None, redact: An
             html = page.page.evaluate(_CAPTURE_JS)
             (capture / f"{name}.html").write_text(redact(html) if redact else html, encoding="utf-8")
         except (PlaywrightError, OSError) as exc:
-            findings.append(Finding(screen.name, "(capture)", str(capture), "not captured", str(exc).splitlines()[0]))
+            findings.append(Finding(screen.name, "(capture)", str(capture), "not captured", first_line(exc)))
     findings += [_finding(page, screen.name, element, target, optional=False) for element, target in screen.landmarks.items()]
     findings += [_finding(page, screen.name, element, target, optional=True) for element, target in screen.optional.items()]
     return findings
@@ -279,7 +279,7 @@ def doctor(
             try:
                 findings.extend(_check(page, screen, capture, redact))
             except PlaywrightError as exc:
-                findings.append(Finding(screen.name, "(page)", screen.path, "page error", str(exc).splitlines()[0]))
+                findings.append(Finding(screen.name, "(page)", screen.path, "page error", first_line(exc)))
     if "draft_manifest_id" not in ids:
         findings.append(
             Finding("edit manifest form (draft)", "(all)", "-", "not checked", "no draft manifest to open (only drafts are editable)")

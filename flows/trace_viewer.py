@@ -26,6 +26,7 @@ from playwright.sync_api import sync_playwright
 from flows.console import Console
 from flows.errors import BadInputError, StepFailed
 from flows.provision import CHROMIUM_ARGS
+from pages.base import first_line
 
 _LISTENING = re.compile(r"Listening on (http://\S+)")
 START_TIMEOUT_S = 60
@@ -120,7 +121,7 @@ def open_trace(trace: Path, executable: str | None, console: Console, *, open_br
                 page = browser.new_page(viewport={"width": 1280, "height": 860})
                 page.goto(url)
             except PlaywrightError as exc:
-                first = (exc.message or str(exc)).splitlines()[0]
+                first = first_line(exc)
                 raise StepFailed(
                     f"cannot show the trace viewer: {first}",
                     where=f"browser {executable or 'bundled'}",

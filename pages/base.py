@@ -164,6 +164,13 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """An error's first line, for a one-line report (Playwright appends a call log to its
+    message); ``default`` (else the error's type name) when it has no text."""
+    text = getattr(exc, "message", None) or str(exc)
+    return next((line.strip() for line in str(text).splitlines() if line.strip()), default or type(exc).__name__)
+
+
 class PageError(Exception):
     """An admin page did not do what was asked; the message is the page's own where it has one."""
 
@@ -415,8 +422,7 @@ class AdminPage:
         except PlaywrightError as exc:
             if self.browser_gone():
                 raise  # not the server's doing: the caller reports a dead browser as such
-            first = exc.message.splitlines()[0] if exc.message else str(exc)
-            raise RequestFailed(f"cannot open {path}: {first}", screen=self.SCREEN, url=path) from None
+            raise RequestFailed(f"cannot open {path}: {first_line(exc)}", screen=self.SCREEN, url=path) from None
         if self.path == Ihp.LOGIN_PATH and not path.startswith(Ihp.LOGIN_PATH):
             raise self._error(SessionExpired, f"opening {path} showed the login page: the session is not valid")
         if response is not None and response.status >= 400:

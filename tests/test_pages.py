@@ -8,11 +8,12 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, NotAsExpected, SessionExpired
+from pages.base import FormError, NotAsExpected, SessionExpired, first_line
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -323,3 +324,14 @@ def test_generate_names_a_dialog_it_dismissed_without_its_text(page: Page, sandb
     assert failed.value.message.endswith("; the page showed a confirm dialog: it was dismissed (the button asks no question)")
     assert "SECRET" not in failed.value.message and failed.value.dialogs == ["a confirm dialog"]
     assert rows(sandbox, "api_keys") == []  # nothing generated
+
+
+def test_an_errors_first_line_is_what_a_one_line_report_shows(page: Page) -> None:
+    # a real Playwright error: its message carries a call log after the first line
+    with pytest.raises(PlaywrightError) as caught:
+        page.goto("http://127.0.0.1:9/", timeout=5000)
+    assert "\n" in caught.value.message
+    assert first_line(caught.value) == caught.value.message.splitlines()[0].strip() != ""
+    assert first_line(ValueError("\n  \n  second  \nthird")) == "second"
+    assert first_line(ValueError()) == "ValueError"  # no text: the error's kind
+    assert first_line(OSError(), "no answer") == "no answer"
