@@ -128,10 +128,7 @@ class ApiConsumersPage(AdminPage):
         self.one(button)  # before the dialog handler: a missing button is said as such
         self.ensure_on_target("generate the API key")
         # the page may show the key: no dialog's text goes into an error
-        if replace_existing:
-            self._submit_confirmed(button, self.key_target, what="generate the API key", quote=False)
-        else:
-            self._submit_refusing_dialogs(button, self.key_target, what="generate the API key", quote=False)
+        self._submit_with_dialogs(button, self.key_target, what="generate the API key", confirm=replace_existing, quote=False)
         self.ensure_on_target("read the API key")
         return self.key_field.input_value()
 

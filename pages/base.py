@@ -180,7 +180,7 @@ class PageError(Exception):
         self.screen = screen
         self.url = url
         self.field = field
-        self.dialogs: list[str] = []  # dialogs the page showed that were dismissed (see _submit_answering)
+        self.dialogs: list[str] = []  # dialogs the page showed that were dismissed (see _submit_with_dialogs)
 
 
 class FormError(PageError):
@@ -437,22 +437,16 @@ class AdminPage:
         self._click(button)
         self._await_outcome(success, what=what)
 
-    def _submit_confirmed(self, button: Target, success: Locator | Target, *, what: str, quote: bool = True) -> None:
-        """:meth:`_submit` for a button that asks ``confirm()`` first (Activate, Regenerate): that
-        one confirmation is accepted, once. Where the button's form (or the button) names its
-        question in ``data-confirm`` (IHP's convention), only a confirm() with that text is; else
-        the first confirm(). Any other dialog (an alert, a prompt, a leave-page question, another
-        confirmation, before or after it) is dismissed, never answered yes, and when the outcome
-        then does not come, the error says which dialogs showed. ``quote=False``: their texts are
-        not repeated in the error (a page that may show a secret: the key's)."""
-        self._submit_answering(button, success, what=what, quote=quote, confirm=True)
-
-    def _submit_refusing_dialogs(self, button: Target, success: Locator | Target, *, what: str, quote: bool = True) -> None:
-        """:meth:`_submit` for a button that asks nothing (Generate): every dialog is dismissed
-        and, when the outcome then does not come, named in the error (see :meth:`_submit_confirmed`)."""
-        self._submit_answering(button, success, what=what, quote=quote, confirm=False)
-
-    def _submit_answering(self, button: Target, success: Locator | Target, *, what: str, quote: bool, confirm: bool) -> None:
+    def _submit_with_dialogs(self, button: Target, success: Locator | Target, *, what: str, confirm: bool, quote: bool = True) -> None:
+        """:meth:`_submit`, answering the dialogs the page shows. ``confirm``: the button asks
+        ``confirm()`` first (Activate, Regenerate) and that one confirmation is accepted, once;
+        where the button's form (or the button) names its question in ``data-confirm`` (IHP's
+        convention), only a confirm() with that text is, else the first confirm(). Any other
+        dialog (an alert, a prompt, a leave-page question, another confirmation, before or after
+        it; every dialog of a button that asks nothing, such as Generate) is dismissed, never
+        answered yes, and when the outcome then does not come, the error says which dialogs
+        showed (``PageError.dialogs``). ``quote=False``: their texts are not repeated in the
+        error (a page that may show a secret: the key's)."""
         expected = self._confirm_text(button) if confirm else None
         confirmed: list[bool] = []
         refused: list[str] = []

@@ -126,7 +126,7 @@ class ManifestsPage(AdminPage):
         """Press Activate on the show page and confirm the browser's dialog. ``reuse_open_page``:
         the show page is open already (where saving the vocabulary landed)."""
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id), reuse_open_page=reuse_open_page)
-        self._submit_confirmed(self.activate_button, self.status_active, what="activate the manifest")
+        self._submit_with_dialogs(self.activate_button, self.status_active, what="activate the manifest", confirm=True)
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = ManifestsTexts
