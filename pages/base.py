@@ -40,14 +40,14 @@ class Ihp:
 
 
 def norm(text: str) -> str:
-    """A visible text as a person compares it: case, whitespace and underscores, required
-    markers (``*``) and trailing colons do not count. The same rule as ``_NORM_JS``."""
-    text = re.sub(r"[\s_]+", " ", text)
-    text = re.sub(r"^[\s*]+|[\s*:]+$", "", text)
-    return text.lower()
+    """A visible text as a person compares it: case, whitespace and underscores (between words
+    too: IHP writes a model's name unspaced where a person spaces it, "Show ApiConsumer"),
+    required markers (``*``) and trailing colons do not count. The same rule as ``_NORM_JS``."""
+    text = re.sub(r"^[\s_*]+|[\s_*:]+$", "", text)
+    return re.sub(r"[\s_]+", "", text).lower()
 
 
-_NORM_JS = r"s => s.replace(/[\s_]+/g, ' ').replace(/^[\s*]+|[\s*:]+$/g, '').toLowerCase()"
+_NORM_JS = r"s => s.replace(/^[\s_*]+|[\s_*:]+$/g, '').replace(/[\s_]+/g, '').toLowerCase()"
 
 # An IHP index table (one <table>) as [{cells: {header: text}, links: {text: href}}] per row.
 _READ_TABLE_JS = r"""t => {
@@ -68,10 +68,10 @@ _READ_TABLE_JS = r"""t => {
 
 def tolerant(text: str) -> re.Pattern[str]:
     """A pattern for a visible text, matched as :func:`norm` compares: "Name", "name *",
-    "Name:" and "  NAME " all match "Name"; "Hub Name" does not (no substring matches, so
-    a label stays unambiguous)."""
+    "Name:" and "  NAME " all match "Name", "Show ApiConsumer" matches "Show Api Consumer";
+    "Hub Name" does not match "Name" (no substring matches, so a label stays unambiguous)."""
     words = [w for w in re.split(r"[\s_]+", text.strip()) if w]
-    body = r"[\s_]+".join(re.escape(w) for w in words)
+    body = r"[\s_]*".join(re.escape(w) for w in words)
     return re.compile(rf"^[\s*]*{body}[\s*:]*$", re.I)
 
 

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, NotAsExpected, SessionExpired, first_line
+from pages.base import FormError, NotAsExpected, SessionExpired, first_line, norm, tolerant
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -335,3 +335,13 @@ def test_an_errors_first_line_is_what_a_one_line_report_shows(page: Page) -> Non
     assert first_line(ValueError("\n  \n  second  \nthird")) == "second"
     assert first_line(ValueError()) == "ValueError"  # no text: the error's kind
     assert first_line(OSError(), "no answer") == "no answer"
+
+
+def test_texts_compare_as_a_person_reads_them_ihps_unspaced_model_names_included() -> None:
+    # IHP's generator writes "<h1>Show {singularName}</h1>": the model's name unspaced
+    assert tolerant("Show Api Consumer").search("Show ApiConsumer")
+    assert tolerant("Show Hub Capability Manifest").search("show hub_capability_manifest")
+    assert tolerant("Name").search("  NAME *:") and not tolerant("Name").search("Hub Name")
+    assert not tolerant("Show Hub").search("Show Hubs")
+    assert norm("Hub Capability Manifest Id") == norm("hubCapabilityManifestId") == norm(" hub_capability_manifest_id * ")
+    assert norm("Name") != norm("Names")
