@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Error as PlaywrightError
 
-from pages.base import AdminPage, Row, Screen, norm, query_param
+from pages.base import AdminPage, NotAsExpected, Row, Screen, norm, query_param
 
 
 class ApiConsumersTexts:
@@ -71,8 +71,9 @@ class ApiConsumersPage(AdminPage):
 
     # -------------------------------------------------------------- index
 
-    def list(self) -> list[ConsumerSummary]:
-        self._open(ApiConsumersTexts.INDEX_PATH)
+    def list(self, *, reuse_open_page: bool = False) -> list[ConsumerSummary]:
+        """The index, read. ``reuse_open_page``: read it where the last submit landed, if there."""
+        self._open(ApiConsumersTexts.INDEX_PATH, reuse_open_page=reuse_open_page)
         return [self._summary(row) for row in self.read_table(self.index_table)]
 
     def find(self, name: str) -> ConsumerSummary | None:
@@ -90,14 +91,24 @@ class ApiConsumersPage(AdminPage):
 
     # -------------------------------------------------------------- new / show
 
-    def create(self, name: str, description: str, manifest_id: str) -> str:
-        """Create a consumer bound to the (active) manifest ``manifest_id``; returns its id."""
+    def create(self, name: str, description: str, manifest_id: str) -> str | None:
+        """Create a consumer bound to the (active) manifest ``manifest_id``; returns its id where
+        the page it landed on names it (else see :meth:`listed_id`)."""
         self._open(ApiConsumersTexts.NEW_PATH)
         self.fill_field(self.name, name)
         self.fill_field(self.description, description)
         self._choose(self.manifest, manifest_id)
-        self._submit(self.create_button, self.show_heading, what="create the API consumer")
-        return self.id_from_url(ApiConsumersTexts.ID_PARAM)
+        listed = self.index_table.locator.get_by_role("cell", name=name, exact=True)
+        self._submit(self.create_button, self.saved(self.show_heading, listed), what="create the API consumer")
+        return self.landed_id(ApiConsumersTexts.ID_PARAM)
+
+    def listed_id(self, name: str) -> str:
+        """The id of the consumer ``name``, from the index (read where it is open already: where
+        IHP's generated create lands)."""
+        found = next((c for c in self.list(reuse_open_page=True) if c.name == name), None)
+        if found is None or not found.id:
+            raise self._error(NotAsExpected, f"the API consumer {name!r} was saved, but {ApiConsumersTexts.INDEX_PATH} lists no link to it")
+        return found.id
 
     def show(self, consumer_id: str, *, reuse_open_page: bool = False) -> ConsumerDetails:
         """The consumer's show page, read. ``reuse_open_page``: read it where creating the

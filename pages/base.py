@@ -35,6 +35,9 @@ class Ihp:
     LOGIN_PATH = "/NewSession"
     LOGIN_PASSWORD_PLACEHOLDER = "Password"
     FORM_ERROR_CSS = ".invalid-feedback, .alert-danger"  # IHP gives no role or label for these
+    # setSuccessMessage's flash: where IHP's generated controllers land after saving (the index
+    # after a create, the edit form after an update), a sign that the record was saved (see saved)
+    SAVED_CSS = ".alert-success"
     # Bootstrap 5 (mb-3), Bootstrap 4 (form-group) and IHP's own id on either
     FIELD_GROUP_CSS = ".mb-3, .form-group, [id^='form-group-']"
 
@@ -294,6 +297,7 @@ class AdminPage:
         # The content being worked on: <main> where the layout has one, else the body. Navbars,
         # sidebars and footers outside <main> may carry links and buttons named like the screens.
         self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
+        self.saved_flash = page.locator(Ihp.SAVED_CSS)  # the page's, wherever its layout puts flashes
         self._buttons_found: set[str] = set()  # ui-texts keys of buttons counted once (see _click)
         _watch(page)
 
@@ -431,6 +435,27 @@ class AdminPage:
             )
 
     # -------------------------------------------------------------- submitting
+
+    def saved(self, shown: Target, listed: Locator | None = None) -> Target:
+        """What says that a form saved its record: ``shown`` (the record's show page, where a
+        customised app lands), or where IHP's generated controllers land: the index listing the
+        record (``listed``, after a create; see :meth:`landed_id`), else the success flash (the
+        edit form again, after an update). Called before the submit: a flash the form already
+        shows counts for nothing (flashes live in the session: another page of the run may
+        show this one's, or this page another's; so the widget pages side by side never rely
+        on one)."""
+        if listed is not None:
+            other = listed
+        elif self.saved_flash.count():
+            return shown
+        else:
+            other = self.saved_flash
+        return Target(shown.kind, shown.text, shown.locator.or_(other), shown.key)
+
+    def landed_id(self, param: str) -> str | None:
+        """A created record's id where the page the form landed on names it (its show page's
+        ``?param=``); None on an index, where the caller finds the record by its name."""
+        return query_param(self.page.url, param)
 
     def _submit(self, button: Locator | Target, success: Locator | Target, *, what: str) -> None:
         """Click ``button`` and wait for ``success``, a form error or the login page."""

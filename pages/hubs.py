@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pages.base import AdminPage, Row, Screen, norm, query_param
+from pages.base import AdminPage, NotAsExpected, Row, Screen, norm, query_param
 
 
 class HubsTexts:
@@ -65,7 +65,7 @@ class HubDetails:
 
 @dataclass(frozen=True)
 class SavedHub:
-    id: str
+    id: str | None  # None: the form landed on the index (IHP's generated create), see listed_id
     optional_filled: list[str] = field(default_factory=list)
     optional_absent: list[str] = field(default_factory=list)
 
@@ -106,13 +106,14 @@ class HubsPage(AdminPage):
     def create(self, hub: HubFields) -> SavedHub:
         self._open(HubsTexts.NEW_PATH)
         filled, absent = self._fill(hub)
-        self._submit(self.create_button, self.show_heading, what="create the hub")
-        return SavedHub(self.id_from_url(HubsTexts.ID_PARAM), filled, absent)
+        listed = self.index_table.locator.get_by_role("cell", name=hub.slug, exact=True)
+        self._submit(self.create_button, self.saved(self.show_heading, listed), what="create the hub")
+        return SavedHub(self.landed_id(HubsTexts.ID_PARAM), filled, absent)
 
     def update(self, hub_id: str, hub: HubFields) -> SavedHub:
         self._open(HubsTexts.EDIT_PATH.format(id=hub_id))
         filled, absent = self._fill(hub)
-        self._submit(self.save_button, self.show_heading, what="save the hub")
+        self._submit(self.save_button, self.saved(self.show_heading), what="save the hub")
         return SavedHub(hub_id, filled, absent)
 
     def edit(self, hub_id: str, changes: dict[str, str]) -> SavedHub:
@@ -128,7 +129,7 @@ class HubsPage(AdminPage):
                 continue
             self._set(locator, value, key)
             filled.append(key)
-        self._submit(self.save_button, self.show_heading, what="save the hub")
+        self._submit(self.save_button, self.saved(self.show_heading), what="save the hub")
         return SavedHub(hub_id, [k for k in filled if k in self.optional], absent)
 
     def _fill(self, hub: HubFields) -> tuple[list[str], list[str]]:
@@ -153,6 +154,21 @@ class HubsPage(AdminPage):
             else:
                 absent.append(key)
         return filled, absent
+
+    def listed_id(self, slug: str) -> str:
+        """The id of the hub with ``slug``, from the index (read where it is open already: where
+        IHP's generated create lands)."""
+        found = next((h for h in self.list(reuse_open_page=True) if h.slug == slug), None)
+        if found is None or not found.id:
+            raise self._error(NotAsExpected, f"the hub {slug!r} was saved, but {HubsTexts.INDEX_PATH} lists no link to it")
+        return found.id
+
+    def manifest_id(self, hub_id: str, version: str) -> str:
+        """The id of the hub's manifest ``version``, from the hub's show page."""
+        found = next((m for m in self.show(hub_id).manifests if m.version == version), None)
+        if found is None or not found.id:
+            raise self._error(NotAsExpected, f"the manifest {version!r} was saved, but the hub's page lists no link to it")
+        return found.id
 
     # -------------------------------------------------------------- show
 

@@ -67,14 +67,15 @@ class ManifestsPage(AdminPage):
         # after activation, the status shown beside its label reads "active"
         self.status_active = self.root.get_by_text(tolerant(t.ACTIVE))
 
-    def create(self, hub_id: str, version: str, capability_description: str, contact: str) -> str:
-        """Create a draft manifest for the hub; returns its id."""
+    def create(self, hub_id: str, version: str, capability_description: str, contact: str) -> str | None:
+        """Create a draft manifest for the hub; returns its id where the page it landed on names
+        it (else the hub's page lists it: ``HubsPage.manifest_id``)."""
         self._open(ManifestsTexts.NEW_PATH.format(hub_id=hub_id))
         self.fill_field(self.version, version)
         self.fill_field(self.capability_description, capability_description)
         self.fill_field(self.contact, contact)
-        self._submit(self.create_button, self.show_heading, what="create the manifest")
-        return self.id_from_url(ManifestsTexts.ID_PARAM)
+        self._submit(self.create_button, self.saved(self.show_heading), what="create the manifest")
+        return self.landed_id(ManifestsTexts.ID_PARAM)
 
     def show(self, manifest_id: str) -> ManifestDetails:
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id))
@@ -120,7 +121,7 @@ class ManifestsPage(AdminPage):
             self.fill_field(self.contact, contact)
         for name, value in vocabulary.items():
             self.fill_field(self.vocabulary_fields[name], json.dumps(value, indent=2, ensure_ascii=False))
-        self._submit(self.save_button, self.show_heading, what="save the manifest's vocabulary")
+        self._submit(self.save_button, self.saved(self.show_heading), what="save the manifest's vocabulary")
 
     def activate(self, manifest_id: str, *, reuse_open_page: bool = False) -> None:
         """Press Activate on the show page and confirm the browser's dialog. ``reuse_open_page``:

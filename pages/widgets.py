@@ -65,8 +65,8 @@ class WidgetsPage(AdminPage):
             for row in self.read_table(self.index_table)
         ]
 
-    def create(self, hub_id: str, widget: WidgetFields) -> str:
-        """Create a widget and wait for it: its id."""
+    def create(self, hub_id: str, widget: WidgetFields) -> str | None:
+        """Create a widget and wait for it: its id where the page it landed on names it."""
         self.send_new(hub_id, widget)
         return self.await_created(widget)
 
@@ -82,11 +82,13 @@ class WidgetsPage(AdminPage):
         self.fill_field(self.config, json.dumps(widget.config, ensure_ascii=False))
         self._click(self.create_button)
 
-    def await_created(self, widget: WidgetFields) -> str:
-        """The outcome of :meth:`send_new` on this page: the new widget's id, or the page's
-        error (form errors, a failed request, the login page) naming the widget."""
-        self._await_outcome(self.show_heading, what=f"create widget {widget.name!r}")
-        return self.id_from_url(WidgetsTexts.ID_PARAM)
+    def await_created(self, widget: WidgetFields) -> str | None:
+        """The outcome of :meth:`send_new` on this page: the new widget's id where the page
+        names it (None where it landed on the index), or the page's error (form errors, a failed
+        request, the login page) naming the widget."""
+        listed = self.index_table.locator.get_by_role("cell", name=widget.name, exact=True)
+        self._await_outcome(self.saved(self.show_heading, listed), what=f"create widget {widget.name!r}")
+        return self.landed_id(WidgetsTexts.ID_PARAM)
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = WidgetsTexts

@@ -112,7 +112,7 @@ def routes(sb: Sandbox) -> list[Route]:
                     hub_capability_manifest_id=ctx.uuid_param("hubCapabilityManifestId"),
                 )
             )
-        return ctx.redirect(f"/ShowApiConsumer?apiConsumerId={consumer_id}", success="Api Consumer created")
+        return ctx.saved(f"/ShowApiConsumer?apiConsumerId={consumer_id}", "/ApiConsumers", "Api Consumer created")
 
     async def show(ctx: Ctx) -> Response:
         return ctx.render("api_consumers_show.html", c=get_consumer(ctx), form=Form("apiKey"))

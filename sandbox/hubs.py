@@ -90,7 +90,7 @@ def routes(sb: Sandbox) -> list[Route]:
         hub_id = new_id()
         with sb.engine.begin() as conn:
             conn.execute(insert(t.hubs).values(id=hub_id, **_values(ctx, form)))
-        return ctx.redirect(f"/ShowHub?hubId={hub_id}", success="Hub created")
+        return ctx.saved(f"/ShowHub?hubId={hub_id}", "/Hubs", "Hub created")
 
     async def show(ctx: Ctx) -> Response:
         hub = get_hub(ctx, ctx.uuid_param("hubId"))
@@ -113,7 +113,7 @@ def routes(sb: Sandbox) -> list[Route]:
             return ctx.render("hubs_edit.html", hub=hub, form=form, **_choices())
         with sb.engine.begin() as conn:
             conn.execute(update(t.hubs).where(t.hubs.c.id == hub.id).values(updated_at=now(), **_values(ctx, form)))
-        return ctx.redirect(f"/ShowHub?hubId={hub.id}", success="Hub saved")
+        return ctx.saved(f"/ShowHub?hubId={hub.id}", f"/EditHub?hubId={hub.id}", "Hub saved")
 
     return [
         Route("/Hubs", admin_page(sb, index)),

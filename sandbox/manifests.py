@@ -175,7 +175,7 @@ def routes(sb: Sandbox) -> list[Route]:
                     declared_policy_scopes=[],
                 )
             )
-        return ctx.redirect(show_url(manifest_id), success="Hub Capability Manifest created")
+        return ctx.saved(show_url(manifest_id), f"/HubCapabilityManifests?hubId={hub.id}", "Hub Capability Manifest created")
 
     async def show(ctx: Ctx) -> Response:
         manifest = get_manifest(ctx)
@@ -231,7 +231,9 @@ def routes(sb: Sandbox) -> list[Route]:
                     **vocabulary,
                 )
             )
-        return ctx.redirect(show_url(manifest.id), success="Hub Capability Manifest saved")
+        return ctx.saved(
+            show_url(manifest.id), f"/EditHubCapabilityManifest?hubCapabilityManifestId={manifest.id}", "Hub Capability Manifest saved"
+        )
 
     async def activate_(ctx: Ctx) -> Response:
         manifest = get_manifest(ctx)

@@ -181,6 +181,12 @@ class Ctx:
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def saved(self, show: str, generated: str, success: str) -> Response:
+        """Where a form that saved a record lands: its show page, or, in the scaffold markup, where
+        IHP's generated controllers send it (``redirectTo`` the index after a create, the edit
+        form after an update), with the success flash either way."""
+        return self.redirect(generated if self.sb.config.markup == "scaffold" else show, success=success)
+
     def redirect(self, url: str, *, success: str | None = None, error: str | None = None) -> Response:
         if success:
             set_flash(self.session, "success", success)

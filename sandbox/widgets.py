@@ -75,7 +75,7 @@ def routes(sb: Sandbox) -> list[Route]:
                     config=config,
                 )
             )
-        return ctx.redirect(f"/ShowWidget?widgetId={widget_id}", success="Widget created")
+        return ctx.saved(f"/ShowWidget?widgetId={widget_id}", f"/Widgets?hubId={hub.id}", "Widget created")
 
     async def show(ctx: Ctx) -> Response:
         widget_id = ctx.uuid_param("widgetId")

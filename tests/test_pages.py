@@ -67,6 +67,31 @@ def test_hubs_page(page: Page, sandbox_factory: SandboxFactory, submit: str, sch
     assert "already in use" in refused.value.message and refused.value.field == "Slug"
 
 
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_saving_succeeds_where_ihps_generated_controllers_land(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    # IHP's generated controllers land on the index after a create and on the edit form after an
+    # update, each with a success flash; the record's id is then found where it is listed
+    sandbox = sandbox_factory(markup="scaffold", submit=submit)
+    logged_in(page, sandbox.base_url)
+    hubs = HubsPage(page, sandbox.base_url, 10)
+    saved = hubs.create(HUB)
+    assert saved.id is None and hubs.path == "/Hubs"  # the index, which names no id in its address
+    (row,) = [h for h in rows(sandbox, "hubs") if h.slug == "ops-hub"]
+    assert hubs.listed_id("ops-hub") == str(row.id)
+    hubs.edit(str(row.id), {"domain": "ops.example.org"})
+    assert hubs.path == "/EditHub" and hubs.saved_flash.is_visible()
+    assert [h.domain for h in rows(sandbox, "hubs") if h.slug == "ops-hub"] == ["ops.example.org"]
+
+    # A flash the form shows already says nothing about this submit (flashes live in the
+    # session): one left by a request whose redirect was not followed is not taken for success.
+    page.request.post(f"{sandbox.base_url}/UpdateHub?hubId={row.id}", form={"name": "Ops Hub", "slug": "ops-hub",
+                      "domain": "ops.example.net", "kind": "domain"}, max_redirects=0)
+    hubs.timeout_s = 3
+    with pytest.raises(NotAsExpected, match="nothing happened"):
+        hubs.edit(str(row.id), {"domain": "ops.example.com"})
+    assert hubs.saved_flash.is_visible()  # the edit form, with the stale flash
+
+
 @pytest.mark.parametrize("before_reading", [False, True], ids=["isolated context", "page context"])
 def test_a_screen_is_checked_the_same_in_either_script_context(page: Page, sandbox_factory: SandboxFactory, before_reading: bool) -> None:
     """A show page's heading is counted in the page's own script context when the page is read

@@ -81,6 +81,7 @@ class ApiConsumerStep(Step[ApiConsumerObservation]):
         v = write.values
         consumer_id = run.consumers.create(v["name"], v["description"], manifest.manifest_id)
         run.writes += 1
+        consumer_id = consumer_id or run.consumers.listed_id(v["name"])  # IHP's generated create lands on the index
         after = before.model_copy(
             update={"found": True, "consumer_id": consumer_id, "description": v["description"], "manifest": v["manifest"], "key_prefix": None}
         )

@@ -85,15 +85,16 @@ class HubStep(Step[HubObservation]):
             assert before.hub_id
             saved = run.hubs.edit(before.hub_id, write.values)
         run.writes += 1
+        hub_id = saved.id or run.hubs.listed_id(before.slug)  # IHP's generated create lands on the index
         # What the page now shows is what was just written; no need to read it back.
         fields = {**before.fields, **{k: str(v) for k, v in write.values.items()}}
-        after = before.model_copy(update={"found": True, "hub_id": saved.id, "fields": fields, "inferred": False})
+        after = before.model_copy(update={"found": True, "hub_id": hub_id, "fields": fields, "inferred": False})
         detail = f"hub {before.slug}"
         if saved.optional_filled:
             detail += f"; VSM fields filled ({', '.join(saved.optional_filled)})"
         if saved.optional_absent:
             detail += "; this Inter-Hub has no VSM fields: the classification stays in the manifest description"
         status = Status.CREATED if decision.action == Action.CREATE else Status.UPDATED
-        result = self.result(status, detail, hub_id=saved.id)
+        result = self.result(status, detail, hub_id=hub_id)
         result.diffs = decision.diffs
         return result, after
