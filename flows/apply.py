@@ -25,9 +25,9 @@ from flows.audit import RunFolder, utc_now
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
 from flows.command import interrupted
-from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
+from flows.errors import ExitCode, IhubError, SecretLeak, StalePlan, StepFailed
 from flows.keysink import open_sink
-from flows.plan import PlanFile, build_plan, check_context, check_observations, load_plan, save_plan
+from flows.plan import REPLAN_HINT, PlanFile, PlannedStep, build_plan, check_context, check_observations, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
 from flows.settings import DEFAULT_PARALLEL, Settings
@@ -302,15 +302,22 @@ def _needs_apply_phase(plan: list[StepResult]) -> bool:
     return any(r.status in (Status.CREATE, Status.UPDATE, Status.BLOCKED) for r in plan)
 
 
-def _with_saved_decisions(fresh: list[StepResult], saved: PlanFile) -> list[StepResult]:
-    """The fresh results (same observations, checked) carrying the saved plan's decisions and
-    writes: those are what runs."""
-    out = []
+def _check_saved_decisions(fresh: list[StepResult], saved: PlanFile, origin: str) -> None:
+    """The saved plan's decisions and writes must be the ones its seeds, options and (checked
+    equal) observations give now. Its sha256 proves no more than that the file is whole: anyone
+    who can write the file can recompute it, so writes edited into a plan (another consumer name,
+    wider scopes) are refused here instead of being carried out."""
     for result, step in zip(fresh, saved.steps, strict=True):
-        decision = step.to_decision()
-        result.decision, result.planned, result.diffs = decision, decision.pending, decision.diffs
-        out.append(result)
-    return out
+        assert result.decision is not None
+        d = result.decision
+        now = PlannedStep(name=step.name, observation=step.observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes)
+        if now.model_dump(mode="json") != step.model_dump(mode="json"):
+            raise StalePlan(
+                f"the plan's decision for step {step.name} is not what its seeds, options and the observations give "
+                "(the file was edited and its sha256 recomputed?); nothing was written",
+                where=f"step {step.name}, {origin}",
+                hint="do not edit a plan; " + REPLAN_HINT,
+            )
 
 
 def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Console, *, detailed_exitcode: bool = False) -> Report:
@@ -409,7 +416,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             report.steps = planned
             if error is None and saved is not None:
                 check_observations([(p.name, p.observation) for p in saved.steps], planned, f"plan file {opts.plan_file}")
-                planned = report.steps = _with_saved_decisions(planned, saved)
+                _check_saved_decisions(planned, saved, f"plan file {opts.plan_file}")
                 console.info(f"the plan holds: {saved.sha256[:12]}… is carried out as it was approved")
             if error is None and opts.plan and opts.plan_out is not None:
                 plan = build_plan(target=base, seeds=seeds, options=opts.steps, operator=settings.operator, results=planned)

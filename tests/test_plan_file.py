@@ -18,6 +18,7 @@ from playwright.sync_api import Browser
 
 from flows.audit import RunStart, StepEvent, read_audit_log
 from flows.errors import ExitCode
+from flows.plan import PlanFile
 from flows.seeds import PROJECT_SEEDS
 from tests.support import ADMIN_PASSWORD, SandboxFactory, Tool, login, rows, snapshot, tool_env
 from tests.test_apply_e2e import assert_bootstrapped
@@ -120,6 +121,27 @@ def test_stale_altered_or_foreign_plans_are_refused_before_any_write(
     assert "was altered after it was written" in result.stderr and "Traceback" not in result.stderr
     assert tool("show", str(tampered)).returncode == ExitCode.STALE_PLAN
     assert snapshot(sandbox) == before and sandbox.config.faults.mutations_seen == posts
+
+    # altered and re-sealed (the sha256 is no secret: anyone who can write the file can
+    # recompute it): the writes are not what the plan's seeds and observations give, refused
+    # after observing, before any write; and the one-time key's scopes and consumer name come
+    # from the seeds, never from a plan's text
+    for edit in (
+        lambda d: d["steps"][-1]["writes"][0]["values"].update(title="Something else"),
+        lambda d: next(s for s in d["steps"] if s["name"] == "api-key")["writes"][0]["values"].update(
+            scopes="framework:read framework:admin", consumer="ops-hub\nIHUB_BASE=https://evil.example"
+        ),
+    ):
+        data = json.loads(plan_path.read_text())
+        edit(data)
+        data["sha256"] = PlanFile.model_validate({**data, "sha256": ""}).digest()
+        tampered.write_text(json.dumps(data))
+        code, refused, stderr = tool.json("apply", str(tampered))
+        assert code == ExitCode.STALE_PLAN, stderr
+        assert "is not what its seeds, options and the observations give" in stderr and "Traceback" not in stderr
+        assert refused["changes"] == 0 and snapshot(sandbox) == before
+        assert sandbox.config.faults.mutations_seen - posts == 1  # the login form, nothing else
+        posts = sandbox.config.faults.mutations_seen
 
     # other seeds than the plan's
     seeds = tmp_path / "seeds"
