@@ -169,6 +169,22 @@ def env_prefix(consumer_name: str) -> str:
     return "IHUB_" + re.sub(r"[^A-Z0-9]+", "_", consumer_name.upper()).strip("_")
 
 
+def _not_entries(entries: object, where: str) -> str | None:
+    """What makes ``entries`` no list of key entries (text values, a text ``api_key``), or None."""
+    if not isinstance(entries, list):
+        return f"{where} is not a list"
+    for i, entry in enumerate(entries):
+        at = f"{where}[{i}]" if where != "$" else "$"
+        if not isinstance(entry, dict):
+            return f"{at} is not an object"
+        if not isinstance(entry.get("api_key"), str) or not entry["api_key"]:
+            return f"{at} has no api_key text"
+        odd = next((k for k, v in entry.items() if v is not None and not isinstance(v, str)), None)
+        if odd is not None:
+            return f"{at}.{odd} is not text"
+    return None
+
+
 def _same_target(stored: str | None, target: str | None) -> bool:
     """An entry's target is this run's: none stored (the first format: any target), or the same
     base however it was written when stored (``HTTPS://Hub.example:443`` is
@@ -195,16 +211,30 @@ class FileSink:
         if not self.path.is_file():
             return []
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
+            if not text.strip():
+                return []  # made empty beforehand (touch, chmod 600): nothing in it yet
+            data = json.loads(text)
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadInputError(
                 f"the key sink {self.path} cannot be read: {exc.__class__.__name__}",
                 where="--key-sink",
                 hint="fix or move the file; it should hold the JSON this tool wrote",
             ) from None
-        if isinstance(data, dict) and isinstance(data.get("keys"), list):
-            return [e for e in data["keys"] if isinstance(e, dict)]
-        return [data] if isinstance(data, dict) and data.get("api_key") else []
+        if isinstance(data, dict) and "keys" in data:
+            entries = data["keys"]
+            problem = _not_entries(entries, "$.keys") or next((f"$ has {k!r}" for k in data if k not in ("format", "keys")), None)
+        else:  # the first format: one consumer's document
+            entries = [data]
+            problem = _not_entries(entries, "$")
+        if problem:
+            # never rewritten (a store would drop what it cannot read), nor read as "no key"
+            raise BadInputError(
+                f"the key sink {self.path} does not hold what this tool writes ({problem})",
+                where=f"--key-sink file:{self.path}",
+                hint="move the file away (it may hold a key someone needs) and run again, or give another file:PATH",
+            )
+        return entries
 
     def _mine(self, entry: dict[str, str]) -> bool:
         return self.target is None or _same_target(entry.get("target"), self.target)
@@ -330,6 +360,14 @@ def default_key_path(base_url: str, consumer_name: str) -> Path:
     return data_home / "ihub-bootstrap" / "keys" / target / f"{consumer_name}.json"
 
 
+def _readable(sink: FileSink, for_writing: bool) -> FileSink:
+    """A file sink a key will be written to is read first: one it cannot read back (a hand
+    edit, another program's file) is refused before any key is generated, not after."""
+    if for_writing:
+        sink.entries()
+    return sink
+
+
 def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writing: bool = True) -> KeySink:
     """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names. Where a key will be
     written (``for_writing``), the place is checked first: a key must never be generated and
@@ -338,7 +376,7 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
         path = default_key_path(base_url, consumer_name)
         if for_writing:
             check_secret_path(path, "the default key sink (set --key-sink)")
-        return FileSink(path, base_url)
+        return _readable(FileSink(path, base_url), for_writing)
     kind, _, rest = spec.partition(":")
     if kind == "keyring" and not rest:
         return KeyringSink(base_url)
@@ -348,7 +386,7 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
         if for_writing:
             check_secret_path(path, "--key-sink / IHUB_KEY_SINK")
-        return FileSink(path, base_url) if kind == "file" else EnvFileSink(path)
+        return _readable(FileSink(path, base_url), for_writing) if kind == "file" else EnvFileSink(path)
     raise BadInputError(
         "unknown key sink (it is neither file:PATH, envfile:PATH nor keyring)",
         where="--key-sink / IHUB_KEY_SINK",

@@ -234,6 +234,12 @@ class Settings(BaseSettings):
     def _blank_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
+        try:
+            value.get_secret_value().encode("utf-8")
+        except UnicodeEncodeError:
+            # a byte that is no UTF-8 (the environment's, kept by Python as a lone surrogate):
+            # no browser could type it, and no output could show (or scrub) it
+            raise ValueError("not valid UTF-8 text (set it from a UTF-8 terminal or file)") from None
         return value
 
     @field_validator("password", "operator_key")

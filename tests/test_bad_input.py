@@ -216,6 +216,8 @@ CASES: list[Any] = [
     Case("email without password", env={"password": None}, words=("no way to log in", "(IHUB_PASSWORD not set)")),
     Case("password without email", env={"email": None}, words=("no way to log in", "(IHUB_EMAIL not set)")),
     Case("email not an address", env={"email": "admin"}, words=("IHUB_EMAIL:", "not an email address")),
+    # a byte that is no UTF-8 in the environment (Python keeps it as a lone surrogate): it was a traceback
+    Case("password: not UTF-8", env={"password": "pa\udce9ssword-Xq7Lm2"}, words=("IHUB_PASSWORD:", "not valid UTF-8")),
     Case("cookie: space", **cookie("ckA-Sp4ce7Rq sfx-9Lm2Kd", "ckA-Sp4ce7Rq", "sfx-9Lm2Kd")),
     Case("cookie: name=value; attributes", **cookie("SESSION=ckB-Semi3Xw; Path=/", "ckB-Semi3Xw")),
     Case("cookie: newline", **cookie("ckC-Nl8QaPe\nsfx-Nl2ZpRt", "ckC-Nl8QaPe", "sfx-Nl2ZpRt")),
@@ -244,6 +246,13 @@ CASES: list[Any] = [
     Case("key sink: file without a path", args=("--key-sink", "file:"), words=("unknown key sink", "--key-sink")),
     Case("key sink: a directory", args=("--key-sink", "file:{tmp}/keys"), prepare=mkdir("keys"),
          words=("the key sink {tmp}/keys is a directory", "--key-sink")),
+    # a sink the tool could not read back is refused before any key is generated (it was found
+    # only when the new key was stored: the key was lost), and never rewritten
+    Case("key sink: hand-edited file", args=("--key-sink", "file:{tmp}/keys.json"),
+         prepare=write("keys.json", '{"keys": {"prod": {"api_key": "PRODKEY999-x"}}, "note": "mine"}', 0o600),
+         words=("the key sink {tmp}/keys.json does not hold what this tool writes ($.keys is not a list)", "move the file away")),
+    Case("key sink: not JSON", args=("--key-sink", "file:{tmp}/keys.json"), prepare=write("keys.json", "{ hand edited, oops", 0o600),
+         words=("the key sink {tmp}/keys.json cannot be read: JSONDecodeError",)),
     Case("key sink: under a file", args=("--key-sink", "file:{tmp}/afile/ops.key.json"), prepare=write("afile", "x"),
          words=("{tmp}/afile", "--key-sink")),
     # ------------------------------------------------------------ other settings and flags

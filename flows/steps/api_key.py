@@ -3,7 +3,7 @@ into the key sink; regenerate only with ``--rotate-key`` (or the operator's yes)
 
 from __future__ import annotations
 
-from flows.errors import NeedsDecision, StepFailed
+from flows.errors import IhubError, NeedsDecision, StepFailed
 from flows.seeds import SeedSet
 from flows.steps.api_consumer import ApiConsumerObservation
 from flows.steps.base import Action, Decision, Diff, Observation, Observations, Options, Run, Status, Step, StepResult, Write, unrecorded
@@ -134,9 +134,9 @@ class ApiKeyStep(Step[ApiKeyObservation]):
             try:
                 run.sink.store(consumer_id, consumer_name, key)
             except Exception as exc:  # noqa: BLE001  (any sink failure: the key exists and nobody holds it)
+                why = exc.message if isinstance(exc, IhubError) else exc.__class__.__name__  # ours name no secret
                 raise StepFailed(
-                    f"the API key was generated but could not be stored in {run.sink.description} "
-                    f"({exc.__class__.__name__})",
+                    f"the API key was generated but could not be stored in {run.sink.description} ({why})",
                     where=f"step api-key, key sink {run.sink.description}",
                     hint="fix the key sink, then run `apply --rotate-key`: it revokes the lost key and stores a new one",
                 ) from None
