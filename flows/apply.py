@@ -27,7 +27,17 @@ from flows.console import Console
 from flows.command import interrupted
 from flows.errors import ExitCode, IhubError, SecretLeak, StalePlan, StepFailed
 from flows.keysink import open_sink
-from flows.plan import REPLAN_HINT, PlanFile, PlannedStep, build_plan, check_context, check_observations, load_plan, save_plan
+from flows.plan import (
+    REPLAN_HINT,
+    PlanFile,
+    PlannedStep,
+    build_plan,
+    check_context,
+    check_observations,
+    check_plan_out,
+    load_plan,
+    save_plan,
+)
 from flows.seeds import SeedSet
 from flows.session import RunSession
 from flows.settings import DEFAULT_PARALLEL, Settings
@@ -327,6 +337,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     if opts.plan_file is not None:
         saved = load_plan(opts.plan_file)  # an altered file is refused before anything starts
         opts.steps = saved.options.steps()
+    if opts.plan_out is not None:
+        check_plan_out(opts.plan_out)
     settings.require_base()
     settings.check_transport()
     via, via_reason = choose_path(settings, opts.via)

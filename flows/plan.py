@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny, ValidationError, Val
 
 from flows.audit import operator_name, tool_version, utc_now
 from flows.errors import BadInputError, StalePlan, StepFailed
+from flows.keysink import write_private
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from flows.steps import OBSERVATIONS, Action, Decision, Diff, Observation, Options, StepResult, Write
@@ -107,19 +107,31 @@ def build_plan(*, target: str, seeds: SeedSet, options: Options, operator: str |
     return plan.model_copy(update={"sha256": plan.digest()})
 
 
+def check_plan_out(path: Path) -> None:
+    """``plan --out PATH`` writes a new file or replaces an older plan, nothing else: not through
+    a symbolic link, not over another file (a key sink given by mistake would lose its keys)."""
+    hint = "give a new path (or the path of an older plan, which is replaced)"
+    if path.is_symlink():
+        raise BadInputError(f"refusing to write the plan to {path}: it is a symbolic link", where="--out", hint=hint)
+    if path.is_dir():
+        raise BadInputError(f"cannot write the plan to {path}: it is a directory", where="--out", hint=hint)
+    if path.exists():
+        try:
+            PlanFile.model_validate_json(path.read_bytes())
+        except (OSError, ValueError):
+            raise BadInputError(f"refusing to overwrite {path}: it is not a plan file", where="--out", hint=hint) from None
+
+
 def save_plan(plan: PlanFile, path: Path, secrets: KnownSecrets) -> None:
-    """Written 0600: it holds no secret (checked), but it is an approval record."""
+    """Written 0600, whole or not at all: it holds no secret (checked), but it is an approval record."""
     text = json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     if secrets.redact(text) != text:  # a bug if ever: the plan holds only seeds and what pages show
         raise StepFailed("the plan would hold a secret: not written", where=str(path), hint="report this as a bug")
+    check_plan_out(path)  # again: checked before the run, which took a while
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_private(path, text)
     except OSError as exc:
-        raise BadInputError(f"cannot write the plan to {path}: {exc.strerror}", where="--out", hint="give a writable path") from None
+        raise BadInputError(f"cannot write the plan to {path}: {exc.strerror or exc}", where="--out", hint="give a writable path") from None
 
 
 def load_plan(path: Path) -> PlanFile:

@@ -253,6 +253,9 @@ CASES: list[Any] = [
          words=("the key sink {tmp}/keys.json does not hold what this tool writes ($.keys is not a list)", "move the file away")),
     Case("key sink: not JSON", args=("--key-sink", "file:{tmp}/keys.json"), prepare=write("keys.json", "{ hand edited, oops", 0o600),
          words=("the key sink {tmp}/keys.json cannot be read: JSONDecodeError",)),
+    Case("plan --out: over a key file", command=None, args=("plan", "--seeds", "{tmp}/seeds", "--out", "{tmp}/keys.json"),
+         prepare=write("keys.json", '{"format": 2, "keys": []}', 0o600),
+         words=("refusing to overwrite {tmp}/keys.json: it is not a plan file", "--out")),
     Case("key sink: under a file", args=("--key-sink", "file:{tmp}/afile/ops.key.json"), prepare=write("afile", "x"),
          words=("{tmp}/afile", "--key-sink")),
     # ------------------------------------------------------------ other settings and flags
