@@ -285,28 +285,54 @@ class FileSink:
 
 
 class EnvFileSink:
-    def __init__(self, path: Path):
+    """``PREFIX_API_CONSUMER_ID``, ``PREFIX_API_KEY`` and ``PREFIX_TARGET`` lines appended per
+    key (the last ones count, as in any .env). The variable names are the consumer's alone, so
+    one envfile serves one target: a key of another target is never read for this one (it would
+    be sent there), and storing this target's over it is refused before a key is generated."""
+
+    def __init__(self, path: Path, target: str | None = None):
         self.path = path
+        self.target = target
         self.description = f"envfile:{path}"
 
+    def _values(self) -> dict[str, str | None]:
+        return dotenv_values(self.path) if self.path.is_file() else {}
+
+    def _other_target(self, values: dict[str, str | None], prefix: str) -> str | None:
+        """The target the file's entry for ``prefix`` names, if it is not this one (an entry
+        written before targets were recorded names none)."""
+        stored = values.get(f"{prefix}_TARGET")
+        return stored if stored and self.target is not None and not _same_target(stored, self.target) else None
+
     def load(self, consumer_id: str) -> StoredKey | None:
-        if not self.path.is_file():
-            return None
-        values = dotenv_values(self.path)
+        values = self._values()
         for name, value in values.items():
             if name.endswith("_API_CONSUMER_ID") and value == consumer_id:
-                key = values.get(name.removesuffix("_API_CONSUMER_ID") + "_API_KEY")
-                if key:
+                prefix = name.removesuffix("_API_CONSUMER_ID")
+                key = values.get(f"{prefix}_API_KEY")
+                if key and self._other_target(values, prefix) is None:
                     return StoredKey(consumer_id, key)
         return None
 
     def find(self, consumer_name: str) -> StoredKey | None:
-        if not self.path.is_file():
-            return None
         prefix = env_prefix(consumer_name)
-        values = dotenv_values(self.path)
+        values = self._values()
         consumer_id, key = values.get(f"{prefix}_API_CONSUMER_ID"), values.get(f"{prefix}_API_KEY")
+        if self._other_target(values, prefix) is not None:
+            return None
         return StoredKey(consumer_id, key) if consumer_id and key else None
+
+    def check_writable(self, consumer_name: str) -> None:
+        """Refuse (before any key is generated) to store over another target's key."""
+        prefix = env_prefix(consumer_name)
+        other = self._other_target(self._values(), prefix)
+        if other is not None:
+            raise BadInputError(
+                f"the key sink {self.path} holds {prefix}_API_KEY for {other}, not {self.target}: "
+                "an envfile holds one target's key per consumer",
+                where=f"--key-sink envfile:{self.path}",
+                hint="give this target an envfile of its own (or use a file: sink, which keeps each target's key)",
+            )
 
     def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
         prefix = env_prefix(consumer_name)
@@ -315,6 +341,8 @@ class EnvFileSink:
             f"{prefix}_API_CONSUMER_ID={consumer_id}\n"
             f"{prefix}_API_KEY={api_key}\n"
         )
+        if self.target is not None:
+            lines += f"{prefix}_TARGET={self.target}\n"
         write_private(self.path, lines, append=True)
 
 
@@ -386,7 +414,12 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
         if for_writing:
             check_secret_path(path, "--key-sink / IHUB_KEY_SINK")
-        return _readable(FileSink(path, base_url), for_writing) if kind == "file" else EnvFileSink(path)
+        if kind == "file":
+            return _readable(FileSink(path, base_url), for_writing)
+        sink = EnvFileSink(path, base_url)
+        if for_writing:
+            sink.check_writable(consumer_name)
+        return sink
     raise BadInputError(
         "unknown key sink (it is neither file:PATH, envfile:PATH nor keyring)",
         where="--key-sink / IHUB_KEY_SINK",

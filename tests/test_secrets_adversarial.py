@@ -29,8 +29,8 @@ from flows.apply import ApplyOptions, Report, execute
 from flows.audit import UNSAFE_NO_SCRUB_ENV
 from flows.browser import OriginGuard, bypass_rules
 from flows.console import Console
-from flows.errors import ExitCode
-from flows.keysink import FileSink
+from flows.errors import BadInputError, ExitCode
+from flows.keysink import EnvFileSink, FileSink, open_sink
 from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
@@ -537,6 +537,24 @@ def test_a_file_sink_keeps_each_hubs_key(tmp_path: Path) -> None:
     # a regeneration replaces only its own (revoked) key
     FileSink(path, "http://127.0.0.1:1").store("c1", "ops-hub", "key-one-rotated")
     assert sorted(FileSink(path).keys()) == ["key-one-rotated", "key-three-cccccc", "key-two-bbbbbbbb"]
+
+
+def test_an_envfile_sink_never_gives_one_targets_key_to_another(tmp_path: Path) -> None:
+    # Its variable names are the consumer's alone: with two targets in one file, the last key
+    # would be read (and verify would send it) for the other target, and the first one's lost.
+    path = tmp_path / "keys.env"
+    prod, staging = "http://127.0.0.1:1", "http://127.0.0.1:2"
+    open_sink(f"envfile:{path}", base_url=prod, consumer_name="ops-hub").store("c1", "ops-hub", "key-one-aaaaaaaa")
+    assert EnvFileSink(path, prod).find("ops-hub").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
+    assert "IHUB_OPS_HUB_TARGET=http://127.0.0.1:1\n" in path.read_text()
+    with pytest.raises(BadInputError, match="holds IHUB_OPS_HUB_API_KEY for http://127.0.0.1:1, not http://127.0.0.1:2"):
+        open_sink(f"envfile:{path}", base_url=staging, consumer_name="ops-hub")  # before any key is generated
+    assert EnvFileSink(path, staging).find("ops-hub") is None and EnvFileSink(path, staging).load("c1") is None
+    assert EnvFileSink(path, "HTTP://127.0.0.1:1/").load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
+    # a line written before targets were recorded names none: read for any target, as before
+    legacy = tmp_path / "legacy.env"
+    legacy.write_text("IHUB_OPS_HUB_API_CONSUMER_ID=c9\nIHUB_OPS_HUB_API_KEY=key-nine-zzzzzzz\n")
+    assert EnvFileSink(legacy, staging).find("ops-hub").api_key == "key-nine-zzzzzzz"  # type: ignore[union-attr]
 
 
 def test_two_hubs_sharing_a_key_file_both_keep_their_key(
