@@ -105,7 +105,8 @@ def check_secret_path(path: Path, setting: str) -> None:
 def refuse_link_or_foreign(path: Path, setting: str) -> None:
     """A symbolic link (the write would land elsewhere, or replace the link), a file of another
     user (root would write the key into it), a directory others can write to (they could swap
-    the file): each is refused."""
+    the file; in a sticky one such as /tmp they can still take its name, or hold its lock, first):
+    each is refused."""
     hint = "choose a path of your own in a directory only you can write to (the default is one)"
     if path.is_symlink():
         raise BadInputError(f"refusing to write a secret to {path}: it is a symbolic link", where=setting, hint=hint)
@@ -119,7 +120,7 @@ def refuse_link_or_foreign(path: Path, setting: str) -> None:
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
     mode = directory.stat().st_mode
-    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise BadInputError(
             f"refusing to write a secret to {path}: other users can write to {directory}", where=setting, hint=hint
         )
@@ -129,17 +130,33 @@ def refuse_tracked_location(path: Path, setting: str) -> None:
     """Refuse a secret file inside a Git work tree unless Git ignores it (the path as written:
     a link's target is not what gets written)."""
     path = Path(os.path.abspath(path))
-    git = shutil.which("git")
-    if git is None:
-        return
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
         directory = directory.parent
+    hint = "choose a path outside the repository (the default is), or add it to .gitignore"
+    git = shutil.which("git")
+    if git is None:  # nothing to ask: a .git above it is enough to refuse (it fails closed)
+        work_tree = next((d for d in [directory, *directory.parents] if (d / ".git").exists()), None)
+        if work_tree is not None:
+            raise BadInputError(
+                f"refusing to write a secret to {path}: it is inside the Git work tree {work_tree}, and without git "
+                "installed the tool cannot tell whether Git ignores it",
+                where=setting,
+                hint=hint,
+            )
+        return
     inside = subprocess.run(
-        [git, "-C", str(directory), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
+        [git, "-C", str(directory), "rev-parse", "--show-toplevel"],
+        capture_output=True, text=True, check=False, env={**os.environ, "LC_ALL": "C", "LANGUAGE": ""},  # untranslated: read below
     )
     if inside.returncode != 0:
-        return
+        if "not a git repository" in inside.stderr:
+            return
+        # another failure (a repository of another user: "dubious ownership"): fail closed
+        why = next(iter(inside.stderr.strip().splitlines()), f"exit code {inside.returncode}")
+        raise BadInputError(
+            f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})", where=setting, hint=hint
+        )
     ignored = subprocess.run(
         [git, "-C", str(directory), "check-ignore", "-q", str(path)], capture_output=True, check=False
     )
@@ -148,7 +165,7 @@ def refuse_tracked_location(path: Path, setting: str) -> None:
             f"refusing to write a secret to {path}: it is inside the Git work tree {inside.stdout.strip()} "
             "and not ignored, so it could be committed",
             where=setting,
-            hint="choose a path outside the repository (the default is), or add it to .gitignore",
+            hint=hint,
         )
 
 

@@ -721,3 +721,24 @@ def test_a_blocked_request_is_named_before_a_blocked_websocket() -> None:
     assert guard.violation() == "http://127.0.0.1:9999"
     guard.blocked = ["wss://elsewhere.example"]
     assert guard.violation() == "wss://elsewhere.example"
+
+
+def test_a_sink_where_git_cannot_answer_or_others_can_take_the_name_is_refused(tmp_path: Path) -> None:
+    from flows.keysink import check_secret_path
+
+    # a repository of another user: git refuses to answer ("dubious ownership"); it failed open
+    # (giving it to another user takes root, which CI is)
+    if os.geteuid() == 0:
+        repo = tmp_path / "repo"
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        os.chown(repo, 65534, 65534)
+        os.chown(repo / ".git", 65534, 65534)
+        with pytest.raises(BadInputError, match="Git cannot say whether it is ignored"):
+            check_secret_path(repo / "ops.key.json", "--key-sink")
+    # a sticky directory others can write to (/tmp): they can take the file's name, or its lock, first
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    with pytest.raises(BadInputError, match="other users can write to"):
+        check_secret_path(sticky / "ops.key.json", "--key-sink")
+    check_secret_path(tmp_path / "mine" / "ops.key.json", "--key-sink")  # a directory of one's own is fine
