@@ -147,7 +147,8 @@ def routes(sb: Sandbox) -> list[Route]:
             )
         # Rendered, not redirected: the key must not travel through a flash or a URL.
         return ctx.render(
-            "api_keys_show.html", c=consumer, key=key, scopes=" ".join(scopes), prefix=key[:KEY_PREFIX_LENGTH]
+            "api_keys_show.html", c=consumer, key="" if sb.config.faults.key_field_blank else key, scopes=" ".join(scopes),
+            prefix=key[:KEY_PREFIX_LENGTH]
         )
 
     return [

@@ -35,6 +35,7 @@ class Faults:
     latency_ms: int = 0  # added to every response
     mutation_latency_ms: int = 0  # added to every mutating response (a slow write, fast reads)
     expire_session_after: int = 0  # end every session after N authenticated requests
+    key_field_blank: bool = False  # the new key's page shows its field empty (the key made, never shown there)
     # Test hooks, in-process only: called with (N, path) when the Nth mutating request arrives,
     # and with each API key generated (so that a test can look for it where it must not be).
     on_mutation: Callable[[int, str], None] | None = None

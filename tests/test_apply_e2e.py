@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from flows.errors import ExitCode
+from flows.keysink import FileSink
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, rows, snapshot
 
 @pytest.fixture
@@ -247,6 +248,23 @@ def test_verify_command(tool: Tool, sandbox) -> None:  # noqa: ANN001
     after = tool("verify")
     assert after.returncode == ExitCode.OK, after.stderr
     assert after.stderr.count("PASS") == 5
+
+
+def test_a_key_page_showing_no_key_is_said_and_nothing_is_stored(tool: Tool, sandbox, tmp_path: Path) -> None:  # noqa: ANN001
+    # A new Inter-Hub showing the key elsewhere: the field reads empty. Stored, that was "no key"
+    # in the sink while the step said "generated, stored".
+    sandbox.config.faults.key_field_blank = True
+    sink = tmp_path / "keys" / "ops.key.json"
+    code, report, stderr = tool.json("apply", key_sink=f"file:{sink}")
+    assert code == ExitCode.STEP_FAILED, stderr
+    (step,) = [s for s in report["steps"] if s["name"] == "api-key"]
+    assert step["status"] == "failed" and "its field held no usable key" in step["detail"]
+    assert "apply --rotate-key" in stderr and "api_consumers.key_field" in stderr
+    assert not sink.exists()
+    sandbox.config.faults.key_field_blank = False
+    code, report, stderr = tool.json("apply", "--rotate-key", key_sink=f"file:{sink}")
+    assert code == ExitCode.OK, stderr
+    assert FileSink(sink, sandbox.base_url).find("ops-hub") is not None
 
 
 def test_envfile_key_sink(tool: Tool, tmp_path: Path) -> None:

@@ -131,6 +131,16 @@ class ApiKeyStep(Step[ApiKeyObservation]):
         with unrecorded(run, forget_key):
             key = pages.reveal_key(replace_existing=replace)
             run.secrets.add(key)
+            if not key or any(c.isspace() or not c.isprintable() for c in key):
+                # an empty field (the key shown elsewhere on a new page) would be stored as "no key" and said stored
+                raise StepFailed(
+                    "the API key was generated but its field held no usable key (empty, or with spaces or control "
+                    "characters): nothing was stored",
+                    where=f"step api-key, key sink {run.sink.description}",
+                    hint="look at the key page with --headed (`ihub-bootstrap doctor` cannot generate a key), set "
+                    "api_consumers.key_field in a --ui-texts file if the key is shown elsewhere, then run "
+                    "`apply --rotate-key`: it revokes the lost key and stores a new one",
+                )
             try:
                 run.sink.store(consumer_id, consumer_name, key)
             except Exception as exc:  # noqa: BLE001  (any sink failure: the key exists and nobody holds it)
