@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Error as PlaywrightError
 
-from pages.base import AdminPage, NotAsExpected, Row, Screen, norm, query_param
+from pages.base import AdminPage, Row, Screen, norm, query_param
 
 
 class ApiConsumersTexts:
@@ -106,9 +106,7 @@ class ApiConsumersPage(AdminPage):
         """The id of the consumer ``name``, from the index (read where it is open already: where
         IHP's generated create lands)."""
         found = next((c for c in self.list(reuse_open_page=True) if c.name == name), None)
-        if found is None or not found.id:
-            raise self._error(NotAsExpected, f"the API consumer {name!r} was saved, but {ApiConsumersTexts.INDEX_PATH} lists no link to it")
-        return found.id
+        return self.saved_id(found, f"the API consumer {name!r}", ApiConsumersTexts.INDEX_PATH)
 
     def show(self, consumer_id: str, *, reuse_open_page: bool = False) -> ConsumerDetails:
         """The consumer's show page, read. ``reuse_open_page``: read it where creating the

@@ -452,6 +452,13 @@ class AdminPage:
             other = self.saved_flash
         return Target(shown.kind, shown.text, shown.locator.or_(other), shown.key)
 
+    def saved_id(self, found: Any, what: str, where: str) -> str:
+        """The id of ``found``, the row (or record) listing what was just saved, or the error
+        that it was saved but ``where`` does not link to it."""
+        if found is None or not found.id:
+            raise self._error(NotAsExpected, f"{what} was saved, but {where} lists no link to it")
+        return str(found.id)
+
     def landed_id(self, param: str) -> str | None:
         """A created record's id where the page the form landed on names it (its show page's
         ``?param=``); None on an index, where the caller finds the record by its name."""

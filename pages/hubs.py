@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pages.base import AdminPage, NotAsExpected, Row, Screen, norm, query_param
+from pages.base import AdminPage, Row, Screen, norm, query_param
 
 
 class HubsTexts:
@@ -159,16 +159,12 @@ class HubsPage(AdminPage):
         """The id of the hub with ``slug``, from the index (read where it is open already: where
         IHP's generated create lands)."""
         found = next((h for h in self.list(reuse_open_page=True) if h.slug == slug), None)
-        if found is None or not found.id:
-            raise self._error(NotAsExpected, f"the hub {slug!r} was saved, but {HubsTexts.INDEX_PATH} lists no link to it")
-        return found.id
+        return self.saved_id(found, f"the hub {slug!r}", HubsTexts.INDEX_PATH)
 
     def manifest_id(self, hub_id: str, version: str) -> str:
         """The id of the hub's manifest ``version``, from the hub's show page."""
         found = next((m for m in self.show(hub_id).manifests if m.version == version), None)
-        if found is None or not found.id:
-            raise self._error(NotAsExpected, f"the manifest {version!r} was saved, but the hub's page lists no link to it")
-        return found.id
+        return self.saved_id(found, f"the manifest {version!r}", "the hub's page")
 
     # -------------------------------------------------------------- show
 
