@@ -314,6 +314,14 @@ class AdminPage:
         locator = self.root.locator("form").get_by_role("button", name=tolerant(text))
         return Target("button", text, locator, key_of(texts, attr))
 
+    def action(self, texts: type, attr: str) -> Target:
+        """A control that acts on the record shown (Activate): a button of a form in the main
+        content, or a link there (IHP's ``js-delete`` links post what they name, after a
+        ``confirm()``; DESIGN.md: "Delete/activate links that ask confirm()")."""
+        button = self.button(texts, attr)
+        link = self.root.get_by_role("link", name=tolerant(button.text))
+        return Target("button", button.text, button.locator.or_(link), button.key)
+
     def heading(self, texts: type, attr: str, sub: str | None = None) -> Target:
         text = text_of(texts, attr, sub)
         return Target("heading", text, self.root.get_by_role("heading", name=tolerant(text)), key_of(texts, attr, sub))

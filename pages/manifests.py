@@ -63,7 +63,7 @@ class ManifestsPage(AdminPage):
         self.vocabulary_blocks = {name: self.heading(t, "VOCABULARY", name) for name in t.VOCABULARY}
         self.create_button = self.button(t, "CREATE_BUTTON")
         self.save_button = self.button(t, "SAVE_BUTTON")
-        self.activate_button = self.button(t, "ACTIVATE_BUTTON")
+        self.activate_button = self.action(t, "ACTIVATE_BUTTON")
         # after activation, the status shown beside its label reads "active"
         self.status_active = self.root.get_by_text(tolerant(t.ACTIVE))
 

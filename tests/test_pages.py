@@ -136,6 +136,25 @@ def test_manifests_page(page: Page, sandbox_factory: SandboxFactory, submit: str
     assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
 
 
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_an_ihp_action_link_activates_after_its_confirm(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    # Activate as IHP's .js-delete link (DESIGN.md: "Delete/activate links that ask confirm()"),
+    # in the scaffold markup, where every save lands where IHP's generated controllers send it
+    sandbox = sandbox_factory(markup="scaffold", submit=submit)
+    logged_in(page, sandbox.base_url)
+    hubs = HubsPage(page, sandbox.base_url, 10)
+    hubs.create(HUB)
+    hub_id = hubs.listed_id(HUB.slug)
+    manifests = ManifestsPage(page, sandbox.base_url, 10)
+    assert manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact) is None
+    manifest_id = hubs.manifest_id(hub_id, "1.0")
+    manifests.save(manifest_id, SEEDS.manifest.vocabulary())
+    assert manifests.show(manifest_id).status == ManifestsTexts.DRAFT
+    expect(manifests.root.get_by_role("link", name="Activate")).to_be_visible()  # no button, no form
+    manifests.activate(manifest_id, reuse_open_page=True)  # accepts the link's confirm()
+    assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
+
+
 def _active_manifest(page: Page, base: str) -> tuple[str, str]:
     hub_id = HubsPage(page, base, 10).create(HUB).id
     manifests = ManifestsPage(page, base, 10)

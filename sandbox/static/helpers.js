@@ -4,7 +4,8 @@
 // No `load` event fires after such a submit. Forms with
 // data-disable-javascript-submission="true" are submitted natively instead.
 // Sandbox addition, used by the Activate and Regenerate buttons: a form with data-confirm
-// asks window.confirm() first and is not sent when the operator declines.
+// asks window.confirm() first and is not sent when the operator declines. IHP's own
+// .js-delete links are here too (the scaffold markup's Activate).
 (function () {
     'use strict';
 
@@ -14,6 +15,31 @@
         if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
             return;
         }
+        window.submitForm(form);
+    });
+
+    // IHP's .js-delete links (initDelete): confirm() (data-confirm, else IHP's own question),
+    // then a POST of the link's address with _method=DELETE, sent as any form is. Delegated, so
+    // that it holds after a body swap.
+    document.addEventListener('click', function (event) {
+        var link = event.target.closest && event.target.closest('a.js-delete');
+        if (!link) {
+            return;
+        }
+        event.preventDefault();
+        if (!link.classList.contains('js-delete-no-confirm')
+            && !window.confirm(link.dataset.confirm || 'Are you sure you want to delete this?')) {
+            return;
+        }
+        var form = document.createElement('form');
+        form.action = link.href;
+        form.method = 'POST';
+        var methodInput = document.createElement('input');
+        methodInput.type = 'hidden';
+        methodInput.name = '_method';
+        methodInput.value = 'DELETE';
+        form.appendChild(methodInput);
+        document.body.appendChild(form);
         window.submitForm(form);
     });
 
