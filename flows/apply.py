@@ -312,21 +312,31 @@ def _needs_apply_phase(plan: list[StepResult]) -> bool:
     return any(r.status in (Status.CREATE, Status.UPDATE, Status.BLOCKED) for r in plan)
 
 
-def _check_saved_decisions(fresh: list[StepResult], saved: PlanFile, origin: str) -> None:
-    """The saved plan's decisions and writes must be the ones its seeds, options and (checked
-    equal) observations give now. Its sha256 proves no more than that the file is whole: anyone
-    who can write the file can recompute it, so writes edited into a plan (another consumer name,
-    wider scopes) are refused here instead of being carried out."""
-    for result, step in zip(fresh, saved.steps, strict=True):
-        assert result.decision is not None
-        d = result.decision
-        now = PlannedStep(name=step.name, observation=step.observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes)
-        if now.model_dump(mode="json") != step.model_dump(mode="json"):
+def _check_saved_decisions(fresh: list[StepResult], saved: PlanFile, seeds: SeedSet, options: Options, origin: str) -> None:
+    """The plan's decisions must be the ones its own observations, seeds and options give, and
+    its writes the ones the run would make now (whose observations were checked equal). Its
+    sha256 proves no more than that the file is whole: anyone who can write the file can
+    recompute it, so writes edited into a plan (another consumer name, wider scopes) are refused
+    here instead of being carried out. (Decided from the plan's observation, not today's: what
+    is not compared, such as how the run logged in, may differ without making the plan stale.)"""
+    steps = {s.name: s for s in STEPS}
+    for result, planned in zip(fresh, saved.steps, strict=True):
+        d = steps[planned.name].decide(planned.observation, seeds, options)
+        again = PlannedStep(name=planned.name, observation=planned.observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes)
+        if again.model_dump(mode="json") != planned.model_dump(mode="json"):
             raise StalePlan(
-                f"the plan's decision for step {step.name} is not what its seeds, options and the observations give "
+                f"the plan's decision for step {planned.name} is not what its seeds, options and observations give "
                 "(the file was edited and its sha256 recomputed?); nothing was written",
-                where=f"step {step.name}, {origin}",
+                where=f"step {planned.name}, {origin}",
                 hint="do not edit a plan; " + REPLAN_HINT,
+            )
+        assert result.decision is not None
+        now = PlannedStep(name=planned.name, observation=planned.observation, decision=result.decision.action, writes=result.decision.writes)
+        if now.model_dump(mode="json", include={"decision", "writes"}) != planned.model_dump(mode="json", include={"decision", "writes"}):
+            raise StalePlan(
+                f"stale plan: step {planned.name} would now write other than the plan says; nothing was written",
+                where=f"step {planned.name}, {origin}",
+                hint=REPLAN_HINT,
             )
 
 
@@ -428,7 +438,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             report.steps = planned
             if error is None and saved is not None:
                 check_observations([(p.name, p.observation) for p in saved.steps], planned, f"plan file {opts.plan_file}")
-                _check_saved_decisions(planned, saved, f"plan file {opts.plan_file}")
+                _check_saved_decisions(planned, saved, seeds, opts.steps, f"plan file {opts.plan_file}")
                 console.info(f"the plan holds: {saved.sha256[:12]}… is carried out as it was approved")
             if error is None and opts.plan and opts.plan_out is not None:
                 plan = build_plan(target=base, seeds=seeds, options=opts.steps, operator=settings.operator, results=planned)
@@ -600,7 +610,7 @@ def run_verify(
     """``ihub-bootstrap verify``: the validation alone, over HTTP, with its own run folder."""
     session = RunSession(settings, console, command="verify", browser=False)
     base, secrets = session.base, session.secrets
-    sink = open_sink(key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name)
+    sink = open_sink(key_sink or settings.key_sink, base_url=base, consumer_name=seeds.api_consumer.name, for_writing=False)
     folder = session.begin(seeds, {"key_sink": sink.description})
     report = Report("verify", folder.path, base)
     try:

@@ -194,7 +194,7 @@ def _not_entries(entries: object, where: str) -> str | None:
         at = f"{where}[{i}]" if where != "$" else "$"
         if not isinstance(entry, dict):
             return f"{at} is not an object"
-        if not isinstance(entry.get("api_key"), str) or not entry["api_key"]:
+        if not isinstance(entry.get("api_key"), str):  # "" (an earlier version's empty field): no key
             return f"{at} has no api_key text"
         odd = next((k for k, v in entry.items() if v is not None and not isinstance(v, str)), None)
         if odd is not None:
@@ -339,10 +339,23 @@ class EnvFileSink:
             return None
         return StoredKey(consumer_id, key) if consumer_id and key else None
 
-    def check_writable(self, consumer_name: str) -> None:
-        """Refuse (before any key is generated) to store over another target's key."""
+    def check_writable(self, consumer_name: str, consumer_id: str | None = None) -> None:
+        """Refuse (before any key is generated) to store over another target's key: one its
+        target line names, or, given the consumer's id, one of another consumer written before
+        targets were recorded (consumer ids are a server's own: another id may be another
+        target's, which the new lines would hide)."""
         prefix = env_prefix(consumer_name)
-        other = self._other_target(self._values(), prefix)
+        values = self._values()
+        stored_id, has_key = values.get(f"{prefix}_API_CONSUMER_ID"), bool(values.get(f"{prefix}_API_KEY"))
+        if consumer_id is not None and has_key and not values.get(f"{prefix}_TARGET") and stored_id != consumer_id:
+            raise BadInputError(
+                f"the key sink {self.path} holds {prefix}_API_KEY of another consumer ({stored_id}) and names no target "
+                "(written by an earlier version): a new key would hide it",
+                where=f"--key-sink envfile:{self.path}",
+                hint=f"if it is {self.target}'s old key, delete its lines; if it is another target's, add "
+                f"{prefix}_TARGET=<that base URL> below them, or give this target an envfile of its own; then run again",
+            )
+        other = self._other_target(values, prefix)
         if other is not None:
             raise BadInputError(
                 f"the key sink {self.path} holds {prefix}_API_KEY for {other}, not {self.target}: "

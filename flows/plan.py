@@ -115,7 +115,7 @@ def check_plan_out(path: Path) -> None:
         raise BadInputError(f"refusing to write the plan to {path}: it is a symbolic link", where="--out", hint=hint)
     if path.is_dir():
         raise BadInputError(f"cannot write the plan to {path}: it is a directory", where="--out", hint=hint)
-    if path.exists():
+    if path.exists() and path.stat().st_size:  # an empty file (mktemp's) is for the taking
         try:
             PlanFile.model_validate_json(path.read_bytes())
         except (OSError, ValueError):

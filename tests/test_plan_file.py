@@ -67,14 +67,21 @@ def test_plan_show_apply_performs_exactly_the_plans_writes(sandbox_factory: Sand
     code, data, _ = tool.json("show", str(plan_path))
     assert code == ExitCode.OK and data["intact"] is True and data["pending"] == 12 and data["steps"] == saved["steps"]
 
+    # One prepares the plan, another applies it, perhaps logging in otherwise (native: with a
+    # session cookie): how a run got in is no change to what the plan saw.
+    login_how: dict[str, str | None] = {}
+    if submit == "native":
+        with httpx.Client(base_url=sandbox.base_url) as client:
+            login(client)
+            login_how = {"email": None, "password": None, "session_cookie": client.cookies["SESSION"]}
     posts: list[str] = []
     sandbox.config.faults.on_mutation = lambda n, path: posts.append(path.lstrip("/"))
-    code, applied, stderr = tool.json("apply", str(plan_path))
+    code, applied, stderr = tool.json("apply", str(plan_path), **login_how)
     assert code == ExitCode.OK, stderr
     assert applied["changes"] == 12
     assert applied["saved_plan"] == {"file": str(plan_path), "sha256": saved["sha256"], "role": "applied"}
     # the login, the plan's 12 writes, then verify's token request (not a write to Inter-Hub's data)
-    assert posts == ["CreateSession", "CreateHub", "CreateHubCapabilityManifest", "UpdateHubCapabilityManifest",
+    assert posts == [*(["CreateSession"] if not login_how else []), "CreateHub", "CreateHubCapabilityManifest", "UpdateHubCapabilityManifest",
                      "ActivateHubCapabilityManifest", "CreateApiConsumer", "CreateApiKey", *["CreateWidget"] * 6, "api/v2/token"]
     sandbox.config.faults.on_mutation = None
     assert_bootstrapped(sandbox)
@@ -138,7 +145,7 @@ def test_stale_altered_or_foreign_plans_are_refused_before_any_write(
         tampered.write_text(json.dumps(data))
         code, refused, stderr = tool.json("apply", str(tampered))
         assert code == ExitCode.STALE_PLAN, stderr
-        assert "is not what its seeds, options and the observations give" in stderr and "Traceback" not in stderr
+        assert "is not what its seeds, options and observations give" in stderr and "Traceback" not in stderr
         assert refused["changes"] == 0 and snapshot(sandbox) == before
         assert sandbox.config.faults.mutations_seen - posts == 1  # the login form, nothing else
         posts = sandbox.config.faults.mutations_seen

@@ -551,10 +551,32 @@ def test_an_envfile_sink_never_gives_one_targets_key_to_another(tmp_path: Path) 
         open_sink(f"envfile:{path}", base_url=staging, consumer_name="ops-hub")  # before any key is generated
     assert EnvFileSink(path, staging).find("ops-hub") is None and EnvFileSink(path, staging).load("c1") is None
     assert EnvFileSink(path, "HTTP://127.0.0.1:1/").load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
-    # a line written before targets were recorded names none: read for any target, as before
+    # a line written before targets were recorded names none: read for any target, as before;
+    # but a key for another consumer id is not hidden under a new one (it may be another target's)
     legacy = tmp_path / "legacy.env"
     legacy.write_text("IHUB_OPS_HUB_API_CONSUMER_ID=c9\nIHUB_OPS_HUB_API_KEY=key-nine-zzzzzzz\n")
     assert EnvFileSink(legacy, staging).find("ops-hub").api_key == "key-nine-zzzzzzz"  # type: ignore[union-attr]
+    EnvFileSink(legacy, staging).check_writable("ops-hub", "c9")  # its own consumer's key: rotated over
+    with pytest.raises(BadInputError, match="holds IHUB_OPS_HUB_API_KEY of another consumer"):
+        EnvFileSink(legacy, staging).check_writable("ops-hub", "c-new")
+
+
+def test_sink_and_plan_files_an_earlier_version_or_mktemp_left_are_taken(tmp_path: Path) -> None:
+    from flows.plan import check_plan_out
+
+    # an earlier version stored an empty key when the field read empty: no key, not a refusal
+    old = tmp_path / "old.key.json"
+    old.write_text('{"format": 2, "keys": [{"target": "http://127.0.0.1:1", "api_consumer_id": "c1", "api_key": ""}]}')
+    sink = open_sink(f"file:{old}", base_url="http://127.0.0.1:1", consumer_name="ops-hub")
+    assert sink.load("c1") is None
+    sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
+    assert sink.load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
+    empty = tmp_path / "plan.json"
+    empty.touch()
+    check_plan_out(empty)  # `plan --out "$(mktemp)"`
+    empty.write_text("{}")
+    with pytest.raises(BadInputError, match="not a plan file"):
+        check_plan_out(empty)
 
 
 def test_two_hubs_sharing_a_key_file_both_keep_their_key(
