@@ -25,19 +25,9 @@ from flows.audit import RunFolder, utc_now
 from flows.confirm import TerminalApprover, approve_plan, confirm_target
 from flows.console import Console
 from flows.command import interrupted
-from flows.errors import ExitCode, IhubError, SecretLeak, StalePlan, StepFailed
+from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
-from flows.plan import (
-    REPLAN_HINT,
-    PlanFile,
-    PlannedStep,
-    build_plan,
-    check_context,
-    check_observations,
-    check_plan_out,
-    load_plan,
-    save_plan,
-)
+from flows.plan import PlanFile, build_plan, check_context, check_decisions, check_observations, check_plan_out, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
 from flows.settings import DEFAULT_PARALLEL, Settings
@@ -162,8 +152,6 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
         page_message = screen.page_message()
         if page_message:
             folder.write_text("failure.txt", f"{message}\npage: {screen.url}\npage says: {page_message}\n")
-
-
 
 
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
@@ -312,34 +300,6 @@ def _needs_apply_phase(plan: list[StepResult]) -> bool:
     return any(r.status in (Status.CREATE, Status.UPDATE, Status.BLOCKED) for r in plan)
 
 
-def _check_saved_decisions(fresh: list[StepResult], saved: PlanFile, seeds: SeedSet, options: Options, origin: str) -> None:
-    """The plan's decisions must be the ones its own observations, seeds and options give, and
-    its writes the ones the run would make now (whose observations were checked equal). Its
-    sha256 proves no more than that the file is whole: anyone who can write the file can
-    recompute it, so writes edited into a plan (another consumer name, wider scopes) are refused
-    here instead of being carried out. (Decided from the plan's observation, not today's: what
-    is not compared, such as how the run logged in, may differ without making the plan stale.)"""
-    steps = {s.name: s for s in STEPS}
-    for result, planned in zip(fresh, saved.steps, strict=True):
-        d = steps[planned.name].decide(planned.observation, seeds, options)
-        again = PlannedStep(name=planned.name, observation=planned.observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes)
-        if again.model_dump(mode="json") != planned.model_dump(mode="json"):
-            raise StalePlan(
-                f"the plan's decision for step {planned.name} is not what its seeds, options and observations give "
-                "(the file was edited and its sha256 recomputed?); nothing was written",
-                where=f"step {planned.name}, {origin}",
-                hint="do not edit a plan; " + REPLAN_HINT,
-            )
-        assert result.decision is not None
-        now = PlannedStep(name=planned.name, observation=planned.observation, decision=result.decision.action, writes=result.decision.writes)
-        if now.model_dump(mode="json", include={"decision", "writes"}) != planned.model_dump(mode="json", include={"decision", "writes"}):
-            raise StalePlan(
-                f"stale plan: step {planned.name} would now write other than the plan says; nothing was written",
-                where=f"step {planned.name}, {origin}",
-                hint=REPLAN_HINT,
-            )
-
-
 def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Console, *, detailed_exitcode: bool = False) -> Report:
     """Run apply or plan against ``settings.base``; never raises for expected failures."""
     command = "plan" if opts.plan else "apply"
@@ -438,7 +398,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             report.steps = planned
             if error is None and saved is not None:
                 check_observations([(p.name, p.observation) for p in saved.steps], planned, f"plan file {opts.plan_file}")
-                _check_saved_decisions(planned, saved, seeds, opts.steps, f"plan file {opts.plan_file}")
+                check_decisions(saved, planned, seeds, f"plan file {opts.plan_file}")
                 console.info(f"the plan holds: {saved.sha256[:12]}… is carried out as it was approved")
             if error is None and opts.plan and opts.plan_out is not None:
                 plan = build_plan(target=base, seeds=seeds, options=opts.steps, operator=settings.operator, results=planned)

@@ -22,7 +22,7 @@ from flows.errors import BadInputError, StalePlan, StepFailed
 from flows.keysink import write_private
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
-from flows.steps import OBSERVATIONS, Action, Decision, Diff, Observation, Options, StepResult, Write
+from flows.steps import OBSERVATIONS, STEPS, Action, Decision, Diff, Observation, Options, StepResult, Write
 
 PLAN_FORMAT = 1
 REPLAN_HINT = "make a new plan (`ihub-bootstrap plan --out PLAN`), have it reviewed, and apply that one"
@@ -57,6 +57,11 @@ class PlannedStep(BaseModel):
                 raise ValueError(f"no runbook step {info.data.get('name')!r}")
             return model.model_validate(value)
         return value
+
+    @classmethod
+    def of(cls, name: str, observation: Observation, decision: Decision) -> PlannedStep:
+        d = decision
+        return cls(name=name, observation=observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes)
 
     def to_decision(self) -> Decision:
         return Decision(self.decision, self.detail, list(self.writes), list(self.diffs))
@@ -93,8 +98,7 @@ def build_plan(*, target: str, seeds: SeedSet, options: Options, operator: str |
     steps = []
     for r in results:
         assert r.observation is not None and r.decision is not None, f"step {r.name} has no observation"
-        d = r.decision
-        steps.append(PlannedStep(name=r.name, observation=r.observation, decision=d.action, detail=d.detail, diffs=d.diffs, writes=d.writes))
+        steps.append(PlannedStep.of(r.name, r.observation, r.decision))
     plan = PlanFile(
         tool_version=tool_version(),
         created_at=utc_now(),
@@ -202,6 +206,36 @@ def check_observations(saved: list[tuple[str, Observation]], fresh: list[StepRes
         if found:
             more = f" (and {len(found) - 1} more difference(s))" if len(found) > 1 else ""
             raise StalePlan(f"stale plan: {found[0]}{more}; nothing was written", where=f"step {name}, {origin}", hint=hint)
+
+
+def check_decisions(saved: PlanFile, fresh: list[StepResult], seeds: SeedSet, origin: str) -> None:
+    """The plan's decisions must be the ones its own observations, seeds and options give, and
+    its writes the ones the run would make now (whose observations :func:`check_observations`
+    found equal). Its sha256 proves no more than that the file is whole: anyone who can write
+    the file can recompute it, so writes edited into a plan (another consumer name, wider
+    scopes) are refused here instead of being carried out. (Decided from the plan's observation,
+    not today's: what is not compared, such as how the run logged in, may differ without making
+    the plan stale.)"""
+    steps = {s.name: s for s in STEPS}
+    options = saved.options.steps()
+    for result, planned in zip(fresh, saved.steps, strict=True):
+        again = PlannedStep.of(planned.name, planned.observation, steps[planned.name].decide(planned.observation, seeds, options))
+        if again.model_dump(mode="json") != planned.model_dump(mode="json"):
+            raise StalePlan(
+                f"the plan's decision for step {planned.name} is not what its seeds, options and observations give "
+                "(the file was edited and its sha256 recomputed?); nothing was written",
+                where=f"step {planned.name}, {origin}",
+                hint="do not edit a plan; " + REPLAN_HINT,
+            )
+        assert result.decision is not None
+        writes = {"decision", "writes"}
+        now = PlannedStep.of(planned.name, planned.observation, result.decision)
+        if now.model_dump(mode="json", include=writes) != planned.model_dump(mode="json", include=writes):
+            raise StalePlan(
+                f"stale plan: step {planned.name} would now write other than the plan says; nothing was written",
+                where=f"step {planned.name}, {origin}",
+                hint=REPLAN_HINT,
+            )
 
 
 def render(plan: PlanFile, path: Path) -> str:
