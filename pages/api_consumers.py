@@ -98,7 +98,7 @@ class ApiConsumersPage(AdminPage):
         self.fill_field(self.name, name)
         self.fill_field(self.description, description)
         self._choose(self.manifest, manifest_id)
-        listed = self.index_table.locator.get_by_role("cell", name=name, exact=True)
+        listed = self.listing(self.index_table, name)
         self._submit(self.create_button, self.saved(self.show_heading, listed), what="create the API consumer")
         return self.landed_id(ApiConsumersTexts.ID_PARAM)
 

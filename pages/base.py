@@ -460,6 +460,10 @@ class AdminPage:
             other = self.saved_flash
         return Target(shown.kind, shown.text, shown.locator.or_(other), shown.key)
 
+    def listing(self, table: Target, text: str) -> Locator:
+        """A cell of ``table`` whose text is exactly ``text`` (the index listing a record)."""
+        return table.locator.get_by_role("cell", name=text, exact=True)
+
     def saved_id(self, found: Any, what: str, where: str) -> str:
         """The id of ``found``, the row (or record) listing what was just saved, or the error
         that it was saved but ``where`` does not link to it."""

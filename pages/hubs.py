@@ -106,7 +106,7 @@ class HubsPage(AdminPage):
     def create(self, hub: HubFields) -> SavedHub:
         self._open(HubsTexts.NEW_PATH)
         filled, absent = self._fill(hub)
-        listed = self.index_table.locator.get_by_role("cell", name=hub.slug, exact=True)
+        listed = self.listing(self.index_table, hub.slug)
         self._submit(self.create_button, self.saved(self.show_heading, listed), what="create the hub")
         return SavedHub(self.landed_id(HubsTexts.ID_PARAM), filled, absent)
 

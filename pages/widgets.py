@@ -86,7 +86,7 @@ class WidgetsPage(AdminPage):
         """The outcome of :meth:`send_new` on this page: the new widget's id where the page
         names it (None where it landed on the index), or the page's error (form errors, a failed
         request, the login page) naming the widget."""
-        listed = self.index_table.locator.get_by_role("cell", name=widget.name, exact=True)
+        listed = self.listing(self.index_table, widget.name)
         self._await_outcome(self.saved(self.show_heading, listed), what=f"create widget {widget.name!r}")
         return self.landed_id(WidgetsTexts.ID_PARAM)
 
