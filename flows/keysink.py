@@ -62,6 +62,12 @@ class KeySink(Protocol):
 
     def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None: ...
 
+    def check_writable(self, consumer_name: str, consumer_id: str | None = None) -> None:
+        """BadInputError if a key stored now would be lost or would hide another one: called
+        when the sink is opened for writing and again just before a key is generated (with
+        the consumer's id, once known)."""
+        ...
+
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -253,6 +259,11 @@ class FileSink:
             )
         return entries
 
+    def check_writable(self, consumer_name: str, consumer_id: str | None = None) -> None:
+        """The file is read first: one this tool cannot read back (a hand edit, another program's
+        file) is refused before any key is generated, not after (see :meth:`entries`)."""
+        self.entries()
+
     def _mine(self, entry: dict[str, str]) -> bool:
         return self.target is None or _same_target(entry.get("target"), self.target)
 
@@ -410,6 +421,9 @@ class KeyringSink:
 
         keyring.set_password(self.service, consumer_id, api_key)
 
+    def check_writable(self, consumer_name: str, consumer_id: str | None = None) -> None:
+        """Nothing to check: each consumer has an entry of its own, and the backend was checked."""
+
 
 def default_key_path(base_url: str, consumer_name: str) -> Path:
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
@@ -418,40 +432,27 @@ def default_key_path(base_url: str, consumer_name: str) -> Path:
     return data_home / "ihub-bootstrap" / "keys" / target / f"{consumer_name}.json"
 
 
-def _readable(sink: FileSink, for_writing: bool) -> FileSink:
-    """A file sink a key will be written to is read first: one it cannot read back (a hand
-    edit, another program's file) is refused before any key is generated, not after."""
-    if for_writing:
-        sink.entries()
-    return sink
-
-
 def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writing: bool = True) -> KeySink:
     """The key sink a ``--key-sink`` value (or ``IHUB_KEY_SINK``) names. Where a key will be
     written (``for_writing``), the place is checked first: a key must never be generated and
     then fail to be stored."""
+    kind, _, rest = (spec or "").partition(":")
     if not spec:
-        path = default_key_path(base_url, consumer_name)
-        if for_writing:
-            check_secret_path(path, "the default key sink (set --key-sink)")
-        return _readable(FileSink(path, base_url), for_writing)
-    kind, _, rest = spec.partition(":")
-    if kind == "keyring" and not rest:
+        path, setting = default_key_path(base_url, consumer_name), "the default key sink (set --key-sink)"
+    elif kind == "keyring" and not rest:
         return KeyringSink(base_url)
-    if kind in ("file", "envfile") and rest:
-        path = Path(rest).expanduser()
+    elif kind in ("file", "envfile") and rest:
+        path, setting = Path(rest).expanduser(), "--key-sink / IHUB_KEY_SINK"
         if path.is_dir():
             raise BadInputError(f"the key sink {path} is a directory", where="--key-sink", hint="give a file path")
-        if for_writing:
-            check_secret_path(path, "--key-sink / IHUB_KEY_SINK")
-        if kind == "file":
-            return _readable(FileSink(path, base_url), for_writing)
-        sink = EnvFileSink(path, base_url)
-        if for_writing:
-            sink.check_writable(consumer_name)
-        return sink
-    raise BadInputError(
-        "unknown key sink (it is neither file:PATH, envfile:PATH nor keyring)",
-        where="--key-sink / IHUB_KEY_SINK",
-        hint="use file:PATH, envfile:PATH or keyring",
-    )
+    else:
+        raise BadInputError(
+            "unknown key sink (it is neither file:PATH, envfile:PATH nor keyring)",
+            where="--key-sink / IHUB_KEY_SINK",
+            hint="use file:PATH, envfile:PATH or keyring",
+        )
+    sink: FileSink | EnvFileSink = EnvFileSink(path, base_url) if kind == "envfile" else FileSink(path, base_url)
+    if for_writing:
+        check_secret_path(path, setting)
+        sink.check_writable(consumer_name)
+    return sink

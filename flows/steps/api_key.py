@@ -120,9 +120,7 @@ class ApiKeyStep(Step[ApiKeyObservation]):
         be read at all) and the page is left before recording resumes or a failure screenshot
         is taken.
         """
-        check_writable = getattr(run.sink, "check_writable", None)  # an envfile's: another consumer's key is not hidden
-        if check_writable is not None:
-            check_writable(consumer_name, consumer_id)
+        run.sink.check_writable(consumer_name, consumer_id)  # e.g. an envfile's: another consumer's key is not hidden
         pages = run.consumers
         pages.show(consumer_id, reuse_open_page=True)  # where creating the consumer landed, if it did
         pages.open_key_form(scopes)
