@@ -286,7 +286,7 @@ class RunFolder:
 def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | None) -> KnownSecrets:
     """The secrets this machine can still name after a run, for ``audit scan``: password and
     session cookie from the settings, the cookies of a storage-state file, every key a key
-    sink holds (a file sink: for every target)."""
+    sink holds (for every target, rotated ones included)."""
     from flows.keysink import EnvFileSink, FileSink, open_sink  # the sink formats are theirs
 
     known = KnownSecrets(settings.secret_values())
@@ -300,13 +300,7 @@ def secrets_on_record(settings: Any, key_sink: str | None, consumer_name: str | 
     spec = key_sink or settings.key_sink
     if spec or (settings.base and consumer_name):
         sink = open_sink(spec, base_url=settings.base or "", consumer_name=consumer_name or "", for_writing=False)
-        if isinstance(sink, FileSink):
+        if isinstance(sink, FileSink | EnvFileSink):  # a keyring cannot be listed
             for key in sink.keys():
                 known.add(key)
-        elif isinstance(sink, EnvFileSink) and sink.path.is_file():
-            from dotenv import dotenv_values
-
-            for name, value in dotenv_values(sink.path).items():
-                if name.endswith("_API_KEY"):
-                    known.add(value)
     return known

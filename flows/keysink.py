@@ -33,6 +33,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from flows.errors import BadInputError
 from flows.settings import canonical_base
@@ -86,7 +87,7 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(text)
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = temporary_sibling(path, f"{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -99,13 +100,32 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
         raise
+    # the rename itself is durable only once the directory is: a crash must not bring back the
+    # file without the key just generated (the old key is revoked by then)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
-def check_secret_path(path: Path, setting: str) -> None:
-    """Everything a file that will hold a secret must pass before anything is generated."""
+def temporary_sibling(path: Path, token: str) -> Path:
+    """Where :func:`write_private` writes ``path``'s new text before the rename: beside it, with
+    the token after the name's first part, so that the ignore rule that keeps the file out of Git
+    (``*.key.json``, ``storage-state*.json``, ``keys/``) keeps the copy out too should a crash
+    (SIGKILL, power) leave it behind: ``ops.key.json`` -> ``ops.ihub-<token>.key.json``."""
+    lead = "." if path.name.startswith(".") else ""
+    head, dot, tail = path.name[len(lead):].partition(".")
+    return path.with_name(f"{lead}{head}.ihub-{token}{dot}{tail}")
+
+
+def check_secret_path(path: Path, setting: str, *, replaced: bool = False) -> None:
+    """Everything a file that will hold a secret must pass before anything is generated.
+    ``replaced``: it is rewritten through a temporary copy beside it (:func:`write_private`),
+    which must be out of Git's reach as well."""
     refuse_link_or_foreign(path, setting)
     refuse_unwritable_location(path, setting)
-    refuse_tracked_location(path, setting)
+    refuse_tracked_location(path, setting, temporary=temporary_sibling(path, "0-0") if replaced else None)
 
 
 def refuse_link_or_foreign(path: Path, setting: str) -> None:
@@ -132,9 +152,9 @@ def refuse_link_or_foreign(path: Path, setting: str) -> None:
         )
 
 
-def refuse_tracked_location(path: Path, setting: str) -> None:
+def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None = None) -> None:
     """Refuse a secret file inside a Git work tree unless Git ignores it (the path as written:
-    a link's target is not what gets written)."""
+    a link's target is not what gets written), and its ``temporary`` copy's name too."""
     path = Path(os.path.abspath(path))
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
@@ -163,15 +183,26 @@ def refuse_tracked_location(path: Path, setting: str) -> None:
         raise BadInputError(
             f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})", where=setting, hint=hint
         )
+    asked = [str(path)] + ([str(Path(os.path.abspath(temporary)))] if temporary is not None else [])
     ignored = subprocess.run(
-        [git, "-C", str(directory), "check-ignore", "-q", str(path)], capture_output=True, check=False
+        [git, "-C", str(directory), "check-ignore", "-z", "--stdin"],
+        input="\0".join(asked) + "\0", capture_output=True, text=True, check=False,
     )
-    if ignored.returncode != 0:
+    answered = set(ignored.stdout.split("\0")) if ignored.returncode in (0, 1) else set()
+    if asked[0] not in answered:
         raise BadInputError(
             f"refusing to write a secret to {path}: it is inside the Git work tree {inside.stdout.strip()} "
             "and not ignored, so it could be committed",
             where=setting,
             hint=hint,
+        )
+    if len(asked) > 1 and asked[1] not in answered:
+        raise BadInputError(
+            f"refusing to write a secret to {path}: Git ignores it, but not the copy the tool writes beside it first "
+            f"({Path(asked[1]).name.replace('0-0', '<pid>-<random>')}), which a crash could leave behind",
+            where=setting,
+            hint=f"ignore the file by a pattern that also matches that copy (e.g. *{path.name} or its directory), "
+            "or choose a path outside the repository (the default is)",
         )
 
 
@@ -209,8 +240,8 @@ def _not_entries(entries: object, where: str) -> str | None:
 
 
 def _same_target(stored: str | None, target: str | None) -> bool:
-    """An entry's target is this run's: none stored (the first format: any target), or the same
-    base however it was written when stored (``HTTPS://Hub.example:443`` is
+    """An entry's target is this run's: none stored (the first format, which may be any
+    target's), or the same base however it was written when stored (``HTTPS://Hub.example:443`` is
     ``https://hub.example``: bases are kept as the browser writes them since, see
     :func:`flows.settings.canonical_base`)."""
     if stored is None or stored == target:
@@ -223,11 +254,15 @@ def _same_target(stored: str | None, target: str | None) -> bool:
 
 class FileSink:
     """One JSON file, one entry per (target, consumer): ``{"format": 2, "keys": [...]}``. A file
-    in the first format (a single consumer's document) is read as one entry for any target."""
+    in the first format (a single consumer's document) is read as one entry that names no
+    target: found by its consumer's id (a server's own), but by the consumer's name only where
+    the file is this target's by its path (``per_target``: the default path names the host), as a
+    name is the same on every target and the key would be sent to this one."""
 
-    def __init__(self, path: Path, target: str | None = None):
+    def __init__(self, path: Path, target: str | None = None, *, per_target: bool = False):
         self.path = path
         self.target = target
+        self.per_target = per_target
         self.description = f"file:{path}"
 
     def entries(self) -> list[dict[str, str]]:
@@ -264,18 +299,20 @@ class FileSink:
         file) is refused before any key is generated, not after (see :meth:`entries`)."""
         self.entries()
 
-    def _mine(self, entry: dict[str, str]) -> bool:
+    def _mine(self, entry: dict[str, str], *, by_id: bool) -> bool:
+        if entry.get("target") is None:
+            return self.target is None or by_id or self.per_target
         return self.target is None or _same_target(entry.get("target"), self.target)
 
     def load(self, consumer_id: str) -> StoredKey | None:
         for entry in reversed(self.entries()):
-            if self._mine(entry) and entry.get("api_consumer_id") == consumer_id and entry.get("api_key"):
+            if self._mine(entry, by_id=True) and entry.get("api_consumer_id") == consumer_id and entry.get("api_key"):
                 return StoredKey(consumer_id, entry["api_key"])
         return None
 
     def find(self, consumer_name: str) -> StoredKey | None:
         for entry in reversed(self.entries()):
-            if self._mine(entry) and entry.get("api_consumer_name") == consumer_name and entry.get("api_key"):
+            if self._mine(entry, by_id=False) and entry.get("api_consumer_name") == consumer_name and entry.get("api_key"):
                 return StoredKey(str(entry.get("api_consumer_id")), entry["api_key"])
         return None
 
@@ -331,6 +368,14 @@ class EnvFileSink:
         written before targets were recorded names none)."""
         stored = values.get(f"{prefix}_TARGET")
         return stored if stored and self.target is not None and not _same_target(stored, self.target) else None
+
+    def keys(self) -> list[str]:
+        """Every key the file holds, for any target, earlier (rotated) lines included, which
+        a dotenv reading hides behind the last one (for scanning)."""
+        if not self.path.is_file():
+            return []
+        with self.path.open(encoding="utf-8", errors="replace") as stream:
+            return [b.value for b in parse_stream(stream) if b.key and b.key.endswith("_API_KEY") and b.value]
 
     def load(self, consumer_id: str) -> StoredKey | None:
         values = self._values()
@@ -451,8 +496,8 @@ def open_sink(spec: str | None, *, base_url: str, consumer_name: str, for_writin
             where="--key-sink / IHUB_KEY_SINK",
             hint="use file:PATH, envfile:PATH or keyring",
         )
-    sink: FileSink | EnvFileSink = EnvFileSink(path, base_url) if kind == "envfile" else FileSink(path, base_url)
+    sink: FileSink | EnvFileSink = EnvFileSink(path, base_url) if kind == "envfile" else FileSink(path, base_url, per_target=not spec)
     if for_writing:
-        check_secret_path(path, setting)
+        check_secret_path(path, setting, replaced=kind != "envfile")  # an envfile is appended to
         sink.check_writable(consumer_name)
     return sink

@@ -40,7 +40,7 @@ def login_and_save(
     """
     base = settings.require_base()
     settings.check_transport()
-    check_secret_path(path, "--out")
+    check_secret_path(path, "--out", replaced=True)
     with BrowserSession(settings, BrowserOptions(headed=headed), mode="manual") as session:
         assert session.page is not None
         login = LoginPage(session.page, base, settings.timeout)

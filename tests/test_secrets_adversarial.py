@@ -764,3 +764,55 @@ def test_a_sink_where_git_cannot_answer_or_others_can_take_the_name_is_refused(t
     with pytest.raises(BadInputError, match="other users can write to"):
         check_secret_path(sticky / "ops.key.json", "--key-sink")
     check_secret_path(tmp_path / "mine" / "ops.key.json", "--key-sink")  # a directory of one's own is fine
+
+
+def test_a_key_files_temporary_copy_is_out_of_gits_reach_and_the_rename_durable(tmp_path: Path) -> None:
+    from flows.keysink import check_secret_path, temporary_sibling
+
+    # a crash between writing the copy and the rename leaves the copy: the rule that ignores the
+    # file must ignore it too (it was ".ops.key.json.<pid>.<rand>.tmp", which "*.key.json" misses)
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("*.key.json\nstorage-state*.json\n/exact.json\n")
+    for name in ("ops.key.json", "storage-state.json"):
+        copy = temporary_sibling(repo / name, "123-abcd")
+        assert copy.parent == repo and copy.name != name
+        ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(copy)], check=False)
+        assert ignored.returncode == 0, copy.name
+        check_secret_path(repo / name, "--key-sink", replaced=True)
+    assert temporary_sibling(tmp_path / ".env", "1-2").name == ".env.ihub-1-2"
+    # a rule naming the file alone does not cover the copy: refused, saying what to ignore
+    with pytest.raises(BadInputError, match="not the copy the tool writes beside it"):
+        check_secret_path(repo / "exact.json", "--key-sink", replaced=True)
+    check_secret_path(repo / "exact.json", "--key-sink")  # appended to in place (an envfile): no copy
+
+    sink = FileSink(repo / "ops.key.json", "http://127.0.0.1:1")
+    sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", ".ops.key.json.lock", "ops.key.json"]
+
+
+def test_a_first_format_entry_is_not_given_to_any_target_by_name(tmp_path: Path) -> None:
+    # the first format names no target; a consumer's name is the same on every target, so a key
+    # found by name alone could be sent to another server than the one it is for
+    old = tmp_path / "custom.json"
+    old.write_text('{"api_consumer_id": "c1", "api_consumer_name": "ops-hub", "api_key": "key-old-aaaaaaaa"}')
+    sink = open_sink(f"file:{old}", base_url="http://127.0.0.1:2", consumer_name="ops-hub", for_writing=False)
+    assert sink.find("ops-hub") is None
+    assert sink.load("c1").api_key == "key-old-aaaaaaaa"  # type: ignore[union-attr]  # an id is a server's own
+    # at the default path, the path names the host: the file is this target's
+    assert FileSink(old, "http://127.0.0.1:2", per_target=True).find("ops-hub").api_key == "key-old-aaaaaaaa"  # type: ignore[union-attr]
+
+
+def test_audit_scan_knows_an_envfiles_rotated_keys(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from flows.audit import secrets_on_record
+
+    path = tmp_path / "keys.env"
+    sink = open_sink(f"envfile:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub")
+    sink.store("c1", "ops-hub", "key-first-aaaaaaa")
+    sink.store("c1", "ops-hub", "key-second-bbbbbb")  # a rotation: the first key is revoked, still in the file
+    assert sink.find("ops-hub").api_key == "key-second-bbbbbb"  # type: ignore[union-attr]
+    settings = SimpleNamespace(secret_values=lambda: [], storage_state=None, key_sink=None, base="http://127.0.0.1:1")
+    known = secrets_on_record(settings, f"envfile:{path}", "ops-hub")
+    assert {"key-first-aaaaaaa", "key-second-bbbbbb"} <= set(known.values)
