@@ -34,8 +34,8 @@ from flows.seeds import SeedSet
 from flows.steps.base import Approver, Options, Run
 from pages.api_consumers import ConsumerDetails, ConsumerSummary
 from pages.base import FormError, RequestFailed, first_line
-from pages.hubs import HubDetails, HubSummary, ManifestSummary, SavedHub
-from pages.manifests import ManifestDetails
+from pages.hubs import HubDetails, HubSummary, SavedHub
+from pages.manifests import ManifestDetails, ManifestSummary
 from pages.widgets import WidgetSummary
 
 API = "/api/v2"
@@ -426,6 +426,19 @@ class _Resource:
         answer = self.api.request(method.upper(), path.format(id=id), json=body.values if given else None)
         return answer, body
 
+    def _write_new(self, name: str, given: dict[str, Any], *, essential: tuple[str, ...] = ()) -> tuple[str, Body]:
+        """A create's write and the new record's id, which the answer must give (the browser path
+        finds a record on the index when the page does not name it; an API answer has no index)."""
+        answer, body = self._write(name, given, essential=essential)
+        created = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(created, str) or not created:
+            raise RequestFailed(
+                f"{WRITES[name][0].upper()} {WRITES[name][1]} answered no id for the record it created: it may have been "
+                "created; run plan to see what is there",
+                screen=SCREEN, url=self.api.last,
+            )
+        return created, body
+
 
 class ApiHubs(_Resource):
     def list(self, *, reuse_open_page: bool = False) -> list[HubSummary]:
@@ -444,8 +457,8 @@ class ApiHubs(_Resource):
 
     def create(self, hub: Any) -> SavedHub:
         given = {k: getattr(hub, k, None) for k in ("name", "slug", "domain", "kind", *HUB_OPTIONAL)}
-        answer, body = self._write("createHub", given, essential=("name", "slug", "domain", "kind"))
-        return SavedHub(answer["id"], [k for k in body.filled if k in HUB_OPTIONAL], [k for k in body.absent if k in HUB_OPTIONAL])
+        created, body = self._write_new("createHub", given, essential=("name", "slug", "domain", "kind"))
+        return SavedHub(created, [k for k in body.filled if k in HUB_OPTIONAL], [k for k in body.absent if k in HUB_OPTIONAL])
 
     def edit(self, hub_id: str, changes: dict[str, str]) -> SavedHub:
         answer, body = self._write("updateHub", dict(changes), id=hub_id, essential=tuple(k for k in changes if k not in HUB_OPTIONAL))
@@ -460,8 +473,7 @@ class ApiManifests(_Resource):
 
     def create(self, hub_id: str, version: str, capability_description: str, contact: str) -> str:
         given = {"hub_id": hub_id, "version": version, "capability_description": capability_description, "contact": contact}
-        answer, _ = self._write("createManifest", given, essential=tuple(given))
-        return answer["id"]
+        return self._write_new("createManifest", given, essential=tuple(given))[0]
 
     def save(self, manifest_id: str, vocabulary: dict[str, Any], *, capability_description: str | None = None, contact: str | None = None) -> None:
         given = {**vocabulary, "capabilityDescription": capability_description, "contact": contact}
@@ -492,8 +504,7 @@ class ApiConsumers(_Resource):
 
     def create(self, name: str, description: str, manifest_id: str) -> str:
         given = {"name": name, "description": description, "hub_capability_manifest_id": manifest_id}
-        answer, _ = self._write("createApiConsumer", given, essential=tuple(given))
-        return answer["id"]
+        return self._write_new("createApiConsumer", given, essential=tuple(given))[0]
 
     def show(self, consumer_id: str, *, reuse_open_page: bool = False) -> ConsumerDetails:
         """Also remembers the consumer whose key comes next, as opening its page does."""
@@ -523,14 +534,13 @@ class ApiConsumers(_Resource):
 
 
 class ApiWidgets(_Resource):
-    def list(self, hub_id: str) -> list[WidgetSummary]:
+    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[WidgetSummary]:
         data = self.api.request("GET", "/widgets", params={"hubId": hub_id}).get("data", [])
         return [WidgetSummary(w["id"], w["name"], w["title"], w.get("widgetType", "")) for w in data]
 
     def create(self, hub_id: str, widget: Any) -> str:
         given = widget_values(hub_id, widget.name, widget.title, widget.type, widget.config)
-        answer, _ = self._write("createWidget", given, essential=("hub_id", "name", "title", "widget_type"))
-        return answer["id"]
+        return self._write_new("createWidget", given, essential=("hub_id", "name", "title", "widget_type"))[0]
 
     # The widget step's two halves (see pages/widgets.py); the API answers a write at once.
     def send_new(self, hub_id: str, widget: Any) -> None:

@@ -32,6 +32,7 @@ from flows.seeds import SeedSet
 from flows.session import RunSession
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
+from flows.steps.hub import hub_manifests
 from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
 from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, first_line, norm
 from pages.hubs import HubsPage, HubsTexts
@@ -145,7 +146,7 @@ def _id_from_links(page: AdminPage, path: str, param: str, hint: str) -> str | N
         return None
 
 
-def _ids(hubs: HubsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[str, str]:
+def _ids(hubs: HubsPage, manifests: ManifestsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[str, str]:
     """Records to open show and edit screens with: the seeds' own if present, else any. A
     screen that does not read as expected is no reason to stop: doctor reports it when it
     checks that screen, and looks at the others."""
@@ -154,14 +155,16 @@ def _ids(hubs: HubsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[st
         listed = hubs.list()
         hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
         hub_id = hub.id if hub else None
+        names = (hub.slug, hub.name) if hub else ()
     except SessionExpired:
         raise
     except PageError:
         hub_id = _id_from_links(hubs, HubsTexts.INDEX_PATH, HubsTexts.ID_PARAM, seeds.hub.slug)
+        names = (seeds.hub.slug, seeds.hub.name)
     if hub_id:
         ids["hub_id"] = hub_id
         try:
-            details = hubs.show(hub_id)
+            listed_manifests = hub_manifests(hubs, manifests, hub_id, names)
         except SessionExpired:
             raise
         except PageError:
@@ -169,9 +172,9 @@ def _ids(hubs: HubsPage, consumers: ApiConsumersPage, seeds: SeedSet) -> dict[st
             if manifest_id:
                 ids["manifest_id"] = manifest_id
         else:
-            if details.manifests:
-                ids["manifest_id"] = details.manifests[0].id
-            draft = next((m for m in details.manifests if m.status == ManifestsTexts.DRAFT), None)
+            if listed_manifests:
+                ids["manifest_id"] = listed_manifests[0].id
+            draft = next((m for m in listed_manifests if m.status == ManifestsTexts.DRAFT), None)
             if draft is not None:
                 ids["draft_manifest_id"] = draft.id
     try:
@@ -262,7 +265,7 @@ def doctor(
         if mode == "password" and settings.email and settings.password is not None:
             with login_attempt(session.trace, login):  # the password's POST, the filled form
                 login.log_in(settings.email, settings.password.get_secret_value())
-        ids = _ids(hubs, consumers, seeds)
+        ids = _ids(hubs, manifests, consumers, seeds)
     except SessionExpired:
         raise AuthError("the session is not valid", where=f"{base}/Hubs", hint=FRESH_SESSION_HINT) from None
     except FormError as exc:

@@ -20,7 +20,7 @@ class ApiConsumersTexts:
     SHOW_HEADING = "Show Api Consumer"
     NAME = "Name"
     DESCRIPTION = "Description"
-    MANIFEST = "Hub Capability Manifest"  # the form's select
+    MANIFEST = "Hub Capability Manifest"  # the form's select, or the "... Id" box IHP generates
     MANIFEST_COLUMN = "Manifest"
     API_KEY = "API Key"  # column and record label: "No API key" or "<prefix>… created <time>"
     KEY_SCOPES = "Key Scopes"
@@ -61,7 +61,7 @@ class ApiConsumersPage(AdminPage):
         self.show_heading = self.heading(t, "SHOW_HEADING")
         self.name = self.field(t, "NAME")
         self.description = self.field(t, "DESCRIPTION")
-        self.manifest = self.field(t, "MANIFEST")
+        self.manifest = self.reference_field(t, "MANIFEST")
         self.scopes = self.field(t, "SCOPES")
         self.create_button = self.button(t, "CREATE_BUTTON")
         self.generate_button = self.button(t, "GENERATE_BUTTON")

@@ -143,6 +143,7 @@ _SLICE_MS = 1000
 _FIND_MS = 2000
 # How long a select may take to offer a value before its options are listed in an error.
 _OPTION_WAIT_MS = 2000
+_NOT_A_SELECT = "Element is not a <select> element"  # Playwright's select_option on another element
 
 # What a mouse would press at a point of the page (see AdminPage._pressable): the button there
 # (its name, whether it is disabled), or what covers the point, named by its tag, id and class
@@ -237,6 +238,22 @@ class Row:
     def link(self, text: str) -> str:
         return self.links.get(norm(text), "")
 
+    def reference(self, label: str) -> str | None:
+        """The cell naming the record this one belongs to: the column ``label`` ("Hub"), or
+        ``label Id`` as IHP's generated index heads a foreign key (``columnNameToFieldLabel``
+        keeps the "Id" that a select's label drops); None where the table has neither."""
+        for column in (label, f"{label} Id"):
+            if norm(column) in self.cells:
+                return self.cells[norm(column)]
+        return None
+
+    def belongs_to(self, label: str, names: tuple[str, ...]) -> bool:
+        """Whether the row is of the record ``names`` names (its id, slug or name): yes where the
+        table has no ``label`` column (the index is that record's already, as ``?hubId=`` asks),
+        else where that column names it (IHP's generated index lists every hub's rows)."""
+        cell = self.reference(label)
+        return cell is None or norm(cell) in {norm(n) for n in names if n}
+
 
 def _origin(url: str) -> str:
     parts = urlsplit(url)
@@ -322,9 +339,24 @@ class AdminPage:
         link = self.root.get_by_role("link", name=tolerant(button.text))
         return Target("button", button.text, button.locator.or_(link), button.key)
 
+    def reference_field(self, texts: type, attr: str) -> Target:
+        """The form field naming the record a new one belongs to, labelled as IHP labels a
+        foreign key: "Hub" (``selectField``) or "Hub Id" (``textField``, what the generator
+        writes)."""
+        text = text_of(texts, attr)
+        locator = self.root.get_by_label(tolerant(text)).or_(self.root.get_by_label(tolerant(f"{text} Id")))
+        return Target("field", text, locator, key_of(texts, attr))
+
     def heading(self, texts: type, attr: str, sub: str | None = None) -> Target:
         text = text_of(texts, attr, sub)
         return Target("heading", text, self.root.get_by_role("heading", name=tolerant(text)), key_of(texts, attr, sub))
+
+    def block(self, texts: type, attr: str, sub: str | None = None) -> Target:
+        """What names a read-only block of a show page (:meth:`read_blocks`): a heading, or the
+        term of a description list (IHP's generated show page)."""
+        heading = self.heading(texts, attr, sub)
+        term = self.root.get_by_role("term").filter(has_text=tolerant(heading.text))  # a term's name is not its text
+        return Target("heading", heading.text, heading.locator.or_(term), heading.key)
 
     def table(self, texts: type, *columns: str) -> Target:
         """The table in the main content that has all these column headers."""
@@ -643,8 +675,10 @@ class AdminPage:
     # -------------------------------------------------------------- forms
 
     def _choose(self, select: Locator | Target, value: str, field: str | None = None) -> None:
-        """Select the option whose value is ``value``; a clear error when there is none (or no
-        such field: no count goes before it, as with :meth:`_fill_text`)."""
+        """Select the option whose value is ``value``, or type ``value`` where the field is a
+        text box (IHP's generator renders enum and foreign-key columns with ``textField``: a
+        kind, a widget type, a manifest's id); a clear error when there is no such option (or
+        no such field: no count goes before it, as with :meth:`_fill_text`)."""
         target = select if isinstance(select, Target) else None
         locator = select.locator if isinstance(select, Target) else select
         field = field or (target.text if target else "select")
@@ -654,6 +688,9 @@ class AdminPage:
         except PlaywrightTimeoutError:
             pass  # no such option (or no such field): say which options there are
         except PlaywrightError as exc:
+            if _NOT_A_SELECT in (exc.message or ""):
+                locator.fill(value, timeout=self.timeout_s * 1000)  # the text box found is the one field
+                return
             if "strict mode violation" not in (exc.message or ""):
                 raise
         n = locator.count()
@@ -669,18 +706,16 @@ class AdminPage:
         offered = ", ".join(f"{v!r}" for v in options) or "nothing"
         raise self._error(NotAsExpected, f"the {field} field has no option {value!r} (it offers {offered})", field)
 
+    def set_reference(self, field: Target, record_id: str) -> None:
+        """Where the form shows the record a new one belongs to (IHP's generated form: a "Hub Id"
+        box holding the nil UUID), make it ``record_id``; where it does not (a customised app
+        fills it from the address, in a hidden input), nothing to do."""
+        if field.locator.count():
+            self._choose(field, record_id)
+
     def fill_field(self, field: Target, value: str) -> None:
         """Fill a text input or textarea found by its label."""
         self._fill_text(field, value)
-
-    def _set(self, field: Locator | Target, value: str, name: str) -> None:
-        """Fill a text input or textarea, or choose in a select, whichever the form has."""
-        if isinstance(field, Target):
-            field = self.one(field)
-        if field.evaluate("e => e.tagName") == "SELECT":
-            self._choose(field, value, name)
-        else:
-            field.fill(value)
 
     def read_form_errors(self) -> list[tuple[str | None, str]]:
         """(field label, message) for each ``invalid-feedback``; (None, text) for error flashes."""
@@ -731,15 +766,23 @@ class AdminPage:
     def read_table(self, table: Locator | Target) -> list[Row]:
         """An index table as rows keyed by (normalised) column header: one round trip, which
         for a :class:`Target` also checks that there is exactly one such table."""
+        if not isinstance(table, Target):
+            return [Row(r["cells"], r["links"]) for r in table.evaluate(_READ_TABLE_JS)]
+        rows = self.read_table_if_there(table)
+        if rows is None:
+            raise self.missing(table, count=0)
+        return rows
+
+    def read_table_if_there(self, table: Target) -> list[Row] | None:
+        """:meth:`read_table`, or None where the page has no such table (more than one is an
+        error still)."""
         script = _READ_TABLE_JS
-        if isinstance(table, Target):
-            tables: list[list[dict[str, Any]]] = table.locator.evaluate_all(f"ts => ts.map({script})")
-            if len(tables) != 1:
-                raise self.missing(table, count=len(tables))
-            rows = tables[0]
-        else:
-            rows = table.evaluate(script)
-        return [Row(r["cells"], r["links"]) for r in rows]
+        tables: list[list[dict[str, Any]]] = table.locator.evaluate_all(f"ts => ts.map({script})")
+        if len(tables) > 1:
+            raise self.missing(table, count=len(tables))
+        if not tables:
+            return None
+        return [Row(r["cells"], r["links"]) for r in tables[0]]
 
     def read_record(self, scope: Locator | Target | None = None) -> dict[str, str]:
         """A show page's record, label -> value, keyed by the normalised label, whatever holds
@@ -773,7 +816,9 @@ class AdminPage:
 
     def read_blocks(self, headings: list[str]) -> dict[str, str | None]:
         """The text of the block (``<pre>``, ``<code>``) that follows each heading, before the
-        next heading; None where the heading or its block is missing. One round trip."""
+        next heading, or, where no heading says it, of the ``<dd>`` after the ``<dt>`` that does
+        (IHP's generated show page), as it is (not whitespace-collapsed as :meth:`read_record`
+        reads it: JSON strings keep their spaces); None where neither is there. One round trip."""
         return self._evaluate_first(
             self.root,
             """(root, wanted) => {
@@ -783,7 +828,13 @@ class AdminPage:
                 for (const label of wanted) {
                     out[label] = null;
                     const h = heads.find(e => norm(e.textContent) === norm(label));
-                    if (!h) continue;
+                    if (!h) {
+                        const dt = [...root.querySelectorAll('dt')].find(e => norm(e.textContent) === norm(label));
+                        let dd = dt && dt.nextElementSibling;
+                        while (dd && dd.tagName !== 'DD' && dd.tagName !== 'DT') dd = dd.nextElementSibling;
+                        if (dd && dd.tagName === 'DD') out[label] = dd.textContent;
+                        continue;
+                    }
                     const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT);
                     walker.currentNode = h;
                     for (let e = walker.nextNode(); e; e = walker.nextNode()) {

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pages.base import AdminPage, Row, Screen, norm, query_param
+from pages.manifests import ManifestSummary
 
 
 class HubsTexts:
@@ -50,17 +51,10 @@ class HubSummary:
 
 
 @dataclass(frozen=True)
-class ManifestSummary:
-    id: str
-    version: str
-    status: str
-
-
-@dataclass(frozen=True)
 class HubDetails:
     id: str
     values: dict[str, str]  # HubFields attribute -> text, for the fields the show page has
-    manifests: list[ManifestSummary]
+    manifests: list[ManifestSummary] | None  # None: the page lists none (IHP's generated show page)
 
 
 @dataclass(frozen=True)
@@ -127,7 +121,7 @@ class HubsPage(AdminPage):
             if locator is None or (key in self.optional and locator.count() != 1):
                 absent.append(key)
                 continue
-            self._set(locator, value, key)
+            self._choose(locator, value, key)
             filled.append(key)
         self._submit(self.save_button, self.saved(self.show_heading), what="save the hub")
         return SavedHub(hub_id, [k for k in filled if k in self.optional], absent)
@@ -149,7 +143,7 @@ class HubsPage(AdminPage):
         filled, absent = [], []
         for key, value in wanted.items():
             if self.optional[key].locator.count() == 1:
-                self._set(self.optional[key], value, key)
+                self._choose(self.optional[key], value, key)
                 filled.append(key)
             else:
                 absent.append(key)
@@ -161,11 +155,6 @@ class HubsPage(AdminPage):
         found = next((h for h in self.list(reuse_open_page=True) if h.slug == slug), None)
         return self.saved_id(found, f"the hub {slug!r}", HubsTexts.INDEX_PATH)
 
-    def manifest_id(self, hub_id: str, version: str) -> str:
-        """The id of the hub's manifest ``version``, from the hub's show page."""
-        found = next((m for m in self.show(hub_id).manifests if m.version == version), None)
-        return self.saved_id(found, f"the manifest {version!r}", "the hub's page")
-
     # -------------------------------------------------------------- show
 
     def show(self, hub_id: str) -> HubDetails:
@@ -173,7 +162,7 @@ class HubsPage(AdminPage):
         return self.read_details()
 
     def read_details(self) -> HubDetails:
-        """The open show page: the hub's fields and its manifests."""
+        """The open show page: the hub's fields and its manifests, where it lists them."""
         t = HubsTexts
         self.one(self.show_heading, before_reading=True)
         record = self.read_record()
@@ -182,13 +171,14 @@ class HubsPage(AdminPage):
         for attr, label in t.OPTIONAL.items():
             if norm(label) in record:
                 values[attr] = record[norm(label)]
-        manifests = [
+        rows = self.read_table_if_there(self.manifests_table)
+        manifests = None if rows is None else [
             ManifestSummary(
                 query_param(row.link(t.SHOW_LINK), t.MANIFEST_ID_PARAM) or "",
                 row[t.MANIFEST_VERSION],
                 row[t.MANIFEST_STATUS],
             )
-            for row in self.read_table(self.manifests_table)
+            for row in rows
         ]
         return HubDetails(self.id_from_url(HubsTexts.ID_PARAM), values, manifests)
 
@@ -201,8 +191,10 @@ class HubsPage(AdminPage):
         ]
         if "hub_id" in ids:
             record = {f"record {a.lower()}": self.label(t, a) for a in ("NAME", "SLUG", "DOMAIN", "KIND")}
-            show = {"heading": self.show_heading, **record, "manifests table": self.manifests_table}
-            screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show))
+            show = {"heading": self.show_heading, **record}
+            # else the manifests index lists them (see ManifestsPage.screens)
+            optional = {"manifests table": self.manifests_table}
+            screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show, optional))
             edit = {**form, "save button": self.save_button}
             screens.append(Screen("edit hub form", t.EDIT_PATH.format(id=ids["hub_id"]), edit, self.optional))
         return screens

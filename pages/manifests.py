@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 
-from pages.base import AdminPage, Screen, tolerant
+from pages.base import AdminPage, Row, Screen, query_param, tolerant
 
 
 class ManifestsTexts:
     UI_TEXTS_SECTION = "manifests"
+    INDEX_PATH = "/HubCapabilityManifests?hubId={hub_id}"  # IHP's generated index ignores the hubId
     NEW_PATH = "/HubCapabilityManifests/new?hubId={hub_id}"
     SHOW_PATH = "/ShowHubCapabilityManifest?hubCapabilityManifestId={id}"
     EDIT_PATH = "/EditHubCapabilityManifest?hubCapabilityManifestId={id}"
@@ -22,7 +23,10 @@ class ManifestsTexts:
     CAPABILITY_DESCRIPTION = "Capability Description"
     CONTACT = "Contact"
     STATUS = "Status"
+    # the show page's label of the hub, the new form's field and the index's column where they
+    # show it (IHP's generated form and index do: "Hub Id", and the index lists every hub's)
     HUB = "Hub"
+    SHOW_LINK = "Show"
     ACTIVE = "active"
     DRAFT = "draft"
     # the JSON names of the vocabulary, by the label of their field and the heading of their block
@@ -36,6 +40,13 @@ class ManifestsTexts:
     CREATE_BUTTON = "Create Hub Capability Manifest"
     SAVE_BUTTON = "Save Hub Capability Manifest"
     ACTIVATE_BUTTON = "Activate"
+
+
+@dataclass(frozen=True)
+class ManifestSummary:
+    id: str
+    version: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,13 @@ class ManifestsPage(AdminPage):
         super().__init__(*args, **kwargs)
         t = ManifestsTexts
         self.show_heading = self.heading(t, "SHOW_HEADING")
+        self.index_table = self.table(t, "VERSION", "STATUS")
+        self.hub = self.reference_field(t, "HUB")
         self.version = self.field(t, "VERSION")
         self.capability_description = self.field(t, "CAPABILITY_DESCRIPTION")
         self.contact = self.field(t, "CONTACT")
         self.vocabulary_fields = {name: self.field(t, "VOCABULARY", name) for name in t.VOCABULARY}
-        self.vocabulary_blocks = {name: self.heading(t, "VOCABULARY", name) for name in t.VOCABULARY}
+        self.vocabulary_blocks = {name: self.block(t, "VOCABULARY", name) for name in t.VOCABULARY}
         self.create_button = self.button(t, "CREATE_BUTTON")
         self.save_button = self.button(t, "SAVE_BUTTON")
         self.activate_button = self.action(t, "ACTIVATE_BUTTON")
@@ -71,11 +84,20 @@ class ManifestsPage(AdminPage):
         """Create a draft manifest for the hub; returns its id where the page it landed on names
         it (else the hub's page lists it: ``HubsPage.manifest_id``)."""
         self._open(ManifestsTexts.NEW_PATH.format(hub_id=hub_id))
+        self.set_reference(self.hub, hub_id)
         self.fill_field(self.version, version)
         self.fill_field(self.capability_description, capability_description)
         self.fill_field(self.contact, contact)
         self._submit(self.create_button, self.saved(self.show_heading), what="create the manifest")
         return self.landed_id(ManifestsTexts.ID_PARAM)
+
+    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[ManifestSummary]:
+        """The hub's manifests on the manifests index: where it has a Hub column, the rows that
+        name the hub (its id, or one of ``hub_names``). For an app whose hub page lists none (IHP's
+        generated show page lists no child records)."""
+        t = ManifestsTexts
+        self._open(t.INDEX_PATH.format(hub_id=hub_id))
+        return [summary(row) for row in self.read_table(self.index_table) if row.belongs_to(t.HUB, (hub_id, *hub_names))]
 
     def show(self, manifest_id: str) -> ManifestDetails:
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id))
@@ -134,8 +156,10 @@ class ManifestsPage(AdminPage):
         screens = []
         header = {"version": self.version, "capability description": self.capability_description, "contact": self.contact}
         if "hub_id" in ids:
-            path = t.NEW_PATH.format(hub_id=ids["hub_id"])
-            screens.append(Screen("new manifest form", path, {**header, "create button": self.create_button}))
+            hub = ids["hub_id"]
+            screens.append(Screen("manifests index", t.INDEX_PATH.format(hub_id=hub), {"manifests table": self.index_table}))
+            form = {**header, "create button": self.create_button}
+            screens.append(Screen("new manifest form", t.NEW_PATH.format(hub_id=hub), form, {"hub": self.hub}))
         if "manifest_id" in ids:
             blocks = {f"{name} block": self.vocabulary_blocks[name] for name in t.VOCABULARY}
             record = {f"record {a.lower()}": self.label(t, a) for a in ("VERSION", "STATUS")}
@@ -148,3 +172,9 @@ class ManifestsPage(AdminPage):
             screens.append(Screen("edit manifest form (draft)", t.EDIT_PATH.format(id=draft), edit))
             screens.append(Screen("draft manifest page", t.SHOW_PATH.format(id=draft), {"activate button": self.activate_button}))
         return screens
+
+
+def summary(row: Row) -> ManifestSummary:
+    """A manifest as a table of manifests lists it (the manifests index, or the hub's page)."""
+    t = ManifestsTexts
+    return ManifestSummary(query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or "", row[t.VERSION], row[t.STATUS])

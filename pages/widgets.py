@@ -15,6 +15,9 @@ class WidgetsTexts:
     NEW_PATH = "/Widgets/new?hubId={hub_id}"
     ID_PARAM = "widgetId"
     SHOW_HEADING = "Show Widget"
+    # the hub a widget belongs to: the new form's field and the index's column where they show
+    # it (IHP's generated ones do: "Hub Id", and the index lists every hub's widgets)
+    HUB = "Hub"
     NAME = "Name"
     TITLE = "Title"
     WIDGET_TYPE = "Widget Type"
@@ -46,13 +49,17 @@ class WidgetsPage(AdminPage):
         t = WidgetsTexts
         self.index_table = self.table(t, "NAME", "TITLE", "WIDGET_TYPE")
         self.show_heading = self.heading(t, "SHOW_HEADING")
+        self.hub = self.reference_field(t, "HUB")
         self.name = self.field(t, "NAME")
         self.title = self.field(t, "TITLE")
         self.widget_type = self.field(t, "WIDGET_TYPE")
         self.config = self.field(t, "CONFIG")
         self.create_button = self.button(t, "CREATE_BUTTON")
 
-    def list(self, hub_id: str) -> list[WidgetSummary]:
+    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[WidgetSummary]:
+        """The hub's widgets on the index: where it has a Hub column, the rows that name the hub
+        (its id, or one of ``hub_names``: slug, name), since another hub's widget of the same
+        name is not this hub's."""
         t = WidgetsTexts
         self._open(t.INDEX_PATH.format(hub_id=hub_id))
         return [
@@ -63,6 +70,7 @@ class WidgetsPage(AdminPage):
                 row[t.WIDGET_TYPE],
             )
             for row in self.read_table(self.index_table)
+            if row.belongs_to(t.HUB, (hub_id, *hub_names))
         ]
 
     def create(self, hub_id: str, widget: WidgetFields) -> str | None:
@@ -76,6 +84,7 @@ class WidgetsPage(AdminPage):
         page comes to the front for the click (see AdminPage._click)."""
         t = WidgetsTexts
         self._open(t.NEW_PATH.format(hub_id=hub_id))
+        self.set_reference(self.hub, hub_id)
         self.fill_field(self.name, widget.name)
         self.fill_field(self.title, widget.title)
         self._choose(self.widget_type, widget.type)
@@ -97,5 +106,5 @@ class WidgetsPage(AdminPage):
         form = {"name": self.name, "title": self.title, "widget type": self.widget_type, "config": self.config}
         return [
             Screen("widgets index", t.INDEX_PATH.format(hub_id=ids["hub_id"]), {"widgets table": self.index_table}),
-            Screen("new widget form", t.NEW_PATH.format(hub_id=ids["hub_id"]), {**form, "create button": self.create_button}),
+            Screen("new widget form", t.NEW_PATH.format(hub_id=ids["hub_id"]), {**form, "create button": self.create_button}, {"hub": self.hub}),
         ]

@@ -144,9 +144,14 @@ def routes(sb: Sandbox) -> list[Route]:
         return f"/ShowHubCapabilityManifest?hubCapabilityManifestId={manifest_id}"
 
     async def index(ctx: Ctx) -> Response:
+        """The hub's manifests; in the scaffold markup, every hub's (IHP's generated index), with
+        a "Hub Id" column."""
         hub = get_hub(ctx, ctx.uuid_param("hubId"))
+        query = select(m).order_by(m.c.created_at)
+        if not sb.generated_views:
+            query = query.where(m.c.hub_id == hub.id)
         with sb.engine.connect() as conn:
-            manifests = conn.execute(select(m).where(m.c.hub_id == hub.id).order_by(m.c.created_at)).all()
+            manifests = conn.execute(query).all()
         return ctx.render("manifests_index.html", hub=hub, manifests=manifests)
 
     async def new(ctx: Ctx) -> Response:

@@ -46,6 +46,8 @@ class Sandbox:
         self.config = config
         self.engine = engine
         self.t = tables
+        # the scaffold markup's indexes are IHP's generated ones: every record, not the hub's
+        self.generated_views = config.markup == "scaffold"
         # Session ids handed out, in memory only (the database keeps their SHA-256): tests look
         # for them in the tool's artifacts.
         self.issued_session_tokens: list[str] = []

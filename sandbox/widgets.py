@@ -28,9 +28,14 @@ def routes(sb: Sandbox) -> list[Route]:
         return [(e["key"], f"{e['name']} ({e['key']})") for e in declared]
 
     async def index(ctx: Ctx) -> Response:
+        """The hub's widgets; in the scaffold markup, IHP's generated ``WidgetsAction``: every
+        hub's widgets (``query @Widget |> fetch``), with a "Hub Id" column."""
         hub = get_hub(ctx, ctx.uuid_param("hubId"))
+        query = select(w).order_by(w.c.created_at, w.c.name)
+        if not sb.generated_views:
+            query = query.where(w.c.hub_id == hub.id)
         with sb.engine.connect() as conn:
-            widgets = conn.execute(select(w).where(w.c.hub_id == hub.id).order_by(w.c.created_at, w.c.name)).all()
+            widgets = conn.execute(query).all()
         return ctx.render("widgets_index.html", hub=hub, widgets=widgets)
 
     async def new(ctx: Ctx) -> Response:

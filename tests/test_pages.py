@@ -140,14 +140,24 @@ def test_manifests_page(page: Page, sandbox_factory: SandboxFactory, submit: str
 def test_an_ihp_action_link_activates_after_its_confirm(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
     # Activate as IHP's .js-delete link (DESIGN.md: "Delete/activate links that ask confirm()"),
     # in the scaffold markup, where every save lands where IHP's generated controllers send it
+    # (and with IHP's generated forms, show page and indexes: a "Hub Id" box holding the nil
+    # UUID, text boxes for Kind, no manifests on the hub's page, every hub's on the index)
     sandbox = sandbox_factory(markup="scaffold", submit=submit)
     logged_in(page, sandbox.base_url)
     hubs = HubsPage(page, sandbox.base_url, 10)
-    hubs.create(HUB)
-    hub_id = hubs.listed_id(HUB.slug)
     manifests = ManifestsPage(page, sandbox.base_url, 10)
-    assert manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact) is None
-    manifest_id = hubs.manifest_id(hub_id, "1.0")
+    other = SimpleNamespace(**{**vars(HUB), "name": "Other Hub", "slug": "other-hub"})
+    for hub in (other, HUB):
+        hubs.create(hub)
+        hub_id = hubs.listed_id(hub.slug)
+        page.goto(sandbox.base_url + ManifestsTexts.NEW_PATH.format(hub_id=hub_id))
+        expect(page.get_by_label("Hub Id")).to_have_value("00000000-0000-0000-0000-000000000000")
+        assert manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact) is None
+    assert {str(m.hub_id) for m in rows(sandbox, "manifests")} == {str(h.id) for h in rows(sandbox, "hubs")}
+    assert hubs.show(hub_id).manifests is None  # the generated show page lists no child records
+    (listed,) = manifests.list(hub_id, hub_names=(HUB.slug,))  # of the index's two 1.0 rows, the hub's
+    manifest_id = listed.id
+    assert [str(m.hub_id) for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == [hub_id]
     manifests.save(manifest_id, SEEDS.manifest.vocabulary())
     assert manifests.show(manifest_id).status == ManifestsTexts.DRAFT
     expect(manifests.root.get_by_role("link", name="Activate")).to_be_visible()  # no button, no form

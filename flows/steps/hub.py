@@ -4,13 +4,15 @@ drifted editable fields match (/EditHub)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from flows.seeds import SeedSet
 from flows.steps.base import Action, Decision, Diff, Observation, Observations, Options, Run, Status, Step, StepResult, Write
 from flows.steps.login import LoginObservation
-from pages.hubs import HubsTexts
+from pages.hubs import HubDetails, HubsTexts
+from pages.manifests import ManifestSummary
 
 HUB_FIELDS = ("name", "slug", "domain", "kind", "hub_family", "vsm_function", "vsm_system")
 
@@ -48,7 +50,8 @@ class HubStep(Step[HubObservation]):
         if found is None:
             return HubObservation(slug=slug, seen=f"no hub with slug {slug}")
         details = run.hubs.show(found.id)
-        manifests = [ManifestRef(id=m.id, version=m.version, status=m.status) for m in details.manifests]
+        listed = hub_manifests(run.hubs, run.manifests, found.id, (slug, found.name), details)
+        manifests = [ManifestRef(id=m.id, version=m.version, status=m.status) for m in listed]
         return HubObservation(
             slug=slug, seen=f"hub {slug} ({found.id})", found=True, hub_id=found.id, fields=dict(details.values), manifests=manifests
         )
@@ -98,3 +101,15 @@ class HubStep(Step[HubObservation]):
         result = self.result(status, detail, hub_id=hub_id)
         result.diffs = decision.diffs
         return result, after
+
+
+def hub_manifests(
+    hubs: Any, manifests: Any, hub_id: str, hub_names: tuple[str, ...], details: HubDetails | None = None
+) -> list[ManifestSummary]:
+    """The hub's manifests as its page lists them, or, where it lists none (IHP's generated show
+    page lists no child records), as the manifests index lists those naming the hub (``hubs``
+    and ``manifests``: their pages, or the API path's). ``details``: the hub's page, read already."""
+    details = details or hubs.show(hub_id)
+    if details.manifests is not None:
+        return details.manifests
+    return manifests.list(hub_id, hub_names=hub_names)

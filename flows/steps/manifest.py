@@ -7,7 +7,7 @@ from typing import Any
 
 from flows.seeds import SeedSet
 from flows.steps.base import Action, Decision, Observation, Observations, Options, Run, Status, Step, StepResult, Write
-from flows.steps.hub import HubObservation
+from flows.steps.hub import HubObservation, hub_manifests
 from pages.manifests import ManifestsTexts
 
 NEW_HUB = "<new hub>"
@@ -81,8 +81,10 @@ class ManifestStep(Step[ManifestObservation]):
         v = write.values
         manifest_id = run.manifests.create(hub.hub_id, v["version"], v["capabilityDescription"], v["contact"])
         run.writes += 1
-        # IHP's generated create lands on the index, which need not name the hub: the hub's page does
-        manifest_id = manifest_id or run.hubs.manifest_id(hub.hub_id, v["version"])
+        if manifest_id is None:  # IHP's generated create lands on the index: find it as observing does
+            listed = hub_manifests(run.hubs, run.manifests, hub.hub_id, (hub.slug, hub.fields.get("name", "")))
+            found = next((m for m in listed if m.version == v["version"]), None)
+            manifest_id = run.manifests.saved_id(found, f"the manifest {v['version']!r}", "the hub's page or the manifests index")
         after = ManifestObservation(
             version=v["version"],
             hub_id=hub.hub_id,
