@@ -21,6 +21,8 @@ class ApiConsumersTexts:
     NAME = "Name"
     DESCRIPTION = "Description"
     MANIFEST = "Hub Capability Manifest"  # the form's select, or the "... Id" box IHP generates
+    # the index's column of the manifest ("ops-hub 1.0"); IHP's generated index has the MANIFEST
+    # id column instead ("Hub Capability Manifest Id"), and no key column (the show page says)
     MANIFEST_COLUMN = "Manifest"
     API_KEY = "API Key"  # column and record label: "No API key" or "<prefix>… created <time>"
     KEY_SCOPES = "Key Scopes"
@@ -39,8 +41,9 @@ class ConsumerSummary:
     id: str
     name: str
     description: str
-    manifest: str  # as the index shows it, e.g. "ops-hub 1.0"
+    manifest: str  # as the index shows it, e.g. "ops-hub 1.0", or the manifest's id
     key_prefix: str | None  # None: the consumer has no key
+    key_listed: bool = True  # False: the index has no key column (key_prefix says nothing)
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class ApiConsumersPage(AdminPage):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         t = ApiConsumersTexts
-        self.index_table = self.table(t, "NAME", "DESCRIPTION", "MANIFEST_COLUMN", "API_KEY")
+        self.index_table = self.table(t, "NAME", "DESCRIPTION")
         self.show_heading = self.heading(t, "SHOW_HEADING")
         self.name = self.field(t, "NAME")
         self.description = self.field(t, "DESCRIPTION")
@@ -81,12 +84,14 @@ class ApiConsumersPage(AdminPage):
 
     def _summary(self, row: Row) -> ConsumerSummary:
         t = ApiConsumersTexts
+        key = row.cells.get(norm(t.API_KEY))
         return ConsumerSummary(
             id=query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or "",
             name=row[t.NAME],
             description=row[t.DESCRIPTION],
-            manifest=row[t.MANIFEST_COLUMN],
-            key_prefix=_key_prefix(row[t.API_KEY]),
+            manifest=row[t.MANIFEST_COLUMN] or row.reference(t.MANIFEST) or "",
+            key_prefix=_key_prefix(key or ""),
+            key_listed=key is not None,
         )
 
     # -------------------------------------------------------------- new / show

@@ -89,6 +89,8 @@ def test_scaffold_markup_is_what_ihp_generates(sandbox_factory: SandboxFactory) 
     new_widget = _page(sandbox, f"/Widgets/new?hubId={hub_id.group(1)}")
     assert re.search(r'<label class="" for="widget_hubId">Hub Id</label>\s*<input type="text" name="hubId"', new_widget)
     assert 'value="00000000-0000-0000-0000-000000000000"' in new_widget
+    consumers = _page(sandbox, "/ApiConsumers")
+    assert "<th>Hub Capability Manifest Id</th>" in consumers and "API Key" not in consumers
 
 
 def test_custom_markup_has_look_alikes_outside_main(sandbox_factory: SandboxFactory) -> None:

@@ -33,14 +33,17 @@ class ApiConsumerStep(Step[ApiConsumerObservation]):
         found = run.consumers.find(name)
         if found is None:
             return ApiConsumerObservation(name=name, seen="no consumer with this name")
+        # IHP's generated index shows no key: the consumer's page does
+        key_prefix = found.key_prefix if found.key_listed else run.consumers.show(found.id).key_prefix
+        manifest = _binding(found.manifest, seen, run.seeds.hub.slug)
         return ApiConsumerObservation(
             name=name,
             found=True,
             consumer_id=found.id,
             description=found.description,
-            manifest=found.manifest,
-            key_prefix=found.key_prefix,
-            seen=f"consumer {name} ({found.id}) bound to {found.manifest}",
+            manifest=manifest,
+            key_prefix=key_prefix,
+            seen=f"consumer {name} ({found.id}) bound to {manifest}",
         )
 
     def decide(self, observation: ApiConsumerObservation, seeds: SeedSet, options: Options) -> Decision:
@@ -86,3 +89,14 @@ class ApiConsumerStep(Step[ApiConsumerObservation]):
             update={"found": True, "consumer_id": consumer_id, "description": v["description"], "manifest": v["manifest"], "key_prefix": None}
         )
         return self.result(Status.CREATED, f"consumer {v['name']}", api_consumer_id=consumer_id), after
+
+
+def _binding(manifest: str, seen: Observations, slug: str) -> str:
+    """The consumer's manifest as the index words it ("ops-hub 1.0"), or, where it shows the
+    manifest's id (IHP's generated index), in those words when the id is one of the hub's
+    manifests (another hub's stays an id, which :meth:`ApiConsumerStep.decide` reports)."""
+    versions = {m.id: m.version for m in getattr(seen.get("hub"), "manifests", [])}
+    active = seen.get("activate")
+    if isinstance(active, ActivateObservation) and active.manifest_id and active.version:
+        versions[active.manifest_id] = active.version
+    return f"{slug} {versions[manifest]}" if manifest in versions else manifest
