@@ -534,7 +534,7 @@ class ApiConsumers(_Resource):
 
 
 class ApiWidgets(_Resource):
-    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[WidgetSummary]:
+    def list(self, hub_id: str, *, hub_slug: str = "") -> list[WidgetSummary]:
         data = self.api.request("GET", "/widgets", params={"hubId": hub_id}).get("data", [])
         return [WidgetSummary(w["id"], w["name"], w["title"], w.get("widgetType", "")) for w in data]
 

@@ -33,6 +33,7 @@ from flows.session import RunSession
 from flows.settings import Settings
 from flows.steps import FRESH_SESSION_HINT
 from flows.steps.hub import hub_manifests
+from pages.manifests import MANIFESTS_ON_INDEX
 from pages.api_consumers import ApiConsumersPage, ApiConsumersTexts
 from pages.base import AdminPage, FormError, PageError, SessionExpired, Target, candidates, first_line, norm
 from pages.hubs import HubsPage, HubsTexts
@@ -155,16 +156,19 @@ def _ids(hubs: HubsPage, manifests: ManifestsPage, consumers: ApiConsumersPage, 
         listed = hubs.list()
         hub = next((h for h in listed if h.slug == seeds.hub.slug), listed[0] if listed else None)
         hub_id = hub.id if hub else None
-        names = (hub.slug, hub.name) if hub else ()
+        hub_slug = hub.slug if hub else seeds.hub.slug
     except SessionExpired:
         raise
     except PageError:
         hub_id = _id_from_links(hubs, HubsTexts.INDEX_PATH, HubsTexts.ID_PARAM, seeds.hub.slug)
-        names = (seeds.hub.slug, seeds.hub.name)
+        hub_slug = seeds.hub.slug
     if hub_id:
         ids["hub_id"] = hub_id
         try:
-            listed_manifests = hub_manifests(hubs, manifests, hub_id, names)
+            details = hubs.show(hub_id)
+            if details.manifests is None:  # the hub's page lists none: the manifests index must
+                ids[MANIFESTS_ON_INDEX] = hub_id
+            listed_manifests = hub_manifests(hubs, manifests, hub_id, hub_slug, details)
         except SessionExpired:
             raise
         except PageError:

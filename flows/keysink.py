@@ -101,10 +101,17 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
         tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
         raise
     # the rename itself is durable only once the directory is: a crash must not bring back the
-    # file without the key just generated (the old key is revoked by then)
-    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    # file without the key just generated (the old key is revoked by then). Best effort: the file
+    # is written and in place, and some directories cannot be opened (write and search rights
+    # only) or fsynced (some network and FUSE file systems), which is no reason to say otherwise.
+    try:
+        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
     try:
         os.fsync(directory)
+    except OSError:
+        pass
     finally:
         os.close(directory)
 
@@ -114,9 +121,20 @@ def temporary_sibling(path: Path, token: str) -> Path:
     the token after the name's first part, so that the ignore rule that keeps the file out of Git
     (``*.key.json``, ``storage-state*.json``, ``keys/``) keeps the copy out too should a crash
     (SIGKILL, power) leave it behind: ``ops.key.json`` -> ``ops.ihub-<token>.key.json``."""
+    lead, head, dot, tail = _name_parts(path)
+    return path.with_name(f"{lead}{head}.ihub-{token}{dot}{tail}")
+
+
+def _name_parts(path: Path) -> tuple[str, str, str, str]:
     lead = "." if path.name.startswith(".") else ""
     head, dot, tail = path.name[len(lead):].partition(".")
-    return path.with_name(f"{lead}{head}.ihub-{token}{dot}{tail}")
+    return lead, head, dot, tail
+
+
+def ignore_pattern(path: Path) -> str:
+    """A .gitignore pattern for ``path`` that also matches its :func:`temporary_sibling`."""
+    lead, head, dot, tail = _name_parts(path)
+    return f"{lead}{head}*{dot}{tail}"
 
 
 def check_secret_path(path: Path, setting: str, *, replaced: bool = False) -> None:
@@ -188,7 +206,21 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
         [git, "-C", str(directory), "check-ignore", "-z", "--stdin"],
         input="\0".join(asked) + "\0", capture_output=True, text=True, check=False,
     )
-    answered = set(ignored.stdout.split("\0")) if ignored.returncode in (0, 1) else set()
+    if ignored.returncode not in (0, 1):  # git failed (a path beyond a symbolic link, ...): fail closed
+        why = next(iter(ignored.stderr.strip().splitlines()), f"exit code {ignored.returncode}")
+        raise BadInputError(
+            f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})", where=setting, hint=hint
+        )
+    answered = set(ignored.stdout.split("\0"))
+    tracked = subprocess.run(
+        [git, "-C", str(directory), "ls-files", "--error-unmatch", str(path)], capture_output=True, check=False
+    ) if asked[0] not in answered else None
+    if tracked is not None and tracked.returncode == 0:  # an ignore rule does not apply to a tracked file
+        raise BadInputError(
+            f"refusing to write a secret to {path}: Git tracks it, so it would be committed whatever .gitignore says",
+            where=setting,
+            hint=f"untrack it (git rm --cached {path.name}) and commit that, or choose a path outside the repository",
+        )
     if asked[0] not in answered:
         raise BadInputError(
             f"refusing to write a secret to {path}: it is inside the Git work tree {inside.stdout.strip()} "
@@ -199,10 +231,10 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
     if len(asked) > 1 and asked[1] not in answered:
         raise BadInputError(
             f"refusing to write a secret to {path}: Git ignores it, but not the copy the tool writes beside it first "
-            f"({Path(asked[1]).name.replace('0-0', '<pid>-<random>')}), which a crash could leave behind",
+            f"({temporary_sibling(path, '<pid>-<random>').name}), which a crash could leave behind",
             where=setting,
-            hint=f"ignore the file by a pattern that also matches that copy (e.g. *{path.name} or its directory), "
-            "or choose a path outside the repository (the default is)",
+            hint=f"ignore it by a pattern that also matches that copy ({ignore_pattern(path)} in .gitignore, or its "
+            "directory), or choose a path outside the repository (the default is)",
         )
 
 

@@ -88,7 +88,11 @@ def check_token(client: httpx.Client, seeds: SeedSet, key: StoredKey | None, sec
     name = "token client_credentials"
     expected = f"an access token for consumer {seeds.api_consumer.name} with scope {scopes!r}"
     if key is None:
-        return Check(name, False, expected, "no API key for this consumer in the key sink: nothing to request a token with")
+        return Check(
+            name, False, expected,
+            "no API key for this consumer and target in the key sink: nothing to request a token with (a key stored "
+            "by an earlier version names no target: give verify --api-consumer-id)",
+        )
     form = {
         "grant_type": "client_credentials",
         "client_id": key.api_consumer_id,

@@ -60,7 +60,7 @@ class ApiConsumersPage(AdminPage):
     def __init__(self, *args, **kwargs):  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         t = ApiConsumersTexts
-        self.index_table = self.table(t, "NAME", "DESCRIPTION")
+        self.index_table = self.table(t, "NAME", "DESCRIPTION", one_of=("MANIFEST_COLUMN", "MANIFEST"))
         self.show_heading = self.heading(t, "SHOW_HEADING")
         self.name = self.field(t, "NAME")
         self.description = self.field(t, "DESCRIPTION")

@@ -40,6 +40,20 @@ class Ihp:
     SAVED_CSS = ".alert-success"
     # Bootstrap 5 (mb-3), Bootstrap 4 (form-group) and IHP's own id on either
     FIELD_GROUP_CSS = ".mb-3, .form-group, [id^='form-group-']"
+    # what IHP's generator adds to a foreign key's label and column ("Hub" -> "Hub Id"); a
+    # selectField drops it again (removeIdSuffix)
+    REFERENCE_SUFFIX = " Id"
+
+
+def reference_texts(text: str) -> tuple[str, str]:
+    """How IHP names a reference to another record: "Hub" (a select) or "Hub Id" (a text box,
+    a generated index's column)."""
+    return text, f"{text}{Ihp.REFERENCE_SUFFIX}"
+
+
+# a value as a Hub column may give it: a record's UUID, or a slug
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def norm(text: str) -> str:
@@ -242,17 +256,21 @@ class Row:
         """The cell naming the record this one belongs to: the column ``label`` ("Hub"), or
         ``label Id`` as IHP's generated index heads a foreign key (``columnNameToFieldLabel``
         keeps the "Id" that a select's label drops); None where the table has neither."""
-        for column in (label, f"{label} Id"):
+        for column in reference_texts(label):
             if norm(column) in self.cells:
                 return self.cells[norm(column)]
         return None
 
-    def belongs_to(self, label: str, names: tuple[str, ...]) -> bool:
-        """Whether the row is of the record ``names`` names (its id, slug or name): yes where the
-        table has no ``label`` column (the index is that record's already, as ``?hubId=`` asks),
-        else where that column names it (IHP's generated index lists every hub's rows)."""
+    def belongs_to(self, label: str, record_id: str, slug: str) -> bool | None:
+        """Whether the row is of the record with ``record_id`` and ``slug``: True where the table
+        has no ``label`` column (the index is that record's already, as ``?hubId=`` asks), else
+        where that column gives its id or its slug, exactly (IHP's generated index lists every
+        hub's rows, by id). None where the column gives something else than an id or a slug (a
+        name: another hub may bear it, or this one under other words), which cannot be told."""
         cell = self.reference(label)
-        return cell is None or norm(cell) in {norm(n) for n in names if n}
+        if cell is None or cell in (record_id, slug):
+            return True
+        return False if _UUID.match(cell) or _SLUG.match(cell) else None
 
 
 def _origin(url: str) -> str:
@@ -316,6 +334,7 @@ class AdminPage:
         self.root = page.get_by_role("main").or_(page.locator("body").filter(has_not=page.get_by_role("main")))
         self.saved_flash = page.locator(Ihp.SAVED_CSS)  # the page's, wherever its layout puts flashes
         self._buttons_found: set[str] = set()  # ui-texts keys of buttons counted once (see _click)
+        self._references_shown: dict[str, bool] = {}  # ui-texts key -> the form shows it (see set_reference)
         _watch(page)
 
     # -------------------------------------------------------------- what the tool looks for
@@ -344,8 +363,8 @@ class AdminPage:
         foreign key: "Hub" (``selectField``) or "Hub Id" (``textField``, what the generator
         writes)."""
         text = text_of(texts, attr)
-        locator = self.root.get_by_label(tolerant(text)).or_(self.root.get_by_label(tolerant(f"{text} Id")))
-        return Target("field", text, locator, key_of(texts, attr))
+        select, box = (self.root.get_by_label(tolerant(t)) for t in reference_texts(text))
+        return Target("field", text, select.or_(box), key_of(texts, attr))
 
     def heading(self, texts: type, attr: str, sub: str | None = None) -> Target:
         text = text_of(texts, attr, sub)
@@ -358,13 +377,23 @@ class AdminPage:
         term = self.root.get_by_role("term").filter(has_text=tolerant(heading.text))  # a term's name is not its text
         return Target("heading", heading.text, heading.locator.or_(term), heading.key)
 
-    def table(self, texts: type, *columns: str) -> Target:
-        """The table in the main content that has all these column headers."""
+    def table(self, texts: type, *columns: str, one_of: tuple[str, ...] = ()) -> Target:
+        """The table in the main content that has all these column headers, and, given
+        ``one_of`` (attributes of ``texts``, each also with IHP's " Id"), at least one of those."""
         locator = self.root.get_by_role("table")
         for attr in columns:
             locator = locator.filter(has=self.page.get_by_role("columnheader", name=tolerant(text_of(texts, attr))))
         text = ", ".join(text_of(texts, attr) for attr in columns)
-        return Target("table", text, locator, ", ".join(key_of(texts, attr) for attr in columns))
+        keys = ", ".join(key_of(texts, attr) for attr in columns)
+        if one_of:
+            wanted = [t for attr in one_of for t in reference_texts(text_of(texts, attr))]
+            header = self.page.get_by_role("columnheader", name=tolerant(wanted[0]))
+            for other in wanted[1:]:
+                header = header.or_(self.page.get_by_role("columnheader", name=tolerant(other)))
+            locator = locator.filter(has=header)
+            text += ", " + " or ".join(wanted)
+            keys += ", " + " or ".join(key_of(texts, attr) for attr in one_of)
+        return Target("table", text, locator, keys)
 
     def label(self, texts: type, attr: str) -> Target:
         """The label a record value is shown beside on a show page, whatever element holds it."""
@@ -689,7 +718,12 @@ class AdminPage:
             pass  # no such option (or no such field): say which options there are
         except PlaywrightError as exc:
             if _NOT_A_SELECT in (exc.message or ""):
-                locator.fill(value, timeout=self.timeout_s * 1000)  # the text box found is the one field
+                try:
+                    locator.fill(value, timeout=self.timeout_s * 1000)  # the text box found is the one field
+                except PlaywrightTimeoutError:
+                    raise self._error(
+                        NotAsExpected, f"the {field} field is a text box that takes no typing (read-only or disabled)", field
+                    ) from None
                 return
             if "strict mode violation" not in (exc.message or ""):
                 raise
@@ -709,8 +743,12 @@ class AdminPage:
     def set_reference(self, field: Target, record_id: str) -> None:
         """Where the form shows the record a new one belongs to (IHP's generated form: a "Hub Id"
         box holding the nil UUID), make it ``record_id``; where it does not (a customised app
-        fills it from the address, in a hidden input), nothing to do."""
-        if field.locator.count():
+        fills it from the address, in a hidden input), nothing to do. Whether the form has it is
+        looked at once per page object (a round trip fewer on every next widget)."""
+        shown = self._references_shown.get(field.key)
+        if shown is None:
+            shown = self._references_shown[field.key] = bool(field.locator.count())
+        if shown:
             self._choose(field, record_id)
 
     def fill_field(self, field: Target, value: str) -> None:
@@ -783,6 +821,22 @@ class AdminPage:
         if not tables:
             return None
         return [Row(r["cells"], r["links"]) for r in tables[0]]
+
+    def rows_of(self, rows: list[Row], label: str, record_id: str, slug: str) -> list[Row]:
+        """The rows of the record ``record_id`` (``slug``), by their ``label`` column (see
+        :meth:`Row.belongs_to`); a row that column does not tell of is an error, not a guess."""
+        mine = []
+        for row in rows:
+            belongs = row.belongs_to(label, record_id, slug)
+            if belongs is None:
+                raise self._error(
+                    NotAsExpected,
+                    f"the index's {label} column shows {_clip(row.reference(label) or '')!r}, neither an id nor a slug: "
+                    f"the tool cannot tell whether that row is {slug}'s (the index lists more than {slug}'s)",
+                )
+            if belongs:
+                mine.append(row)
+        return mine
 
     def read_record(self, scope: Locator | Target | None = None) -> dict[str, str]:
         """A show page's record, label -> value, keyed by the normalised label, whatever holds

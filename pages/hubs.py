@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pages.base import AdminPage, Row, Screen, norm, query_param
-from pages.manifests import ManifestSummary
+from pages.manifests import MANIFESTS_ON_INDEX, ManifestSummary
 
 
 class HubsTexts:
@@ -192,9 +192,9 @@ class HubsPage(AdminPage):
         if "hub_id" in ids:
             record = {f"record {a.lower()}": self.label(t, a) for a in ("NAME", "SLUG", "DOMAIN", "KIND")}
             show = {"heading": self.show_heading, **record}
-            # else the manifests index lists them (see ManifestsPage.screens)
-            optional = {"manifests table": self.manifests_table}
-            screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show, optional))
+            if MANIFESTS_ON_INDEX not in ids:  # else the manifests index must list them (ManifestsPage.screens)
+                show["manifests table"] = self.manifests_table
+            screens.append(Screen("hub page", t.SHOW_PATH.format(id=ids["hub_id"]), show))
             edit = {**form, "save button": self.save_button}
             screens.append(Screen("edit hub form", t.EDIT_PATH.format(id=ids["hub_id"]), edit, self.optional))
         return screens

@@ -10,6 +10,9 @@ from typing import Any
 
 from pages.base import AdminPage, Row, Screen, query_param, tolerant
 
+# a key of the ids doctor opens screens with (see screens): the hub whose page lists no manifests
+MANIFESTS_ON_INDEX = "hub_id_manifests_on_index"
+
 
 class ManifestsTexts:
     UI_TEXTS_SECTION = "manifests"
@@ -67,7 +70,7 @@ class ManifestsPage(AdminPage):
         super().__init__(*args, **kwargs)
         t = ManifestsTexts
         self.show_heading = self.heading(t, "SHOW_HEADING")
-        self.index_table = self.table(t, "VERSION", "STATUS")
+        self.index_table = self.table(t, "VERSION", "STATUS", one_of=("HUB",))
         self.hub = self.reference_field(t, "HUB")
         self.version = self.field(t, "VERSION")
         self.capability_description = self.field(t, "CAPABILITY_DESCRIPTION")
@@ -82,7 +85,7 @@ class ManifestsPage(AdminPage):
 
     def create(self, hub_id: str, version: str, capability_description: str, contact: str) -> str | None:
         """Create a draft manifest for the hub; returns its id where the page it landed on names
-        it (else the hub's page lists it: ``HubsPage.manifest_id``)."""
+        it (else the hub's page or the manifests index lists it: ``flows.steps.hub.hub_manifests``)."""
         self._open(ManifestsTexts.NEW_PATH.format(hub_id=hub_id))
         self.set_reference(self.hub, hub_id)
         self.fill_field(self.version, version)
@@ -91,13 +94,13 @@ class ManifestsPage(AdminPage):
         self._submit(self.create_button, self.saved(self.show_heading), what="create the manifest")
         return self.landed_id(ManifestsTexts.ID_PARAM)
 
-    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[ManifestSummary]:
-        """The hub's manifests on the manifests index: where it has a Hub column, the rows that
-        name the hub (its id, or one of ``hub_names``). For an app whose hub page lists none (IHP's
-        generated show page lists no child records)."""
+    def list(self, hub_id: str, *, hub_slug: str = "") -> list[ManifestSummary]:
+        """The hub's manifests on the manifests index, by its Hub column (the index must have one:
+        IHP's generated index lists every hub's manifests and ignores ``?hubId=``), for an app
+        whose hub page lists none (a generated show page lists no child records)."""
         t = ManifestsTexts
         self._open(t.INDEX_PATH.format(hub_id=hub_id))
-        return [summary(row) for row in self.read_table(self.index_table) if row.belongs_to(t.HUB, (hub_id, *hub_names))]
+        return [summary(row) for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug)]
 
     def show(self, manifest_id: str) -> ManifestDetails:
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id))
@@ -157,7 +160,8 @@ class ManifestsPage(AdminPage):
         header = {"version": self.version, "capability description": self.capability_description, "contact": self.contact}
         if "hub_id" in ids:
             hub = ids["hub_id"]
-            screens.append(Screen("manifests index", t.INDEX_PATH.format(hub_id=hub), {"manifests table": self.index_table}))
+            if MANIFESTS_ON_INDEX in ids:  # the hub's page lists none: the index must, by hub
+                screens.append(Screen("manifests index", t.INDEX_PATH.format(hub_id=hub), {"manifests table": self.index_table}))
             form = {**header, "create button": self.create_button}
             screens.append(Screen("new manifest form", t.NEW_PATH.format(hub_id=hub), form, {"hub": self.hub}))
         if "manifest_id" in ids:

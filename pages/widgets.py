@@ -56,10 +56,10 @@ class WidgetsPage(AdminPage):
         self.config = self.field(t, "CONFIG")
         self.create_button = self.button(t, "CREATE_BUTTON")
 
-    def list(self, hub_id: str, *, hub_names: tuple[str, ...] = ()) -> list[WidgetSummary]:
-        """The hub's widgets on the index: where it has a Hub column, the rows that name the hub
-        (its id, or one of ``hub_names``: slug, name), since another hub's widget of the same
-        name is not this hub's."""
+    def list(self, hub_id: str, *, hub_slug: str = "") -> list[WidgetSummary]:
+        """The hub's widgets on the index: where it has a Hub column, the rows that give the hub's
+        id or slug (IHP's generated index lists every hub's widgets, and another hub's widget of
+        the same name is not this hub's)."""
         t = WidgetsTexts
         self._open(t.INDEX_PATH.format(hub_id=hub_id))
         return [
@@ -69,8 +69,7 @@ class WidgetsPage(AdminPage):
                 row[t.TITLE],
                 row[t.WIDGET_TYPE],
             )
-            for row in self.read_table(self.index_table)
-            if row.belongs_to(t.HUB, (hub_id, *hub_names))
+            for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug)
         ]
 
     def create(self, hub_id: str, widget: WidgetFields) -> str | None:

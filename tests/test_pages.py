@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, NotAsExpected, SessionExpired, first_line, norm, tolerant
+from pages.base import FormError, NotAsExpected, Row, SessionExpired, first_line, norm, tolerant
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -155,7 +155,7 @@ def test_an_ihp_action_link_activates_after_its_confirm(page: Page, sandbox_fact
         assert manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact) is None
     assert {str(m.hub_id) for m in rows(sandbox, "manifests")} == {str(h.id) for h in rows(sandbox, "hubs")}
     assert hubs.show(hub_id).manifests is None  # the generated show page lists no child records
-    (listed,) = manifests.list(hub_id, hub_names=(HUB.slug,))  # of the index's two 1.0 rows, the hub's
+    (listed,) = manifests.list(hub_id, hub_slug=HUB.slug)  # of the index's two 1.0 rows, the hub's
     manifest_id = listed.id
     assert [str(m.hub_id) for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == [hub_id]
     manifests.save(manifest_id, SEEDS.manifest.vocabulary())
@@ -163,6 +163,31 @@ def test_an_ihp_action_link_activates_after_its_confirm(page: Page, sandbox_fact
     expect(manifests.root.get_by_role("link", name="Activate")).to_be_visible()  # no button, no form
     manifests.activate(manifest_id, reuse_open_page=True)  # accepts the link's confirm()
     assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
+
+
+def test_a_hub_column_is_read_by_id_or_slug_and_never_guessed() -> None:
+    hub_id = "418d92c7-be27-4ef5-a688-3410531a3e01"
+    other_id = "00000000-0000-0000-0000-000000000001"
+    for column in ("Hub", "Hub Id", "hub_id"):
+        assert Row({norm(column): hub_id}, {}).belongs_to("Hub", hub_id, "ops-hub") is True
+        assert Row({norm(column): "ops-hub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is True
+        assert Row({norm(column): other_id}, {}).belongs_to("Hub", hub_id, "ops-hub") is False
+        assert Row({norm(column): "opshub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is False  # another slug
+        # a name: another hub may bear it, or this one under other words; neither is guessed
+        assert Row({norm(column): "Ops Hub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is None
+    assert Row({"name": "x"}, {}).belongs_to("Hub", hub_id, "ops-hub") is True  # no such column: the hub's index
+
+
+def test_a_manifests_index_without_a_hub_column_is_not_read_as_the_hubs(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # where the hub's page lists no manifests the tool reads the manifests index, which IHP's
+    # generator writes for every hub: without a Hub column nothing there says which are the hub's
+    sandbox = sandbox_factory()  # the replica's own index: the hub's, with no Hub column
+    logged_in(page, sandbox.base_url)
+    hub_id = HubsPage(page, sandbox.base_url, 10).create(HUB).id
+    manifests = ManifestsPage(page, sandbox.base_url, 10)
+    manifests.create(hub_id, "1.0", SEEDS.manifest.capability_description, SEEDS.manifest.contact)
+    with pytest.raises(NotAsExpected, match="table with the columns 'Version, Status, Hub or Hub Id' is not on the screen"):
+        manifests.list(hub_id, hub_slug=HUB.slug)
 
 
 def _active_manifest(page: Page, base: str) -> tuple[str, str]:

@@ -781,14 +781,23 @@ def test_a_key_files_temporary_copy_is_out_of_gits_reach_and_the_rename_durable(
         assert ignored.returncode == 0, copy.name
         check_secret_path(repo / name, "--key-sink", replaced=True)
     assert temporary_sibling(tmp_path / ".env", "1-2").name == ".env.ihub-1-2"
-    # a rule naming the file alone does not cover the copy: refused, saying what to ignore
-    with pytest.raises(BadInputError, match="not the copy the tool writes beside it"):
+    # a rule naming the file alone does not cover the copy: refused, saying what to ignore; doing
+    # that is enough
+    with pytest.raises(BadInputError, match="not the copy the tool writes beside it") as refused:
         check_secret_path(repo / "exact.json", "--key-sink", replaced=True)
+    assert "exact.ihub-<pid>-<random>.json" in refused.value.message and "exact*.json in .gitignore" in refused.value.hint
     check_secret_path(repo / "exact.json", "--key-sink")  # appended to in place (an envfile): no copy
+    (repo / ".gitignore").write_text("*.key.json\nstorage-state*.json\nexact*.json\n")
+    check_secret_path(repo / "exact.json", "--key-sink", replaced=True)
+    # a tracked file is committed whatever the ignore rules say: said as such
+    (repo / "tracked.key.json").write_text("{}")
+    subprocess.run(["git", "-C", str(repo), "add", "-f", "tracked.key.json"], check=True)
+    with pytest.raises(BadInputError, match="Git tracks it"):
+        check_secret_path(repo / "tracked.key.json", "--key-sink", replaced=True)
 
     sink = FileSink(repo / "ops.key.json", "http://127.0.0.1:1")
     sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
-    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", ".ops.key.json.lock", "ops.key.json"]
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", ".ops.key.json.lock", "ops.key.json", "tracked.key.json"]
 
 
 def test_a_first_format_entry_is_not_given_to_any_target_by_name(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ class HubStep(Step[HubObservation]):
         if found is None:
             return HubObservation(slug=slug, seen=f"no hub with slug {slug}")
         details = run.hubs.show(found.id)
-        listed = hub_manifests(run.hubs, run.manifests, found.id, (slug, found.name), details)
+        listed = hub_manifests(run.hubs, run.manifests, found.id, slug, details)
         manifests = [ManifestRef(id=m.id, version=m.version, status=m.status) for m in listed]
         return HubObservation(
             slug=slug, seen=f"hub {slug} ({found.id})", found=True, hub_id=found.id, fields=dict(details.values), manifests=manifests
@@ -104,7 +104,7 @@ class HubStep(Step[HubObservation]):
 
 
 def hub_manifests(
-    hubs: Any, manifests: Any, hub_id: str, hub_names: tuple[str, ...], details: HubDetails | None = None
+    hubs: Any, manifests: Any, hub_id: str, hub_slug: str, details: HubDetails | None = None
 ) -> list[ManifestSummary]:
     """The hub's manifests as its page lists them, or, where it lists none (IHP's generated show
     page lists no child records), as the manifests index lists those naming the hub (``hubs``
@@ -112,4 +112,4 @@ def hub_manifests(
     details = details or hubs.show(hub_id)
     if details.manifests is not None:
         return details.manifests
-    return manifests.list(hub_id, hub_names=hub_names)
+    return manifests.list(hub_id, hub_slug=hub_slug)

@@ -82,7 +82,7 @@ class ManifestStep(Step[ManifestObservation]):
         manifest_id = run.manifests.create(hub.hub_id, v["version"], v["capabilityDescription"], v["contact"])
         run.writes += 1
         if manifest_id is None:  # IHP's generated create lands on the index: find it as observing does
-            listed = hub_manifests(run.hubs, run.manifests, hub.hub_id, (hub.slug, hub.fields.get("name", "")))
+            listed = hub_manifests(run.hubs, run.manifests, hub.hub_id, hub.slug)
             found = next((m for m in listed if m.version == v["version"]), None)
             manifest_id = run.manifests.saved_id(found, f"the manifest {v['version']!r}", "the hub's page or the manifests index")
         after = ManifestObservation(

@@ -43,8 +43,8 @@ class WidgetsStep(Step[WidgetsObservation]):
         assert isinstance(hub, HubObservation)
         if not hub.found or hub.hub_id is None:
             return WidgetsObservation(inferred=True, seen="the hub is not there yet")
-        names = (hub.slug, hub.fields.get("name", ""))  # how an index's Hub column may name it
-        rows = [WidgetRow(name=w.name, title=w.title, type=w.type) for w in run.widgets.list(hub.hub_id, hub_names=names)]
+        listed = run.widgets.list(hub.hub_id, hub_slug=hub.slug)
+        rows = [WidgetRow(name=w.name, title=w.title, type=w.type) for w in listed]
         return WidgetsObservation(hub_id=hub.hub_id, widgets=rows, seen=f"{len(rows)} widget(s) on the hub")
 
     def decide(self, observation: WidgetsObservation, seeds: SeedSet, options: Options) -> Decision:
