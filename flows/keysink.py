@@ -17,6 +17,7 @@ Git, owned by another user, or in a directory other users can write to.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -106,14 +107,19 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
     # only) or fsynced (some network and FUSE file systems), which is no reason to say otherwise.
     try:
         directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
+    except PermissionError:
         return
     try:
         os.fsync(directory)
-    except OSError:
-        pass
+    except OSError as exc:
+        if exc.errno not in _FSYNC_UNSUPPORTED:  # EIO and the like: the disk failed, say so
+            raise
     finally:
         os.close(directory)
+
+
+# a directory fsync some file systems refuse (network, FUSE): no sign that the write failed
+_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EPERM, errno.EBADF}
 
 
 def temporary_sibling(path: Path, token: str) -> Path:
@@ -133,7 +139,7 @@ def _name_parts(path: Path) -> tuple[str, str, str, str]:
 
 def ignore_pattern(path: Path) -> str:
     """A .gitignore pattern for ``path`` that also matches its :func:`temporary_sibling`."""
-    lead, head, dot, tail = _name_parts(path)
+    lead, head, dot, tail = (re.sub(r"([][*?!\\])", r"\\\1", part) for part in _name_parts(path))
     return f"{lead}{head}*{dot}{tail}"
 
 
@@ -209,7 +215,9 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
     if ignored.returncode not in (0, 1):  # git failed (a path beyond a symbolic link, ...): fail closed
         why = next(iter(ignored.stderr.strip().splitlines()), f"exit code {ignored.returncode}")
         raise BadInputError(
-            f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})", where=setting, hint=hint
+            f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})",
+            where=setting,
+            hint="choose a path outside the repository (the default is one), or one Git can answer for (no symbolic link on the way)",
         )
     answered = set(ignored.stdout.split("\0"))
     tracked = subprocess.run(
@@ -219,7 +227,8 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
         raise BadInputError(
             f"refusing to write a secret to {path}: Git tracks it, so it would be committed whatever .gitignore says",
             where=setting,
-            hint=f"untrack it (git rm --cached {path.name}) and commit that, or choose a path outside the repository",
+            hint=f"untrack it (git rm --cached {path}), ignore it in .gitignore and commit both, or choose a path "
+            "outside the repository (the default is one)",
         )
     if asked[0] not in answered:
         raise BadInputError(

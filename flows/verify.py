@@ -90,8 +90,8 @@ def check_token(client: httpx.Client, seeds: SeedSet, key: StoredKey | None, sec
     if key is None:
         return Check(
             name, False, expected,
-            "no API key for this consumer and target in the key sink: nothing to request a token with (a key stored "
-            "by an earlier version names no target: give verify --api-consumer-id)",
+            "no API key for this consumer and target in the key sink: nothing to request a token with (if an earlier "
+            "version stored it, the entry names no target: then give verify the consumer's --api-consumer-id)",
         )
     form = {
         "grant_type": "client_credentials",

@@ -89,7 +89,7 @@ class ApiConsumersPage(AdminPage):
             id=query_param(row.link(t.SHOW_LINK), t.ID_PARAM) or "",
             name=row[t.NAME],
             description=row[t.DESCRIPTION],
-            manifest=row[t.MANIFEST_COLUMN] or row.reference(t.MANIFEST) or "",
+            manifest=row.reference(t.MANIFEST_COLUMN) or row.reference(t.MANIFEST) or "",
             key_prefix=_key_prefix(key or ""),
             key_listed=key is not None,
         )

@@ -51,9 +51,8 @@ def reference_texts(text: str) -> tuple[str, str]:
     return text, f"{text}{Ihp.REFERENCE_SUFFIX}"
 
 
-# a value as a Hub column may give it: a record's UUID, or a slug
+# a record's id as a Hub column of IHP's generated index gives it
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def norm(text: str) -> str:
@@ -261,16 +260,20 @@ class Row:
                 return self.cells[norm(column)]
         return None
 
-    def belongs_to(self, label: str, record_id: str, slug: str) -> bool | None:
+    def belongs_to(self, label: str, record_id: str, slug: str, param: str) -> bool | None:
         """Whether the row is of the record with ``record_id`` and ``slug``: True where the table
         has no ``label`` column (the index is that record's already, as ``?hubId=`` asks), else
-        where that column gives its id or its slug, exactly (IHP's generated index lists every
-        hub's rows, by id). None where the column gives something else than an id or a slug (a
-        name: another hub may bear it, or this one under other words), which cannot be told."""
+        where that column gives its id (IHP's generated index lists every hub's rows, by id) or
+        its slug, or links to its page (``?param=`` the id); False where it gives another id or
+        links to another record's page; None for anything else (a name or another slug: another
+        hub may bear it, or this one under other words), which is not guessed."""
         cell = self.reference(label)
-        if cell is None or cell in (record_id, slug):
+        if cell is None or cell == slug or cell.lower() == record_id.lower():
             return True
-        return False if _UUID.match(cell) or _SLUG.match(cell) else None
+        linked = query_param(self.link(cell), param)
+        if linked:
+            return linked.lower() == record_id.lower()
+        return False if _UUID.match(cell) else None
 
 
 def _origin(url: str) -> str:
@@ -748,7 +751,7 @@ class AdminPage:
         shown = self._references_shown.get(field.key)
         if shown is None:
             shown = self._references_shown[field.key] = bool(field.locator.count())
-        if shown:
+        if shown and field.locator.input_value(timeout=self.timeout_s * 1000).lower() != record_id.lower():
             self._choose(field, record_id)
 
     def fill_field(self, field: Target, value: str) -> None:
@@ -822,17 +825,18 @@ class AdminPage:
             return None
         return [Row(r["cells"], r["links"]) for r in tables[0]]
 
-    def rows_of(self, rows: list[Row], label: str, record_id: str, slug: str) -> list[Row]:
+    def rows_of(self, rows: list[Row], label: str, record_id: str, slug: str, param: str) -> list[Row]:
         """The rows of the record ``record_id`` (``slug``), by their ``label`` column (see
         :meth:`Row.belongs_to`); a row that column does not tell of is an error, not a guess."""
         mine = []
         for row in rows:
-            belongs = row.belongs_to(label, record_id, slug)
+            belongs = row.belongs_to(label, record_id, slug, param)
             if belongs is None:
                 raise self._error(
                     NotAsExpected,
-                    f"the index's {label} column shows {_clip(row.reference(label) or '')!r}, neither an id nor a slug: "
-                    f"the tool cannot tell whether that row is {slug}'s (the index lists more than {slug}'s)",
+                    f"the index's {label} column shows {_clip(row.reference(label) or '')!r}, which the tool cannot tell "
+                    f"to be {slug} or not: it reads that column where it gives the {label.lower()}'s id or slug, or links to its "
+                    f"page (?{param}=); a row of {slug}'s taken for another's would be created again",
                 )
             if belongs:
                 mine.append(row)

@@ -29,6 +29,7 @@ class ManifestsTexts:
     # the show page's label of the hub, the new form's field and the index's column where they
     # show it (IHP's generated form and index do: "Hub Id", and the index lists every hub's)
     HUB = "Hub"
+    HUB_PARAM = "hubId"  # the hub page's id parameter, where the Hub column links to it
     SHOW_LINK = "Show"
     ACTIVE = "active"
     DRAFT = "draft"
@@ -100,7 +101,7 @@ class ManifestsPage(AdminPage):
         whose hub page lists none (a generated show page lists no child records)."""
         t = ManifestsTexts
         self._open(t.INDEX_PATH.format(hub_id=hub_id))
-        return [summary(row) for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug)]
+        return [summary(row) for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug, t.HUB_PARAM)]
 
     def show(self, manifest_id: str) -> ManifestDetails:
         self._open(ManifestsTexts.SHOW_PATH.format(id=manifest_id))

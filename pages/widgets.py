@@ -18,6 +18,7 @@ class WidgetsTexts:
     # the hub a widget belongs to: the new form's field and the index's column where they show
     # it (IHP's generated ones do: "Hub Id", and the index lists every hub's widgets)
     HUB = "Hub"
+    HUB_PARAM = "hubId"  # the hub page's id parameter, where the Hub column links to it
     NAME = "Name"
     TITLE = "Title"
     WIDGET_TYPE = "Widget Type"
@@ -69,7 +70,7 @@ class WidgetsPage(AdminPage):
                 row[t.TITLE],
                 row[t.WIDGET_TYPE],
             )
-            for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug)
+            for row in self.rows_of(self.read_table(self.index_table), t.HUB, hub_id, hub_slug, t.HUB_PARAM)
         ]
 
     def create(self, hub_id: str, widget: WidgetFields) -> str | None:

@@ -165,17 +165,30 @@ def test_an_ihp_action_link_activates_after_its_confirm(page: Page, sandbox_fact
     assert [m.status for m in rows(sandbox, "manifests") if str(m.id) == manifest_id] == ["active"]
 
 
-def test_a_hub_column_is_read_by_id_or_slug_and_never_guessed() -> None:
+def test_a_hub_column_is_read_by_id_slug_or_link_and_never_guessed(page: Page) -> None:
     hub_id = "418d92c7-be27-4ef5-a688-3410531a3e01"
     other_id = "00000000-0000-0000-0000-000000000001"
-    for column in ("Hub", "Hub Id", "hub_id"):
-        assert Row({norm(column): hub_id}, {}).belongs_to("Hub", hub_id, "ops-hub") is True
-        assert Row({norm(column): "ops-hub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is True
-        assert Row({norm(column): other_id}, {}).belongs_to("Hub", hub_id, "ops-hub") is False
-        assert Row({norm(column): "opshub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is False  # another slug
-        # a name: another hub may bear it, or this one under other words; neither is guessed
-        assert Row({norm(column): "Ops Hub"}, {}).belongs_to("Hub", hub_id, "ops-hub") is None
-    assert Row({"name": "x"}, {}).belongs_to("Hub", hub_id, "ops-hub") is True  # no such column: the hub's index
+
+    def belongs(cell: str, links: dict[str, str] | None = None, column: str = "Hub") -> bool | None:
+        return Row({norm(column): cell}, {norm(k): v for k, v in (links or {}).items()}).belongs_to("Hub", hub_id, "ops-hub", "hubId")
+
+    for column in ("Hub", "Hub Id"):  # a select's label, and IHP's generated index column
+        assert belongs(hub_id, column=column) is True
+        assert belongs(hub_id.upper(), column=column) is True
+        assert belongs("ops-hub", column=column) is True
+        assert belongs(other_id, column=column) is False
+    assert belongs("Ops Hub", {"Ops Hub": f"/ShowHub?hubId={hub_id}"}) is True  # a name linking to the hub's page
+    assert belongs("Other Hub", {"Other Hub": f"/ShowHub?hubId={other_id}"}) is False
+    # a name or a slug without a link: another hub may bear it, or this one under other words
+    for cell in ("Ops Hub", "ops", "opshub", "2024"):
+        assert belongs(cell) is None, cell
+    assert Row({"name": "x"}, {}).belongs_to("Hub", hub_id, "ops-hub", "hubId") is True  # no such column: the hub's index
+    # a row that cannot be told stops the read, saying what the column must show
+    widgets = WidgetsPage(page, "http://127.0.0.1:9", 5)
+    mine = Row({"hubid": hub_id, "name": "a"}, {})
+    assert widgets.rows_of([mine, Row({"hubid": other_id, "name": "a"}, {})], "Hub", hub_id, "ops-hub", "hubId") == [mine]
+    with pytest.raises(NotAsExpected, match="cannot tell to be ops-hub or not: it reads that column where it gives"):
+        widgets.rows_of([mine, Row({"hubid": "Ops Hub"}, {})], "Hub", hub_id, "ops-hub", "hubId")
 
 
 def test_a_manifests_index_without_a_hub_column_is_not_read_as_the_hubs(page: Page, sandbox_factory: SandboxFactory) -> None:
