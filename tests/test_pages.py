@@ -191,6 +191,24 @@ def test_a_hub_column_is_read_by_id_slug_or_link_and_never_guessed(page: Page) -
         widgets.rows_of([mine, Row({"hubid": "Ops Hub"}, {})], "Hub", hub_id, "ops-hub", "hubId")
 
 
+def test_a_field_ihps_generator_writes_as_a_text_box_is_typed_into(page: Page) -> None:
+    # Kind, Widget Type, the consumer's manifest: textField where a customised app has a select;
+    # the Hub Id box: set unless it holds the hub's id; a box that takes no typing: said as such
+    page.set_content(
+        '<main><form><label for="k">Kind</label><input id="k" name="kind">'
+        '<label for="h">Hub Id</label><input id="h" name="hubId" value="00000000-0000-0000-0000-000000000000">'
+        '<label for="t">Widget Type</label><input id="t" name="widgetType" readonly></form></main>'
+    )
+    widgets = WidgetsPage(page, "http://127.0.0.1:9", 1)
+    hubs = HubsPage(page, "http://127.0.0.1:9", 1)
+    hubs._choose(hubs.kind, "domain")
+    expect(page.get_by_label("Kind")).to_have_value("domain")
+    widgets.set_reference(widgets.hub, "418D92C7-be27-4ef5-a688-3410531a3e01")
+    expect(page.get_by_label("Hub Id")).to_have_value("418D92C7-be27-4ef5-a688-3410531a3e01")
+    with pytest.raises(NotAsExpected, match="the Widget Type field is a text box that takes no typing"):
+        widgets._choose(widgets.widget_type, "ops.incident-board")
+
+
 def test_a_manifests_index_without_a_hub_column_is_not_read_as_the_hubs(page: Page, sandbox_factory: SandboxFactory) -> None:
     # where the hub's page lists no manifests the tool reads the manifests index, which IHP's
     # generator writes for every hub: without a Hub column nothing there says which are the hub's
