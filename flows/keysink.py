@@ -149,7 +149,7 @@ def check_secret_path(path: Path, setting: str, *, replaced: bool = False) -> No
     which must be out of Git's reach as well."""
     refuse_link_or_foreign(path, setting)
     refuse_unwritable_location(path, setting)
-    refuse_tracked_location(path, setting, temporary=temporary_sibling(path, "0-0") if replaced else None)
+    refuse_tracked_location(path, setting, replaced=replaced)
 
 
 def refuse_link_or_foreign(path: Path, setting: str) -> None:
@@ -176,9 +176,10 @@ def refuse_link_or_foreign(path: Path, setting: str) -> None:
         )
 
 
-def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None = None) -> None:
+def refuse_tracked_location(path: Path, setting: str, *, replaced: bool = False) -> None:
     """Refuse a secret file inside a Git work tree unless Git ignores it (the path as written:
-    a link's target is not what gets written), and its ``temporary`` copy's name too."""
+    a link's target is not what gets written), and, where it is ``replaced`` through a copy
+    (:func:`temporary_sibling`), the copy's name too."""
     path = Path(os.path.abspath(path))
     directory = path.parent
     while not directory.exists() and directory != directory.parent:
@@ -207,7 +208,8 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
         raise BadInputError(
             f"refusing to write a secret to {path}: Git cannot say whether it is ignored ({why})", where=setting, hint=hint
         )
-    asked = [str(path)] + ([str(Path(os.path.abspath(temporary)))] if temporary is not None else [])
+    copy = temporary_sibling(path, "0-0")  # a name the copy may have (a pid and a random number)
+    asked = [str(path)] + ([str(copy)] if replaced else [])
     ignored = subprocess.run(
         [git, "-C", str(directory), "check-ignore", "-z", "--stdin"],
         input="\0".join(asked) + "\0", capture_output=True, text=True, check=False,
@@ -220,24 +222,24 @@ def refuse_tracked_location(path: Path, setting: str, *, temporary: Path | None 
             hint="choose a path outside the repository (the default is one), or one Git can answer for (no symbolic link on the way)",
         )
     answered = set(ignored.stdout.split("\0"))
-    tracked = subprocess.run(
-        [git, "-C", str(directory), "ls-files", "--error-unmatch", str(path)], capture_output=True, check=False
-    ) if asked[0] not in answered else None
-    if tracked is not None and tracked.returncode == 0:  # an ignore rule does not apply to a tracked file
-        raise BadInputError(
-            f"refusing to write a secret to {path}: Git tracks it, so it would be committed whatever .gitignore says",
-            where=setting,
-            hint=f"untrack it (git rm --cached {path}), ignore it in .gitignore and commit both, or choose a path "
-            "outside the repository (the default is one)",
+    if str(path) not in answered:
+        tracked = subprocess.run(
+            [git, "-C", str(directory), "ls-files", "--error-unmatch", str(path)], capture_output=True, check=False
         )
-    if asked[0] not in answered:
+        if tracked.returncode == 0:  # an ignore rule does not apply to a tracked file
+            raise BadInputError(
+                f"refusing to write a secret to {path}: Git tracks it, so it would be committed whatever .gitignore says",
+                where=setting,
+                hint=f"untrack it (git rm --cached {path}), ignore it in .gitignore and commit both, or choose a path "
+                "outside the repository (the default is one)",
+            )
         raise BadInputError(
             f"refusing to write a secret to {path}: it is inside the Git work tree {inside.stdout.strip()} "
             "and not ignored, so it could be committed",
             where=setting,
             hint=hint,
         )
-    if len(asked) > 1 and asked[1] not in answered:
+    if replaced and str(copy) not in answered:
         raise BadInputError(
             f"refusing to write a secret to {path}: Git ignores it, but not the copy the tool writes beside it first "
             f"({temporary_sibling(path, '<pid>-<random>').name}), which a crash could leave behind",
