@@ -46,7 +46,8 @@ class Sandbox:
         self.config = config
         self.engine = engine
         self.t = tables
-        # the scaffold markup's indexes are IHP's generated ones: every record, not the hub's
+        # the scaffold markup's controllers and indexes are IHP's generated ones: saves land where
+        # they send them (see Ctx.saved), indexes list every record, not the hub's
         self.generated_views = config.markup == "scaffold"
         # Session ids handed out, in memory only (the database keeps their SHA-256): tests look
         # for them in the tool's artifacts.
@@ -187,7 +188,7 @@ class Ctx:
         """Where a form that saved a record lands: its show page, or, in the scaffold markup, where
         IHP's generated controllers send it (``redirectTo`` the index after a create, the edit
         form after an update), with the success flash either way."""
-        return self.redirect(generated if self.sb.config.markup == "scaffold" else show, success=success)
+        return self.redirect(generated if self.sb.generated_views else show, success=success)
 
     def redirect(self, url: str, *, success: str | None = None, error: str | None = None) -> Response:
         if success:
