@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Error as PlaywrightError
 
-from pages.base import AdminPage, Row, Screen, norm, query_param
+from pages.base import CHOICE, TEXT, AdminPage, Row, Screen, norm, query_param
 
 
 class ApiConsumersTexts:
@@ -100,9 +100,7 @@ class ApiConsumersPage(AdminPage):
         """Create a consumer bound to the (active) manifest ``manifest_id``; returns its id where
         the page it landed on names it (else see :meth:`listed_id`)."""
         self._open(ApiConsumersTexts.NEW_PATH)
-        self.fill_field(self.name, name)
-        self.fill_field(self.description, description)
-        self._choose(self.manifest, manifest_id)
+        self.fill_form((self.name, name, TEXT), (self.description, description, TEXT), (self.manifest, manifest_id, CHOICE))
         listed = self.listing(self.index_table, name)
         self._submit(self.create_button, self.saved(self.show_heading, listed), what="create the API consumer")
         return self.landed_id(ApiConsumersTexts.ID_PARAM)

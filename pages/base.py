@@ -65,6 +65,55 @@ def norm(text: str) -> str:
 
 _NORM_JS = r"s => s.replace(/^[\s_*]+|[\s_*:]+$/g, '').replace(/[\s_]+/g, '').toLowerCase()"
 
+# How a form's field is filled (AdminPage.fill_form): typed into, chosen (a select's option, or
+# typed where the field is a text box), or a reference to the record a new one belongs to
+# (set where the form shows it, left where it does not or holds it already).
+TEXT, CHOICE, REFERENCE = "text", "choice", "reference"
+
+# AdminPage.fill_form in the page: [[labels, value, how], ...] -> true when every field was
+# found once by its label and was ready, and all were set; false, with nothing set, otherwise.
+# Ready is what Playwright's fill and select_option wait for: shown (a box with a size, not
+# hidden), enabled, editable (a text box or area, not read-only); a select must hold the option.
+# The value goes in through the element's own setter (as typing does, past a framework's
+# override), then the input and change events a person's edit fires.
+_FILL_FORM_JS = r"""(root, entries) => {
+    const norm = NORM;
+    const text = e => e ? e.textContent || '' : '';
+    const names = e => {
+        const out = [...(e.labels || [])].map(text);
+        const aria = e.getAttribute('aria-label');
+        if (aria) out.push(aria);
+        const by = e.getAttribute('aria-labelledby');
+        if (by) out.push(by.split(/\s+/).map(id => text(document.getElementById(id))).join(' '));
+        return out.map(norm);
+    };
+    const controls = [...root.querySelectorAll('input, textarea, select')].map(e => [e, names(e)]);
+    const TYPED = ['text', 'search', 'email', 'url', 'tel', 'number', 'textarea'];
+    const ready = e => {
+        const box = e.getBoundingClientRect();
+        if (!box.width || !box.height || !e.checkVisibility({visibilityProperty: true})) return false;
+        if (e.matches(':disabled') || e.closest('[aria-disabled="true"]')) return false;
+        return e.tagName === 'SELECT' ? !e.multiple : !e.readOnly && TYPED.includes(e.type);
+    };
+    const plan = [];
+    for (const [labels, value, how] of entries) {
+        const wanted = labels.map(norm);
+        const found = controls.filter(([, n]) => n.some(x => wanted.includes(x))).map(([e]) => e);
+        if (!found.length && how === 'reference') continue;
+        if (found.length !== 1 || !ready(found[0])) return false;
+        const e = found[0];
+        if (how === 'reference' && e.value.toLowerCase() === value.toLowerCase()) continue;
+        if (e.tagName === 'SELECT' && (how === 'text' || ![...e.options].some(o => o.value === value))) return false;
+        plan.push([e, value]);
+    }
+    for (const [e, value] of plan) {
+        Object.getOwnPropertyDescriptor(Object.getPrototypeOf(e), 'value').set.call(e, value);
+        e.dispatchEvent(new Event('input', {bubbles: true}));
+        e.dispatchEvent(new Event('change', {bubbles: true}));
+    }
+    return true;
+}""".replace("NORM", _NORM_JS)
+
 # An IHP index table (one <table>) as [{cells: {header: text}, links: {text: href}}] per row.
 _READ_TABLE_JS = r"""t => {
     const norm = NORM;
@@ -100,6 +149,7 @@ class Target:
     text: str
     locator: Locator
     key: str
+    labels: tuple[str, ...] = ()  # a field: the labels it may go by (see AdminPage.fill_form)
 
     def describe(self) -> str:
         what = {"table": "table with the columns", "label": "value labelled"}.get(self.kind, self.kind)
@@ -345,7 +395,7 @@ class AdminPage:
     def field(self, texts: type, attr: str, sub: str | None = None) -> Target:
         """A form field by its label (or aria-label), compared as a person reads it."""
         text = text_of(texts, attr, sub)
-        return Target("field", text, self.root.get_by_label(tolerant(text)), key_of(texts, attr, sub))
+        return Target("field", text, self.root.get_by_label(tolerant(text)), key_of(texts, attr, sub), (text,))
 
     def button(self, texts: type, attr: str) -> Target:
         """A button of a form in the main content (not the navigation's look-alikes)."""
@@ -367,7 +417,7 @@ class AdminPage:
         writes)."""
         text = text_of(texts, attr)
         select, box = (self.root.get_by_label(tolerant(t)) for t in reference_texts(text))
-        return Target("field", text, select.or_(box), key_of(texts, attr))
+        return Target("field", text, select.or_(box), key_of(texts, attr), reference_texts(text))
 
     def heading(self, texts: type, attr: str, sub: str | None = None) -> Target:
         text = text_of(texts, attr, sub)
@@ -753,6 +803,29 @@ class AdminPage:
             shown = self._references_shown[field.key] = bool(field.locator.count())
         if shown and field.locator.input_value(timeout=self.timeout_s * 1000).lower() != record_id.lower():
             self._choose(field, record_id)
+
+    def fill_form(self, *fields: tuple[Target, str, str]) -> None:
+        """Fill a form's ``(field, value, how)`` (``how``: TEXT, CHOICE or REFERENCE) in one
+        round trip, where each field is there once and ready as Playwright's fill and
+        select_option wait for it (shown, enabled, editable; a select holding the option): a
+        widget's form in one call instead of five, and one traced action whose parameters name
+        every field and value, the filled form in its snapshot. Otherwise nothing is set in the
+        page and the fields are filled one by one, with their waits and their errors
+        (:meth:`fill_field`, :meth:`_choose`, :meth:`set_reference`)."""
+        if not fields:
+            return
+        entries = [[list(target.labels or (target.text,)), value, how] for target, value, how in fields]
+        # the trace viewer lists the call under this title (the values are in its parameters)
+        with self.page.context.tracing.group(f"Fill {', '.join(repr(target.text) for target, _, _ in fields)}"):
+            if self._evaluate_first(self.root, _FILL_FORM_JS, entries):
+                return
+        for target, value, how in fields:
+            if how == REFERENCE:
+                self.set_reference(target, value)
+            elif how == CHOICE:
+                self._choose(target, value)
+            else:
+                self._fill_text(target, value)
 
     def fill_field(self, field: Target, value: str) -> None:
         """Fill a text input or textarea found by its label."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pages.base import AdminPage, Row, Screen, norm, query_param
+from pages.base import CHOICE, TEXT, AdminPage, Row, Screen, norm, query_param
 from pages.manifests import MANIFESTS_ON_INDEX, ManifestSummary
 
 
@@ -128,10 +128,7 @@ class HubsPage(AdminPage):
 
     def _fill(self, hub: HubFields) -> tuple[list[str], list[str]]:
         """Fill the form; returns the optional fields filled and those this form lacks."""
-        self.fill_field(self.name, hub.name)
-        self.fill_field(self.slug, hub.slug)
-        self.fill_field(self.domain, hub.domain)
-        self._choose(self.kind, hub.kind)
+        self.fill_form((self.name, hub.name, TEXT), (self.slug, hub.slug, TEXT), (self.domain, hub.domain, TEXT), (self.kind, hub.kind, CHOICE))
         wanted = {key: getattr(hub, key) for key in self.optional if getattr(hub, key) is not None}
         if not wanted:
             return [], []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-from pages.base import AdminPage, Row, Screen, query_param, tolerant
+from pages.base import REFERENCE, TEXT, AdminPage, Row, Screen, query_param, tolerant
 
 # a key of the ids doctor opens screens with (see screens): the hub whose page lists no manifests
 MANIFESTS_ON_INDEX = "hub_id_manifests_on_index"
@@ -88,10 +88,12 @@ class ManifestsPage(AdminPage):
         """Create a draft manifest for the hub; returns its id where the page it landed on names
         it (else the hub's page or the manifests index lists it: ``flows.steps.hub.hub_manifests``)."""
         self._open(ManifestsTexts.NEW_PATH.format(hub_id=hub_id))
-        self.set_reference(self.hub, hub_id)
-        self.fill_field(self.version, version)
-        self.fill_field(self.capability_description, capability_description)
-        self.fill_field(self.contact, contact)
+        self.fill_form(
+            (self.hub, hub_id, REFERENCE),
+            (self.version, version, TEXT),
+            (self.capability_description, capability_description, TEXT),
+            (self.contact, contact, TEXT),
+        )
         self._submit(self.create_button, self.saved(self.show_heading), what="create the manifest")
         return self.landed_id(ManifestsTexts.ID_PARAM)
 
@@ -141,12 +143,12 @@ class ManifestsPage(AdminPage):
     ) -> None:
         """Edit the draft: write the ``declared*`` JSON (and, if given, description and contact)."""
         self._open(ManifestsTexts.EDIT_PATH.format(id=manifest_id))
-        if capability_description is not None:
-            self.fill_field(self.capability_description, capability_description)
+        fields = [(self.capability_description, capability_description, TEXT)] if capability_description is not None else []
         if contact is not None:
-            self.fill_field(self.contact, contact)
+            fields.append((self.contact, contact, TEXT))
         for name, value in vocabulary.items():
-            self.fill_field(self.vocabulary_fields[name], json.dumps(value, indent=2, ensure_ascii=False))
+            fields.append((self.vocabulary_fields[name], json.dumps(value, indent=2, ensure_ascii=False), TEXT))
+        self.fill_form(*fields)
         self._submit(self.save_button, self.saved(self.show_heading), what="save the manifest's vocabulary")
 
     def activate(self, manifest_id: str, *, reuse_open_page: bool = False) -> None:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pages.base import AdminPage, Screen, query_param
+from pages.base import CHOICE, REFERENCE, TEXT, AdminPage, Screen, query_param
 
 
 class WidgetsTexts:
@@ -84,11 +84,13 @@ class WidgetsPage(AdminPage):
         page comes to the front for the click (see AdminPage._click)."""
         t = WidgetsTexts
         self._open(t.NEW_PATH.format(hub_id=hub_id))
-        self.set_reference(self.hub, hub_id)
-        self.fill_field(self.name, widget.name)
-        self.fill_field(self.title, widget.title)
-        self._choose(self.widget_type, widget.type)
-        self.fill_field(self.config, json.dumps(widget.config, ensure_ascii=False))
+        self.fill_form(
+            (self.hub, hub_id, REFERENCE),
+            (self.name, widget.name, TEXT),
+            (self.title, widget.title, TEXT),
+            (self.widget_type, widget.type, CHOICE),
+            (self.config, json.dumps(widget.config, ensure_ascii=False), TEXT),
+        )
         self._click(self.create_button)
 
     def await_created(self, widget: WidgetFields) -> str | None:

@@ -12,7 +12,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -292,6 +294,44 @@ class Tool:
 @pytest.fixture
 def tool(sandbox: RunningSandbox, tmp_path: Path) -> Tool:
     return Tool(sandbox, tmp_path)
+
+
+@dataclass(frozen=True)
+class FormFill:
+    """A form filled in one call (pages.base.AdminPage.fill_form), as a trace records it."""
+
+    title: str  # the trace viewer's group: "Fill 'Name', 'Title', ..."
+    call_id: str  # the call's id, which its DOM snapshots name
+    values: dict[str, str]  # each field's first label -> the value put in
+
+
+def _decoded(value: dict[str, Any]) -> Any:
+    """A value as Playwright's protocol serialises an evaluate's argument (strings and arrays
+    are all a form fill sends)."""
+    if "a" in value:
+        return [_decoded(v) for v in value["a"]]
+    return value.get("s")
+
+
+def form_fills(trace: zipfile.ZipFile) -> list[FormFill]:
+    """Every form a run filled, in the order the trace recorded them: each call that follows a
+    group titled ``Fill …``, with the labels and values its parameters hold."""
+    fills, title = [], None
+    for name in trace.namelist():
+        if not name.endswith(".trace"):
+            continue
+        for line in trace.read(name).decode().splitlines():
+            event = json.loads(line)
+            if event.get("type") != "before":
+                continue
+            if event.get("method") == "tracingGroup":
+                title = event.get("title") or event["params"].get("name")
+                continue
+            if title and title.startswith("Fill ") and "arg" in event.get("params", {}):
+                entries = _decoded(event["params"]["arg"]["value"])
+                fills.append(FormFill(title, event["callId"], {labels[0]: value for labels, value, _ in entries}))
+            title = None
+    return fills
 
 
 def snapshot(sandbox: RunningSandbox) -> dict[str, list[tuple[Any, ...]]]:

@@ -29,7 +29,7 @@ from flows.errors import ExitCode
 from flows.seeds import load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.web import sha256_hex
-from tests.support import ADMIN_EMAIL, SandboxFactory, Tool, login, rows
+from tests.support import ADMIN_EMAIL, SandboxFactory, Tool, form_fills, login, rows
 
 # Characters that Python's quote(), encodeURIComponent() and a browser's form encoding each
 # treat differently, and that HTML escapes: every one of these forms must be caught.
@@ -163,7 +163,16 @@ def test_trace_is_valid_and_lists_every_step(tool: Tool) -> None:
                         urls.append(json.dumps(event.get("params", {})))
                     elif event.get("type") == "frame-snapshot":  # a page a submit landed on, used as is
                         urls.append(event["snapshot"].get("frameUrl", ""))
-    assert {"goto", "fill", "click", "selectOption"} <= set(actions), set(actions)
+    assert {"goto", "fill", "click", "tracingGroup"} <= set(actions), set(actions)
+    # each form's fields and values: one call per form, titled by the fields it fills, its
+    # parameters holding each label and value (the hub's Kind, each widget's type: chosen)
+    seeds = load_seeds()
+    with zipfile.ZipFile(trace) as z:
+        fills = form_fills(z)
+    widgets = sorted((f.values["Name"], f.values["Widget Type"], f.values["Config"]) for f in fills if f.title == "Fill 'Hub', 'Name', 'Title', 'Widget Type', 'Config'")
+    assert widgets == sorted((w.name, w.type, json.dumps(w.config, ensure_ascii=False)) for w in seeds.widgets), fills
+    (hub,) = [f.values for f in fills if f.title == "Fill 'Name', 'Slug', 'Domain', 'Kind'"]
+    assert hub == {"Name": seeds.hub.name, "Slug": seeds.hub.slug, "Domain": seeds.hub.domain, "Kind": seeds.hub.kind}
     seen = "\n".join(urls)
     for path in ("/Hubs/new", "/HubCapabilityManifests/new", "/EditHubCapabilityManifest", "/ShowHubCapabilityManifest", "/ApiConsumers/new", "/ShowApiConsumer", "/Widgets/new"):
         assert path in seen, path

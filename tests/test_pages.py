@@ -8,12 +8,14 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import FormError, NotAsExpected, Row, SessionExpired, first_line, norm, tolerant
+from pages.base import CHOICE, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, first_line, norm, tolerant
 from pages.hubs import HubsPage
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -207,6 +209,94 @@ def test_a_field_ihps_generator_writes_as_a_text_box_is_typed_into(page: Page) -
     expect(page.get_by_label("Hub Id")).to_have_value("418D92C7-be27-4ef5-a688-3410531a3e01")
     with pytest.raises(NotAsExpected, match="the Widget Type field is a text box that takes no typing"):
         widgets._choose(widgets.widget_type, "ops.incident-board")
+
+
+_FORM = (
+    '<main><form>'
+    '<label for="n">Name</label><input id="n" name="name" value="old">'
+    '<label for="h">Hub Id</label><input id="h" name="hubId" value="00000000-0000-0000-0000-000000000000">'
+    '<label for="t">Widget Type</label><select id="t" name="widgetType"><option value="a">A</option><option value="b">B</option></select>'
+    '<label for="c">Config</label><textarea id="c" name="config"></textarea>'
+    '</form></main>'
+    "<script>window.edits = []; document.addEventListener('input', e => edits.push(e.target.id));</script>"
+)
+
+
+def _spied(page: Page, monkeypatch: pytest.MonkeyPatch) -> tuple[WidgetsPage, list[tuple[str, str]]]:
+    """The widgets page object, with the field-by-field path recording each field it is given
+    and the value the page held for it then (what a one-call fill had left there)."""
+    widgets = WidgetsPage(page, "http://127.0.0.1:9", 1)
+    called: list[tuple[str, str]] = []
+    for name in ("_fill_text", "_choose", "set_reference"):
+
+        def spy(self, target, value, *rest, _name=name):  # noqa: ANN001, ANN002
+            ids = {"Hub": "h", "Name": "n", "Widget Type": "t", "Config": "c"}
+            called.append((target.text, page.eval_on_selector(f"#{ids[target.text]}", "e => e.value")))
+
+        monkeypatch.setattr(WidgetsPage, name, spy)
+    return widgets, called
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(max_size=40), config=st.text(max_size=80))
+@example(name="O'Brien \"Zoë\" </textarea><script>", config='{"a": "b\n\tc"}\r\n')
+def test_a_form_is_filled_in_one_call_with_the_values_as_given(page: Page, monkeypatch: pytest.MonkeyPatch, name: str, config: str) -> None:
+    # every field there once and ready: one call sets them all, the Hub Id box included (unless
+    # it holds the hub's id already), fires the input event a person's edit fires, and the
+    # field-by-field path is never taken; the value is what the page holds, byte for byte
+    # (quotes, accents, markup, newlines; a text box keeps no newline, as typing it would not)
+    page.set_content(_FORM)
+    widgets, called = _spied(page, monkeypatch)
+    widgets.fill_form(
+        (widgets.hub, "418D92C7-be27-4ef5-a688-3410531a3e01", REFERENCE),
+        (widgets.name, name, TEXT),
+        (widgets.widget_type, "b", CHOICE),
+        (widgets.config, config, TEXT),
+    )
+    assert called == []
+    expect(page.get_by_label("Name")).to_have_value(re.sub(r"[\r\n]", "", name))
+    assert page.get_by_label("Config").input_value() == config.replace("\r\n", "\n").replace("\r", "\n")
+    expect(page.get_by_label("Widget Type")).to_have_value("b")
+    expect(page.get_by_label("Hub Id")).to_have_value("418D92C7-be27-4ef5-a688-3410531a3e01")
+    assert page.evaluate("edits") == ["h", "n", "t", "c"]
+    page.evaluate("edits.length = 0")
+    widgets.fill_form((widgets.hub, "418d92c7-BE27-4ef5-a688-3410531a3e01", REFERENCE))  # holds it already, case aside
+    assert called == [] and page.evaluate("edits") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ("n.disabled = true", "Name"),
+        ("n.readOnly = true", "Name"),
+        ("n.style.display = 'none'", "Name"),
+        ("n.style.visibility = 'hidden'", "Name"),
+        ("n.closest('form').setAttribute('aria-disabled', 'true')", "Name"),
+        ("n.type = 'checkbox'", "Name"),
+        ("t.options[1].remove()", "Widget Type"),
+        ("t.multiple = true", "Widget Type"),
+        ("c.labels[0].htmlFor = 'x'", "Config"),
+        ("n.closest('form').insertAdjacentHTML('beforeend', '<label for=n2>Name:</label><input id=n2>')", "Name"),
+        ("n.closest('form').insertAdjacentHTML('beforeend', '<label>Config <input id=c2></label>')", "Config"),
+    ],
+    ids=["disabled", "read-only", "not shown", "invisible", "aria-disabled", "not a text box", "no such option", "a multiple select", "missing", "doubled", "doubled, nested label"],
+)
+def test_a_form_not_ready_as_a_whole_is_filled_field_by_field_untouched(
+    page: Page, monkeypatch: pytest.MonkeyPatch, change: str, field: str
+) -> None:
+    # any field that is not there once and ready: nothing is set in the one call, and every
+    # field goes the way of Playwright's own fill and select_option (their waits, their errors)
+    page.set_content(_FORM)
+    page.evaluate(f"() => {{ const [n, t, c] = ['n', 't', 'c'].map(id => document.getElementById(id)); {change}; }}")
+    widgets, called = _spied(page, monkeypatch)
+    widgets.fill_form(
+        (widgets.hub, "418d92c7-be27-4ef5-a688-3410531a3e01", REFERENCE),
+        (widgets.name, "new", TEXT),
+        (widgets.widget_type, "b", CHOICE),
+        (widgets.config, "{}", TEXT),
+    )
+    assert called == [("Hub", "00000000-0000-0000-0000-000000000000"), ("Name", "old"), ("Widget Type", "a"), ("Config", "")], field
+    assert page.evaluate("edits") == []
 
 
 def test_a_manifests_index_without_a_hub_column_is_not_read_as_the_hubs(page: Page, sandbox_factory: SandboxFactory) -> None:

@@ -18,7 +18,7 @@ from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report
 from flows.bench import widget_seeds
 from flows.errors import ExitCode
 from flows.seeds import SeedSet
-from tests.support import SandboxFactory, Tool, apply_in_process, rows
+from tests.support import SandboxFactory, Tool, apply_in_process, form_fills, rows
 
 SETUP_POSTS = 7  # login, hub, manifest, vocabulary, activate, consumer, key: then the widgets
 SETUP_CHANGES = 6  # the same but the login
@@ -117,23 +117,21 @@ def test_a_parallel_run_trace_shows_every_widget_form_and_holds_no_secret(
     folder = Path(report["run_folder"])
     start = json.loads((folder / "audit.jsonl").read_text().splitlines()[0])
     assert start["options"]["parallel"] == 3
-    fills: dict[str, str] = {}  # call id -> the value filled
     snapshots: dict[str, set[tuple[str, str]]] = {}  # call id -> (phase, page) of its DOM snapshots
     with zipfile.ZipFile(folder / "trace.zip") as z:
+        fills = form_fills(z)
         for name in z.namelist():
             if name.endswith(".trace"):
                 for line in z.read(name).decode().splitlines():
                     event = json.loads(line)
-                    if event.get("type") == "before" and event.get("method") == "fill":
-                        fills[event["callId"]] = event["params"].get("value")
-                    elif event.get("type") == "frame-snapshot":
+                    if event.get("type") == "frame-snapshot":
                         snap = event["snapshot"]
                         snapshots.setdefault(snap["callId"], set()).add((snap["phase"], snap["pageId"]))
-    # each widget's name was filled, with a DOM snapshot of the form after the fill, on three
-    # pages side by side
+    # each widget's form was filled in one call, its name among the values, with a DOM snapshot
+    # of the form after the fill, on three pages side by side
     names = {f"bench-widget-{i:03d}" for i in range(1, WIDGETS + 1)}
-    name_fills = [call for call, value in fills.items() if value in names]
-    assert {fills[call] for call in name_fills} == names, fills
+    name_fills = [fill.call_id for fill in fills if fill.values.get("Name") in names]
+    assert sorted(fill.values["Name"] for fill in fills if fill.call_id in name_fills) == sorted(names), fills
     assert all(any(phase == "after" for phase, _ in snapshots.get(call, ())) for call in name_fills), "a fill without its snapshot"
     pages = {page for call in name_fills for _, page in snapshots[call]}
     assert len(pages) == 3, pages
