@@ -70,48 +70,70 @@ _NORM_JS = r"s => s.replace(/^[\s_*]+|[\s_*:]+$/g, '').replace(/[\s_]+/g, '').to
 # (set where the form shows it, left where it does not or holds it already).
 TEXT, CHOICE, REFERENCE = "text", "choice", "reference"
 
-# AdminPage.fill_form in the page: [[labels, value, how], ...] -> true when every field was
-# found once by its label and was ready, and all were set; false, with nothing set, otherwise.
-# Ready is what Playwright's fill and select_option wait for: shown (a box with a size, not
-# hidden), enabled, editable (a text box or area, not read-only); a select must hold the option.
-# The value goes in through the element's own setter (as typing does, past a framework's
-# override), then the input and change events a person's edit fires.
-_FILL_FORM_JS = r"""(root, entries) => {
+# AdminPage.fill_form in the page: (roots, [[labels, value, how], ...]) -> true when every field
+# was found once by its label and was ready, and each holds its value after it was set; false
+# otherwise, having set nothing where a field is not there once or not ready.
+# - Found as Playwright's get_by_label finds it, in every root and its open shadow roots: by its
+#   aria-labelledby elements (each on its own), else its aria-label, else its <label>s (for an
+#   input, not a hidden one, a select or a textarea), compared as ``norm`` compares.
+# - Ready as Playwright's fill and select_option wait for it: shown (a box with a size, not
+#   hidden), enabled, and for typing a text box or area that is not read-only, whose maxlength
+#   the value fits and, in a one-line box, that holds no line break (Playwright's fill is left
+#   to do what typing one does); a select (not a multiple one) must hold an enabled option of
+#   that value. A number, date or other box is left to Playwright's fill.
+# - Set through the element class's own value setter (past an override on the element), then
+#   an input and a change event (synthetic ones: no focus, no key events; IHP's helpers.js sends
+#   what the form holds). A value the page does not keep (a handler that changed it or replaced
+#   the field) makes the call false: the caller fills field by field again.
+_FILL_FORM_JS = r"""(roots, entries) => {
     const norm = NORM;
     const text = e => e ? e.textContent || '' : '';
+    const LABELLED = ['BUTTON', 'METER', 'OUTPUT', 'PROGRESS', 'SELECT', 'TEXTAREA'];
     const names = e => {
-        const out = [...(e.labels || [])].map(text);
+        const ids = (e.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean);
+        const by = ids.map(id => e.getRootNode().getElementById(id)).filter(Boolean);
+        if (by.length) return by.map(text);
         const aria = e.getAttribute('aria-label');
-        if (aria) out.push(aria);
-        const by = e.getAttribute('aria-labelledby');
-        if (by) out.push(by.split(/\s+/).map(id => text(document.getElementById(id))).join(' '));
-        return out.map(norm);
+        if (aria !== null && aria.trim()) return [aria];
+        if (LABELLED.includes(e.nodeName) || (e.nodeName === 'INPUT' && e.type !== 'hidden')) return [...(e.labels || [])].map(text);
+        return [];
     };
-    const controls = [...root.querySelectorAll('input, textarea, select')].map(e => [e, names(e)]);
-    const TYPED = ['text', 'search', 'email', 'url', 'tel', 'number', 'textarea'];
-    const ready = e => {
+    const all = [];
+    const walk = root => root.querySelectorAll('*').forEach(e => { all.push(e); if (e.shadowRoot) walk(e.shadowRoot); });
+    roots.forEach(walk);
+    const labelled = all.map(e => [e, names(e).map(norm)]).filter(([, n]) => n.length);
+    const TYPED = ['text', 'search', 'email', 'url', 'tel', 'textarea'];
+    const SETTERS = {INPUT: HTMLInputElement, TEXTAREA: HTMLTextAreaElement, SELECT: HTMLSelectElement};
+    const shown = e => {
         const box = e.getBoundingClientRect();
-        if (!box.width || !box.height || !e.checkVisibility({visibilityProperty: true})) return false;
-        if (e.matches(':disabled') || e.closest('[aria-disabled="true"]')) return false;
-        return e.tagName === 'SELECT' ? !e.multiple : !e.readOnly && TYPED.includes(e.type);
+        return box.width > 0 && box.height > 0 && e.checkVisibility({visibilityProperty: true});
     };
+    const enabled = e => !e.matches(':disabled') && !e.closest('[aria-disabled="true"]');
+    const takes = (e, how, value) => {
+        if (e.nodeName === 'SELECT') return how !== 'text' && !e.multiple && [...e.options].some(o => o.value === value && !o.disabled);
+        if (!TYPED.includes(e.type) || e.readOnly) return false;
+        if (e.maxLength >= 0 && value.length > e.maxLength) return false;
+        return e.nodeName === 'TEXTAREA' || !/[\r\n]/.test(value);
+    };
+    const kept = (e, value) => e.value === (e.nodeName === 'TEXTAREA' ? value.replace(/\r\n?/g, '\n') : value);
     const plan = [];
     for (const [labels, value, how] of entries) {
         const wanted = labels.map(norm);
-        const found = controls.filter(([, n]) => n.some(x => wanted.includes(x))).map(([e]) => e);
+        const found = labelled.filter(([, n]) => n.some(x => wanted.includes(x))).map(([e]) => e);
         if (!found.length && how === 'reference') continue;
-        if (found.length !== 1 || !ready(found[0])) return false;
+        if (found.length !== 1) return false;
         const e = found[0];
+        if (!(e.nodeName in SETTERS) || !shown(e) || !enabled(e)) return false;
         if (how === 'reference' && e.value.toLowerCase() === value.toLowerCase()) continue;
-        if (e.tagName === 'SELECT' && (how === 'text' || ![...e.options].some(o => o.value === value))) return false;
+        if (!takes(e, how, value)) return false;
         plan.push([e, value]);
     }
     for (const [e, value] of plan) {
-        Object.getOwnPropertyDescriptor(Object.getPrototypeOf(e), 'value').set.call(e, value);
+        Object.getOwnPropertyDescriptor(SETTERS[e.nodeName].prototype, 'value').set.call(e, value);
         e.dispatchEvent(new Event('input', {bubbles: true}));
         e.dispatchEvent(new Event('change', {bubbles: true}));
     }
-    return true;
+    return plan.every(([e, value]) => e.isConnected && kept(e, value));
 }""".replace("NORM", _NORM_JS)
 
 # An IHP index table (one <table>) as [{cells: {header: text}, links: {text: href}}] per row.
@@ -805,27 +827,38 @@ class AdminPage:
             self._choose(field, record_id)
 
     def fill_form(self, *fields: tuple[Target, str, str]) -> None:
-        """Fill a form's ``(field, value, how)`` (``how``: TEXT, CHOICE or REFERENCE) in one
-        round trip, where each field is there once and ready as Playwright's fill and
-        select_option wait for it (shown, enabled, editable; a select holding the option): a
-        widget's form in one call instead of five, and one traced action whose parameters name
-        every field and value, the filled form in its snapshot. Otherwise nothing is set in the
-        page and the fields are filled one by one, with their waits and their errors
-        (:meth:`fill_field`, :meth:`_choose`, :meth:`set_reference`)."""
+        """Fill a form's ``(field, value, how)`` (``how``: TEXT, CHOICE or REFERENCE) with one call
+        to the page where every field is there once and ready as Playwright's fill and
+        select_option wait for it (see ``_FILL_FORM_JS``): a widget's form in one call instead of
+        five. Otherwise, or where the page did not keep a value, the fields are filled one by one,
+        with their waits and their errors (:meth:`fill_field`, :meth:`_choose`,
+        :meth:`set_reference`). Either way the trace lists it all under one group, ``Fill
+        'Name', 'Title', …``; the one call's parameters name each field and value, and its
+        result says whether it filled them."""
         if not fields:
             return
         entries = [[list(target.labels or (target.text,)), value, how] for target, value, how in fields]
-        # the trace viewer lists the call under this title (the values are in its parameters)
-        with self.page.context.tracing.group(f"Fill {', '.join(repr(target.text) for target, _, _ in fields)}"):
-            if self._evaluate_first(self.root, _FILL_FORM_JS, entries):
-                return
-        for target, value, how in fields:
-            if how == REFERENCE:
-                self.set_reference(target, value)
-            elif how == CHOICE:
-                self._choose(target, value)
-            else:
-                self._fill_text(target, value)
+        tracing = self.page.context.tracing
+        tracing.group(f"Fill {', '.join(repr(target.text) for target, _, _ in fields)}")
+        try:
+            try:
+                if self.root.evaluate_all(_FILL_FORM_JS, entries):
+                    return
+            except PlaywrightError:
+                if self.browser_gone():
+                    raise
+                # the page went away under the call, or this Chromium lacks what it uses: the
+                # field-by-field path waits and says what is wrong
+            for target, value, how in fields:
+                if how == REFERENCE:
+                    self.set_reference(target, value)
+                elif how == CHOICE:
+                    self._choose(target, value)
+                else:
+                    self._fill_text(target, value)
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                tracing.group_end()
 
     def fill_field(self, field: Target, value: str) -> None:
         """Fill a text input or textarea found by its label."""

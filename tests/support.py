@@ -303,6 +303,7 @@ class FormFill:
     title: str  # the trace viewer's group: "Fill 'Name', 'Title', ..."
     call_id: str  # the call's id, which its DOM snapshots name
     values: dict[str, str]  # each field's first label -> the value put in
+    ok: bool  # the call filled the form (else the fields were filled one by one after it)
 
 
 def _decoded(value: dict[str, Any]) -> Any:
@@ -314,14 +315,17 @@ def _decoded(value: dict[str, Any]) -> Any:
 
 
 def form_fills(trace: zipfile.ZipFile) -> list[FormFill]:
-    """Every form a run filled, in the order the trace recorded them: each call that follows a
-    group titled ``Fill …``, with the labels and values its parameters hold."""
-    fills, title = [], None
+    """Every form a run filled, in the order the trace recorded them: each call that opens a
+    group titled ``Fill …``, with the labels and values its parameters hold and whether its
+    result says it filled them."""
+    calls, results, title = [], {}, None
     for name in trace.namelist():
         if not name.endswith(".trace"):
             continue
         for line in trace.read(name).decode().splitlines():
             event = json.loads(line)
+            if event.get("type") == "after":
+                results[event["callId"]] = event.get("result", {}).get("value")
             if event.get("type") != "before":
                 continue
             if event.get("method") == "tracingGroup":
@@ -329,9 +333,9 @@ def form_fills(trace: zipfile.ZipFile) -> list[FormFill]:
                 continue
             if title and title.startswith("Fill ") and "arg" in event.get("params", {}):
                 entries = _decoded(event["params"]["arg"]["value"])
-                fills.append(FormFill(title, event["callId"], {labels[0]: value for labels, value, _ in entries}))
+                calls.append((title, event["callId"], {labels[0]: value for labels, value, _ in entries}))
             title = None
-    return fills
+    return [FormFill(title, call, values, results.get(call) == {"b": True}) for title, call, values in calls]
 
 
 def snapshot(sandbox: RunningSandbox) -> dict[str, list[tuple[Any, ...]]]:

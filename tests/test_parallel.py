@@ -132,6 +132,7 @@ def test_a_parallel_run_trace_shows_every_widget_form_and_holds_no_secret(
     names = {f"bench-widget-{i:03d}" for i in range(1, WIDGETS + 1)}
     name_fills = [fill.call_id for fill in fills if fill.values.get("Name") in names]
     assert sorted(fill.values["Name"] for fill in fills if fill.call_id in name_fills) == sorted(names), fills
+    assert all(fill.ok for fill in fills), fills
     assert all(any(phase == "after" for phase, _ in snapshots.get(call, ())) for call in name_fills), "a fill without its snapshot"
     pages = {page for call in name_fills for _, page in snapshots[call]}
     assert len(pages) == 3, pages
