@@ -366,7 +366,9 @@ class FileSink:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = self.path.with_name(f".{self.path.name}.lock")
+        # named as the temporary copy is, so that the rule that ignores the file ignores it too
+        # (".ops.key.json.lock" showed as untracked under "*.key.json")
+        lock = temporary_sibling(self.path, "lock")
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

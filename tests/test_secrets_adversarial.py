@@ -797,7 +797,10 @@ def test_a_key_files_temporary_copy_is_out_of_gits_reach_and_the_rename_durable(
 
     sink = FileSink(repo / "ops.key.json", "http://127.0.0.1:1")
     sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
-    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", ".ops.key.json.lock", "ops.key.json", "tracked.key.json"]
+    assert sorted(p.name for p in repo.iterdir()) == [".git", ".gitignore", "ops.ihub-lock.key.json", "ops.key.json", "tracked.key.json"]
+    # nothing the sink left beside the file shows as untracked (its lock is ignored as the file is)
+    status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all"], check=True, capture_output=True, text=True)
+    assert status.stdout.splitlines() == ["A  tracked.key.json", "?? .gitignore"], status.stdout
 
 
 def test_a_first_format_entry_is_not_given_to_any_target_by_name(tmp_path: Path) -> None:
