@@ -365,16 +365,24 @@ class FileSink:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        """Hold the file's lock while it is read and rewritten: two runs storing into one file
+        (two targets share it) must not lose each other's key. The lock is named as the
+        temporary copy is, so that the rule that ignores the file ignores it too
+        (``ops.ihub-lock.key.json``); an earlier version's lock (``.ops.key.json.lock``, which
+        ``*.key.json`` misses) is held too while it exists, so that a run of that version waits
+        as before."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # named as the temporary copy is, so that the rule that ignores the file ignores it too
-        # (".ops.key.json.lock" showed as untracked under "*.key.json")
-        lock = temporary_sibling(self.path, "lock")
-        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fds: list[int] = []
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(FileNotFoundError):  # never made again, only honoured
+                fds.append(os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_WRONLY | os.O_NOFOLLOW))
+            fds.append(os.open(temporary_sibling(self.path, "lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+            for fd in fds:  # the earlier version's first: every run takes them in one order
+                fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
 
     def store(self, consumer_id: str, consumer_name: str, api_key: str) -> None:
         """Add the key beside the others; only this target's entry for this consumer (a key

@@ -70,27 +70,40 @@ _NORM_JS = r"s => s.replace(/^[\s_*]+|[\s_*:]+$/g, '').replace(/[\s_]+/g, '').to
 # (set where the form shows it, left where it does not or holds it already).
 TEXT, CHOICE, REFERENCE = "text", "choice", "reference"
 
-# AdminPage.fill_form in the page: (roots, [[labels, value, how], ...]) -> true when every field
-# was found once by its label and was ready, and each holds its value after it was set; false
-# otherwise, having set nothing where a field is not there once or not ready.
+# AdminPage.fill_form in the page: (roots, [[label, label patterns, value, how], ...]) -> true
+# when every field was found once by its label and was ready, and each holds its value after it
+# was set; false otherwise, having set nothing where a field is not there once or not ready.
 # - Found as Playwright's get_by_label finds it, in every root and its open shadow roots: by its
 #   aria-labelledby elements (each on its own), else its aria-label, else its <label>s (for an
-#   input, not a hidden one, a select or a textarea), compared as ``norm`` compares.
+#   input, not a hidden one, a select, a textarea, ...), their text read as Playwright reads it
+#   and tested with the field locator's own pattern (``tolerant``).
 # - Ready as Playwright's fill and select_option wait for it: shown (a box with a size, not
-#   hidden), enabled, and for typing a text box or area that is not read-only, whose maxlength
-#   the value fits and, in a one-line box, that holds no line break (Playwright's fill is left
-#   to do what typing one does); a select (not a multiple one) must hold an enabled option of
-#   that value. A number, date or other box is left to Playwright's fill.
+#   hidden), enabled (not disabled, the nearest aria-disabled not "true"), and for typing a
+#   text box or area that is not read-only, whose maxlength the value fits and, in a one-line
+#   box, that holds no line break (Playwright's fill is left to do what typing one does); a
+#   select (not a multiple one) must hold an enabled option of that value. A number, date or
+#   other box is left to Playwright's fill.
 # - Set through the element class's own value setter (past an override on the element), then
 #   an input and a change event (synthetic ones: no focus, no key events; IHP's helpers.js sends
 #   what the form holds). A value the page does not keep (a handler that changed it or replaced
 #   the field) makes the call false: the caller fills field by field again.
 _FILL_FORM_JS = r"""(roots, entries) => {
-    const norm = NORM;
-    const text = e => e ? e.textContent || '' : '';
+    // a label's text as Playwright's elementText reads it: text nodes, a button input's value,
+    // open shadow roots; not <script>, <noscript>, <style>
+    const SKIPPED = ['SCRIPT', 'NOSCRIPT', 'STYLE'];
+    const text = node => {
+        if (!node || SKIPPED.includes(node.nodeName)) return '';
+        if (node.nodeName === 'INPUT' && ['submit', 'button'].includes(node.type)) return node.value;
+        let out = '';
+        for (let child = node.firstChild; child; child = child.nextSibling) {
+            if (child.nodeType === Node.TEXT_NODE) out += child.nodeValue || '';
+            else if (child.nodeType === Node.ELEMENT_NODE) out += text(child);
+        }
+        return node.shadowRoot ? out + text(node.shadowRoot) : out;
+    };
     const LABELLED = ['BUTTON', 'METER', 'OUTPUT', 'PROGRESS', 'SELECT', 'TEXTAREA'];
     const names = e => {
-        const ids = (e.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean);
+        const ids = (e.getAttribute('aria-labelledby') || '').split(/[ \t\n\f\r]+/).filter(Boolean);
         const by = ids.map(id => e.getRootNode().getElementById(id)).filter(Boolean);
         if (by.length) return by.map(text);
         const aria = e.getAttribute('aria-label');
@@ -101,14 +114,24 @@ _FILL_FORM_JS = r"""(roots, entries) => {
     const all = [];
     const walk = root => root.querySelectorAll('*').forEach(e => { all.push(e); if (e.shadowRoot) walk(e.shadowRoot); });
     roots.forEach(walk);
-    const labelled = all.map(e => [e, names(e).map(norm)]).filter(([, n]) => n.length);
+    const labelled = all.map(e => [e, names(e)]).filter(([, n]) => n.length);
     const TYPED = ['text', 'search', 'email', 'url', 'tel', 'textarea'];
     const SETTERS = {INPUT: HTMLInputElement, TEXTAREA: HTMLTextAreaElement, SELECT: HTMLSelectElement};
     const shown = e => {
         const box = e.getBoundingClientRect();
-        return box.width > 0 && box.height > 0 && e.checkVisibility({visibilityProperty: true});
+        return box.width > 0 && box.height > 0 && e.checkVisibility() && getComputedStyle(e).visibility === 'visible';
     };
-    const enabled = e => !e.matches(':disabled') && !e.closest('[aria-disabled="true"]');
+    // Playwright's: natively disabled, or the nearest aria-disabled (itself, its ancestors,
+    // across shadow hosts) says "true", case aside
+    const enabled = e => {
+        if (e.matches(':disabled')) return false;
+        for (let a = e; a; a = a.parentElement || a.getRootNode().host) {
+            const said = (a.getAttribute('aria-disabled') || '').toLowerCase();
+            if (said === 'true') return false;
+            if (said === 'false') return true;
+        }
+        return true;
+    };
     const takes = (e, how, value) => {
         if (e.nodeName === 'SELECT') return how !== 'text' && !e.multiple && [...e.options].some(o => o.value === value && !o.disabled);
         if (!TYPED.includes(e.type) || e.readOnly) return false;
@@ -117,9 +140,9 @@ _FILL_FORM_JS = r"""(roots, entries) => {
     };
     const kept = (e, value) => e.value === (e.nodeName === 'TEXTAREA' ? value.replace(/\r\n?/g, '\n') : value);
     const plan = [];
-    for (const [labels, value, how] of entries) {
-        const wanted = labels.map(norm);
-        const found = labelled.filter(([, n]) => n.some(x => wanted.includes(x))).map(([e]) => e);
+    for (const [, patterns, value, how] of entries) {
+        const wanted = patterns.map(p => new RegExp(p, 'i'));
+        const found = labelled.filter(([, n]) => n.some(x => wanted.some(w => w.test(x)))).map(([e]) => e);
         if (!found.length && how === 'reference') continue;
         if (found.length !== 1) return false;
         const e = found[0];
@@ -134,7 +157,7 @@ _FILL_FORM_JS = r"""(roots, entries) => {
         e.dispatchEvent(new Event('change', {bubbles: true}));
     }
     return plan.every(([e, value]) => e.isConnected && kept(e, value));
-}""".replace("NORM", _NORM_JS)
+}"""
 
 # An IHP index table (one <table>) as [{cells: {header: text}, links: {text: href}}] per row.
 _READ_TABLE_JS = r"""t => {
@@ -837,7 +860,11 @@ class AdminPage:
         result says whether it filled them."""
         if not fields:
             return
-        entries = [[list(target.labels or (target.text,)), value, how] for target, value, how in fields]
+        # [the field's label (for whoever reads the trace), the patterns its locator matches a
+        # label with (tolerant: "Hub" and "Hub Id" for a reference), value, how]
+        entries = [
+            [target.text, [tolerant(t).pattern for t in target.labels or (target.text,)], value, how] for target, value, how in fields
+        ]
         tracing = self.page.context.tracing
         tracing.group(f"Fill {', '.join(repr(target.text) for target, _, _ in fields)}")
         try:

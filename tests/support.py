@@ -302,7 +302,7 @@ class FormFill:
 
     title: str  # the trace viewer's group: "Fill 'Name', 'Title', ..."
     call_id: str  # the call's id, which its DOM snapshots name
-    values: dict[str, str]  # each field's first label -> the value put in
+    values: dict[str, str]  # each field's label -> the value put in
     ok: bool  # the call filled the form (else the fields were filled one by one after it)
 
 
@@ -333,7 +333,7 @@ def form_fills(trace: zipfile.ZipFile) -> list[FormFill]:
                 continue
             if title and title.startswith("Fill ") and "arg" in event.get("params", {}):
                 entries = _decoded(event["params"]["arg"]["value"])
-                calls.append((title, event["callId"], {labels[0]: value for labels, value, _ in entries}))
+                calls.append((title, event["callId"], {label: value for label, _, value, _ in entries}))
             title = None
     return [FormFill(title, call, values, results.get(call) == {"b": True}) for title, call, values in calls]
 

@@ -282,6 +282,45 @@ def test_a_form_is_found_as_get_by_label_finds_it(page: Page, monkeypatch: pytes
 
 
 @pytest.mark.parametrize(
+    ("label", "found"),
+    [
+        ("Name", True),
+        ("Name *", True),
+        ("  name: ", True),
+        ("<span>Na</span><span>me</span>", True),
+        ("Name<style>p { color: red }</style>", True),
+        ("Name<script>window.x = 1</script>", True),
+        ("Na me", False),
+        ("_Name", False),
+        ("Names", False),
+    ],
+)
+def test_a_field_is_filled_in_one_call_exactly_where_get_by_label_finds_it(
+    page: Page, monkeypatch: pytest.MonkeyPatch, label: str, found: bool
+) -> None:
+    # the one call finds a field by the locator's own pattern, the label's text read as
+    # Playwright reads it (no <style>, no <script>): found where get_by_label finds it, into that
+    # very element; where it does not, every field goes field by field (and says it is missing)
+    page.set_content(_FORM.replace('<label for="n">Name</label>', f'<label for="n">{label}</label>'))
+    assert (page.get_by_label(tolerant("Name")).count() == 1) == found
+    widgets, called = _spied(page, monkeypatch)
+    _fill_widget(widgets)
+    if found:
+        assert called == [] and page.get_by_label(tolerant("Name")).input_value() == "new"
+    else:
+        assert called == ["Hub", "Name", "Widget Type", "Config"] and page.locator("#n").input_value() == "old"
+
+
+def test_a_hub_field_playwright_finds_is_never_skipped(page: Page, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a label whose text holds a <style>: Playwright finds the Hub Id box by it, so the one call
+    # must too (a Hub field it missed would be left holding the nil UUID)
+    page.set_content(_FORM.replace('<label for="h">Hub Id</label>', '<label for="h">Hub Id<style>p {}</style></label>'))
+    widgets, called = _spied(page, monkeypatch)
+    _fill_widget(widgets)
+    assert called == [] and page.locator("#h").input_value() == "418D92C7-be27-4ef5-a688-3410531a3e01"
+
+
+@pytest.mark.parametrize(
     ("change", "name"),
     [
         ("n.disabled = true", "new"),
@@ -289,6 +328,7 @@ def test_a_form_is_found_as_get_by_label_finds_it(page: Page, monkeypatch: pytes
         ("n.style.display = 'none'", "new"),
         ("n.style.visibility = 'hidden'", "new"),
         ("n.closest('form').setAttribute('aria-disabled', 'true')", "new"),
+        ("n.closest('form').setAttribute('aria-disabled', 'TRUE'); t.setAttribute('aria-disabled', 'false')", "new"),
         ("n.type = 'checkbox'", "new"),
         ("n.type = 'number'", "new"),
         ("n.maxLength = 2", "new"),
@@ -304,7 +344,7 @@ def test_a_form_is_found_as_get_by_label_finds_it(page: Page, monkeypatch: pytes
         ("h.remove(); n.closest('form').insertAdjacentHTML('beforeend', '<div role=combobox aria-label=Hub></div>')", "new"),
     ],
     ids=[
-        "disabled", "read-only", "not shown", "invisible", "aria-disabled", "not a text box", "a number box", "too long",
+        "disabled", "read-only", "not shown", "invisible", "aria-disabled", "aria-disabled, any case", "not a text box", "a number box", "too long",
         "a line break in a one-line box", "no such option", "a disabled option", "a multiple select", "missing",
         "aria-labelledby wins over the label", "doubled", "doubled, nested label", "doubled, aria-label", "a Hub control that is no box",
     ],

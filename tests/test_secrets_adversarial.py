@@ -803,6 +803,28 @@ def test_a_key_files_temporary_copy_is_out_of_gits_reach_and_the_rename_durable(
     assert status.stdout.splitlines() == ["A  tracked.key.json", "?? .gitignore"], status.stdout
 
 
+def test_a_key_file_lock_of_an_earlier_version_is_honoured_while_it_exists(tmp_path: Path) -> None:
+    # an earlier version locks ".ops.key.json.lock" only: a run of this one holds that too while
+    # it exists, so two runs storing into one file (two targets share it) never lose a key
+    import fcntl
+    import threading
+
+    path = tmp_path / "ops.key.json"
+    old = tmp_path / ".ops.key.json.lock"
+    old.touch()
+    held = os.open(old, os.O_WRONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # the earlier version, storing
+    sink = FileSink(path, "http://127.0.0.1:1")
+    storing = threading.Thread(target=sink.store, args=("c1", "ops-hub", "key-one-aaaaaaaa"))
+    storing.start()
+    storing.join(1.0)
+    assert storing.is_alive() and not path.exists()  # waits its turn
+    os.close(held)
+    storing.join(30)
+    assert not storing.is_alive() and sink.load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ops.key.json.lock", "ops.ihub-lock.key.json", "ops.key.json"]
+
+
 def test_a_first_format_entry_is_not_given_to_any_target_by_name(tmp_path: Path) -> None:
     # the first format names no target; a consumer's name is the same on every target, so a key
     # found by name alone could be sent to another server than the one it is for
