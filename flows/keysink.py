@@ -369,13 +369,17 @@ class FileSink:
         (two targets share it) must not lose each other's key. The lock is named as the
         temporary copy is, so that the rule that ignores the file ignores it too
         (``ops.ihub-lock.key.json``); an earlier version's lock (``.ops.key.json.lock``, which
-        ``*.key.json`` misses) is held too while it exists, so that a run of that version waits
-        as before."""
+        ``*.key.json`` misses) is held too where it exists when the lock is taken, so that a run
+        of that version waits as before (one that makes it only afterwards, its first run beside
+        this file, is not waited for)."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fds: list[int] = []
         try:
-            with contextlib.suppress(FileNotFoundError):  # never made again, only honoured
-                fds.append(os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_WRONLY | os.O_NOFOLLOW))
+            # never made again, only honoured: read-only (a lock needs no more), never followed
+            # nor waited on (a link, a FIFO); one that cannot be opened so is passed over, since
+            # this runs after the key was generated
+            with contextlib.suppress(OSError):
+                fds.append(os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))
             fds.append(os.open(temporary_sibling(self.path, "lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
             for fd in fds:  # the earlier version's first: every run takes them in one order
                 fcntl.flock(fd, fcntl.LOCK_EX)

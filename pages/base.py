@@ -93,7 +93,7 @@ _FILL_FORM_JS = r"""(roots, entries) => {
     const SKIPPED = ['SCRIPT', 'NOSCRIPT', 'STYLE'];
     const text = node => {
         if (!node || SKIPPED.includes(node.nodeName)) return '';
-        if (node.nodeName === 'INPUT' && ['submit', 'button'].includes(node.type)) return node.value;
+        if (node.nodeName === 'INPUT' && ['submit', 'button', 'reset'].includes(node.type)) return node.value;
         let out = '';
         for (let child = node.firstChild; child; child = child.nextSibling) {
             if (child.nodeType === Node.TEXT_NODE) out += child.nodeValue || '';

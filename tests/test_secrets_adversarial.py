@@ -815,14 +815,21 @@ def test_a_key_file_lock_of_an_earlier_version_is_honoured_while_it_exists(tmp_p
     held = os.open(old, os.O_WRONLY)
     fcntl.flock(held, fcntl.LOCK_EX)  # the earlier version, storing
     sink = FileSink(path, "http://127.0.0.1:1")
-    storing = threading.Thread(target=sink.store, args=("c1", "ops-hub", "key-one-aaaaaaaa"))
-    storing.start()
-    storing.join(1.0)
-    assert storing.is_alive() and not path.exists()  # waits its turn
-    os.close(held)
+    storing = threading.Thread(target=sink.store, args=("c1", "ops-hub", "key-one-aaaaaaaa"), daemon=True)
+    try:
+        storing.start()
+        storing.join(1.0)
+        assert storing.is_alive() and not path.exists()  # waits its turn
+    finally:
+        os.close(held)
     storing.join(30)
     assert not storing.is_alive() and sink.load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".ops.key.json.lock", "ops.ihub-lock.key.json", "ops.key.json"]
+    # one that cannot be opened for reading (another's, a link) is passed over: the key is stored
+    old.unlink()
+    old.symlink_to(tmp_path / "elsewhere")
+    sink.store("c2", "ops-hub", "key-two-bbbbbbbb")
+    assert sink.load("c2").api_key == "key-two-bbbbbbbb"  # type: ignore[union-attr]
 
 
 def test_a_first_format_entry_is_not_given_to_any_target_by_name(tmp_path: Path) -> None:
