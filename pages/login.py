@@ -26,6 +26,12 @@ class LoginPage(AdminPage):
         # first one: it only says "logged in"
         logout = tolerant(t.LOGOUT_BUTTON)
         self.logout_button = self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).first
+        # Logged in: a Logout control shows, or, where none does (IHP's generated layout has
+        # none until one is added; a customised one may word it otherwise or keep it in a closed
+        # menu), the login form is gone: a page with no password box. (The login step proves
+        # the session with an admin page right after.)
+        no_password_box = self.page.locator("body").filter(has_not=self.page.locator("input[type=password]"))
+        self.logged_in = self.logout_button.or_(no_password_box).first
 
     def open(self) -> None:
         self._open(Ihp.LOGIN_PATH)
@@ -53,14 +59,15 @@ class LoginPage(AdminPage):
     def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
         """Wait until an admin page shows (by the tool's submit or an operator's hand).
 
-        The login form stays visible on failure, so the error flash or the admin layout are
-        the outcomes; with ``retry_on_error`` (an operator typing) only the admin layout is.
+        The login form stays on screen on failure, so the error flash or a logged-in page
+        (:attr:`logged_in`) are the outcomes; with ``retry_on_error`` (an operator typing) only
+        the latter is.
         """
         if timeout_s is not None:
             saved, self.timeout_s = self.timeout_s, timeout_s
         try:
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
-            self._await(self.logout_button if retry_on_error else self.logout_button.or_(errors).first, what)
+            self._await(self.logged_in if retry_on_error else self.logged_in.or_(errors).first, what)
             if not retry_on_error and errors.count():
                 raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
         finally:

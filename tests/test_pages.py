@@ -42,6 +42,19 @@ def test_login_page(page: Page, sandbox_factory: SandboxFactory, submit: str) ->
     expect(login.logout_button).to_be_visible()
 
 
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_login_needs_no_logout_control_on_screen(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    # A customised layout: its "Sign out" waits in a closed account menu; no Logout anywhere.
+    base = sandbox_factory(markup="custom", submit=submit).base_url
+    login = LoginPage(page, base, 10)
+    with pytest.raises(FormError, match="not right"):
+        login.log_in(ADMIN_EMAIL, "wrong password")
+    login.log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+    expect(login.logout_button).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    assert "ops-hub" not in [h.slug for h in HubsPage(page, base, 10).list()]  # the session holds: the index, not the login page
+
+
 @pytest.mark.parametrize(("submit", "schema"), [("js", "older"), ("native", "newer")])
 def test_hubs_page(page: Page, sandbox_factory: SandboxFactory, submit: str, schema: str) -> None:
     sandbox = sandbox_factory(submit=submit, schema=schema)
