@@ -4,6 +4,7 @@ saved storage state), one page, and the context's trace recorder."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -114,7 +115,43 @@ def _raise(error: OSError) -> None:
 def driver_environment(tmp: Path | None) -> Iterator[None]:
     """The environment Playwright's driver starts with (it copies ``os.environ`` once): no
     debug output, the run's private TMPDIR, Node's compile cache (unless the operator's
-    environment names one, or sets ``NODE_DISABLE_COMPILE_CACHE=1``)."""
+    environment names one, or sets ``NODE_DISABLE_COMPILE_CACHE=1``); and a session of its own
+    (see :func:`_driver_in_own_session`)."""
+    with _driver_in_own_session(), _driver_variables(tmp):
+        yield
+
+
+@contextlib.contextmanager
+def _driver_in_own_session() -> Iterator[None]:
+    """Playwright's driver started as the leader of a session of its own (POSIX), out of the
+    tool's process group: a SIGTERM or SIGHUP sent to that group (``timeout``, a closed
+    terminal, ``kill -- -PGID``) reaches the tool, which ends the run and saves its trace, and
+    not the driver, which would close the browser at once (its handler for them) and lose the
+    trace. Chromium is in a group of its own already (Playwright starts it detached). The
+    driver still ends with the tool: it exits when its stdin closes, even after a SIGKILL.
+
+    Playwright starts the driver with ``asyncio.create_subprocess_exec``, and has no option
+    for this: the call is given ``start_new_session`` while ``sync_playwright()`` starts.
+    (Should a Playwright release start it otherwise, the driver stays in the group, as before;
+    tests/test_secrets_adversarial.py's group signals say so.)"""
+    if os.name != "posix":
+        yield
+        return
+    real = asyncio.create_subprocess_exec
+
+    def in_own_session(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        kwargs.setdefault("start_new_session", True)
+        return real(*args, **kwargs)
+
+    asyncio.create_subprocess_exec = in_own_session  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        asyncio.create_subprocess_exec = real  # type: ignore[assignment]
+
+
+@contextlib.contextmanager
+def _driver_variables(tmp: Path | None) -> Iterator[None]:
     saved = dict(os.environ)
     own_choice = COMPILE_CACHE_ENV in os.environ or os.environ.get("NODE_DISABLE_COMPILE_CACHE")
     if not own_choice and (cache := compile_cache_dir()) is not None:

@@ -194,27 +194,30 @@ def _work_dirs(tool: Tool) -> list[Path]:
     return list(root.iterdir()) if root.is_dir() else []
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "Ctrl-C"])
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "Ctrl-C", "SIGTERM to the group", "SIGHUP to the group"])
 def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    """SIGTERM or SIGHUP sent to the tool alone (``kill PID``) and Ctrl-C (SIGINT to the whole
-    process group: Playwright's driver gets it too) each end a run like the others: exit 9, run
-    folder finished, and the trace up to that moment kept (before, Ctrl-C made the driver close
-    the browser at once, and a signal inside Playwright's dispatch broke the session: no trace)."""
+    """SIGTERM or SIGHUP sent to the tool alone (``kill PID``) or to its whole process group
+    (``timeout``, a closed terminal), and Ctrl-C (SIGINT to the group) each end a run like the
+    others: exit 9, run folder finished, and the trace up to that moment kept. (Before, Ctrl-C
+    and a group's SIGTERM or SIGHUP reached Playwright's driver, which closed the browser at
+    once, and a signal inside Playwright's dispatch broke the session: no trace.)"""
     sandbox = sandbox_factory(admin_password=HOSTILE)
     sandbox.config.faults.latency_ms = 150  # a run long enough to be stopped in the middle
     keys = Keys(sandbox)
     tool = Tool(sandbox, tmp_path)
     tool.settings["password"] = HOSTILE
-    proc = _start_cli(tool, "apply", "--json", own_group=how == "Ctrl-C")
+    to_group = how == "Ctrl-C" or how.endswith(" to the group")
+    signum = signal.SIGINT if how == "Ctrl-C" else signal.Signals[how.split()[0]]
+    proc = _start_cli(tool, "apply", "--json", own_group=to_group)
     folder = _wait_for_step(tool, "hub")
-    if how == "Ctrl-C":
-        os.killpg(proc.pid, signal.SIGINT)
+    if to_group:
+        os.killpg(proc.pid, signum)
     else:
-        proc.send_signal(signal.Signals[how])
+        proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=120)
 
     assert proc.returncode == ExitCode.ABORTED, stderr
-    assert f"interrupted ({how})" in stderr
+    assert f"interrupted ({'Ctrl-C' if how == 'Ctrl-C' else signum.name})" in stderr
     assert "incomplete" not in stderr
     events = [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
     assert events[-1]["event"] == "run-end" and events[-1]["trace_stopped_early"] is None
