@@ -77,8 +77,11 @@ def _now() -> str:
 
 def write_private(path: Path, text: str, *, append: bool = False) -> None:
     """Write ``text`` to ``path`` with mode 0600 from the first byte on; directories this
-    creates are 0700. A replaced file is written beside it and renamed (never half written)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    creates are 0700. A replaced file is written beside it and renamed (never half written).
+    Durable when this returns: the file is fsynced, and so are the directories whose entries
+    changed (the file's, and the parent of each directory made for it): a crash must not bring
+    back the file without the key just generated (the old key is revoked by then)."""
+    make_directory(path.parent)
     if append:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         if os.fstat(fd).st_uid != os.geteuid():
@@ -87,6 +90,9 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        _sync_directory(path.parent)  # the file may be new
         return
     tmp = temporary_sibling(path, f"{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -101,21 +107,36 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
         raise
-    # the rename itself is durable only once the directory is: a crash must not bring back the
-    # file without the key just generated (the old key is revoked by then). Best effort: the file
-    # is written and in place, and some directories cannot be opened (write and search rights
-    # only) or fsynced (some network and FUSE file systems), which is no reason to say otherwise.
+    _sync_directory(path.parent)  # the rename itself is durable only once the directory is
+
+
+def make_directory(directory: Path) -> None:
+    """``directory`` and its missing parents (0700), each new entry fsynced into its parent."""
+    missing = []
+    at = directory
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for made in reversed(missing):  # outermost first
+        _sync_directory(made.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory, best effort: the file is written and in place by then, and some
+    directories cannot be opened (write and search rights only) or fsynced (some network and
+    FUSE file systems), which is no reason to say otherwise; a failing disk (EIO) is."""
     try:
-        directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except PermissionError:
         return
     try:
-        os.fsync(directory)
+        os.fsync(fd)
     except OSError as exc:
         if exc.errno not in _FSYNC_UNSUPPORTED:  # EIO and the like: the disk failed, say so
             raise
     finally:
-        os.close(directory)
+        os.close(fd)
 
 
 # a directory fsync some file systems refuse (network, FUSE): no sign that the write failed
@@ -372,7 +393,7 @@ class FileSink:
         ``*.key.json`` misses) is held too where it exists when the lock is taken, so that a run
         of that version waits as before (one that makes it only afterwards, its first run beside
         this file, is not waited for)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_directory(self.path.parent)
         fds: list[int] = []
         try:
             # never made again, only honoured: read-only (a lock needs no more), never followed

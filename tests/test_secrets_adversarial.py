@@ -6,6 +6,7 @@ it generated."""
 
 from __future__ import annotations
 
+import errno
 import http.server
 import io
 import json
@@ -540,6 +541,53 @@ def test_a_file_sink_keeps_each_hubs_key(tmp_path: Path) -> None:
     # a regeneration replaces only its own (revoked) key
     FileSink(path, "http://127.0.0.1:1").store("c1", "ops-hub", "key-one-rotated")
     assert sorted(FileSink(path).keys()) == ["key-one-rotated", "key-three-cccccc", "key-two-bbbbbbbb"]
+
+
+@pytest.mark.parametrize("sink", ["file", "envfile"])
+def test_a_stored_key_is_on_disk_before_the_store_returns(sink: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Durable, not only written: the key file, the directory that holds its new entry, and the
+    parent of each directory made for it are fsynced (a crash after a rotation must not bring
+    back a file without the new key: the old one is revoked). The envfile's append was not
+    fsynced at all, nor were new directories."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "a" / "b" / f"ops.key.{'json' if sink == 'file' else 'env'}"
+    open_sink(f"{sink}:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub").store("c1", "ops-hub", "key-one-aaaaaaaa")
+    assert synced[-2:] == [str(path if sink == "envfile" else synced[-2]), str(path.parent)], synced
+    assert str(path.parent.parent) in synced and str(tmp_path) in synced  # the new b and a
+    assert sink == "envfile" or (synced[-2].startswith(str(path.parent)) and ".ihub-" in synced[-2])  # file: the copy, renamed
+    assert "key-one-aaaaaaaa" in path.read_text()
+    synced.clear()
+    open_sink(f"{sink}:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub").store("c1", "ops-hub", "key-one-rotated")
+    assert str(path.parent) in synced and str(tmp_path) not in synced  # no directory made this time
+
+
+@pytest.mark.parametrize(("error", "refused"), [(errno.EINVAL, False), (errno.EIO, True)])
+def test_a_directory_fsync_a_file_system_refuses_is_no_failure_a_failing_disk_is(
+    error: int, refused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(error, os.strerror(error))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "keys" / "ops.key.json"
+    sink = FileSink(path, "http://127.0.0.1:1")
+    if refused:
+        with pytest.raises(OSError, match=os.strerror(errno.EIO)):
+            sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
+    else:
+        sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
+        assert FileSink(path, "http://127.0.0.1:1").load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
 
 
 def test_an_envfile_sink_never_gives_one_targets_key_to_another(tmp_path: Path) -> None:
