@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from pages.base import AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
+import time
+from urllib.parse import urlsplit
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from pages.base import _SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, _watch, key_of, tolerant
+from pages.hubs import HubsTexts
 
 
 class LoginTexts:
@@ -28,10 +34,11 @@ class LoginPage(AdminPage):
         self.logout_button = self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).first
         # Logged in: a Logout control shows, or, where none does (IHP's generated layout has
         # none until one is added; a customised one may word it otherwise or keep it in a closed
-        # menu), the login form is gone: a page with no password box. (The login step proves
-        # the session with an admin page right after.)
-        no_password_box = self.page.locator("body").filter(has_not=self.page.locator("input[type=password]"))
-        self.logged_in = self.logout_button.or_(no_password_box).first
+        # menu), the login form is gone: a page with no password box (see await_logged_in).
+        # Visible ones only: an `or` lists its matches in document order, <body> first.
+        self.password_boxes = self.page.locator("input[type=password]")
+        no_password_box = self.page.locator("body").filter(has_not=self.password_boxes)
+        self.logged_in = self.logout_button.or_(no_password_box).filter(visible=True).first
 
     def open(self) -> None:
         self._open(Ihp.LOGIN_PATH)
@@ -57,22 +64,60 @@ class LoginPage(AdminPage):
         )
 
     def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
-        """Wait until an admin page shows (by the tool's submit or an operator's hand).
+        """Wait until the login is done (by the tool's submit or an operator's hand).
 
         The login form stays on screen on failure, so the error flash or a logged-in page
-        (:attr:`logged_in`) are the outcomes; with ``retry_on_error`` (an operator typing) only
-        the latter is.
+        (:attr:`logged_in`) are the outcomes. A page without a password box counts once it has
+        loaded (a native submit's next page may show before its form does). With
+        ``retry_on_error`` (an operator typing) errors are the operator's to retry, and a page
+        without a password box counts only once Inter-Hub serves an admin page to this session:
+        it may be a step between (a second factor, a password reset).
         """
         if timeout_s is not None:
             saved, self.timeout_s = self.timeout_s, timeout_s
         try:
+            if retry_on_error:
+                self._await_operator_login(what)
+                return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
-            self._await(self.logged_in if retry_on_error else self.logged_in.or_(errors).first, what)
-            if not retry_on_error and errors.count():
-                raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
+            while True:
+                self._await(self.logged_in.or_(errors).first, what)
+                if errors.count():
+                    raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
+                if self.logout_button.is_visible():
+                    return
+                self.page.wait_for_load_state("domcontentloaded")
+                if not self.password_boxes.count():
+                    return
         finally:
             if timeout_s is not None:
                 self.timeout_s = saved
+
+    def _await_operator_login(self, what: str) -> None:
+        """The operator's login: a Logout control, or an admin page served to this session while
+        the page shows no password box; asked once per slice of the wait (which a Logout control
+        ends at once), without touching the page the operator is on."""
+        watch = _watch(self.page)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            self._raise_failed_request(watch, what)
+            try:
+                self.logout_button.wait_for(state="visible", timeout=_SLICE_MS)
+                return
+            except PlaywrightTimeoutError:
+                pass
+            if not self.password_boxes.count() and self._session_serves_admin_pages():
+                return
+            self._raise_on_deadline(deadline, what)
+
+    def _session_serves_admin_pages(self) -> bool:
+        """Whether Inter-Hub answers the hubs index to this browser's session (not the login
+        page's redirect), asked beside the page, with the session's cookies."""
+        response = self.page.request.get(self.base_url + HubsTexts.INDEX_PATH, max_redirects=0, fail_on_status_code=False)
+        try:
+            return response.ok and urlsplit(response.url).path != Ihp.LOGIN_PATH
+        finally:
+            response.dispose()
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = LoginTexts

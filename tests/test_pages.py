@@ -55,6 +55,37 @@ def test_login_needs_no_logout_control_on_screen(page: Page, sandbox_factory: Sa
     assert "ops-hub" not in [h.slug for h in HubsPage(page, base, 10).list()]  # the session holds: the index, not the login page
 
 
+def test_an_operators_login_is_done_only_when_the_session_serves_admin_pages(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # No Logout control anywhere (custom markup), and between the password and the admin
+    # pages a step without a password box (a second factor): not logged in yet.
+    base = sandbox_factory(markup="custom").base_url
+    login = LoginPage(page, base, 10)
+    login.open()
+    page.evaluate("() => { document.body.innerHTML = '<main><h1>Second factor</h1><label>Code <input name=code></label></main>'; }")
+    started = time.monotonic()
+    with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
+        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True)
+    assert time.monotonic() - started >= 2
+    # the operator completes it: the session now serves admin pages, the page is left alone
+    answer = page.request.post(f"{base}/CreateSession", form={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, max_redirects=0)
+    assert answer.status == 302 and not answer.headers["location"].endswith("/NewSession")
+    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True)
+    expect(page.get_by_role("heading", name="Second factor")).to_be_visible()
+
+
+def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # An `or` lists <body> before what it holds: a body of no height (all its content fixed)
+    # must not hide the Logout control on top of it.
+    login = LoginPage(page, sandbox_factory().base_url, 10)
+    page.set_content('<body style="margin:0;height:0"><nav style="position:fixed;top:0"><a href="#">Logout</a></nav></body>')
+    expect(login.logged_in).to_be_visible()
+    expect(login.logged_in).to_have_text("Logout")
+    page.set_content('<body style="margin:0;height:0"><nav style="position:fixed;top:0">Welcome</nav></body>')
+    expect(login.logged_in).to_have_count(0)
+    page.set_content("<body><form><input placeholder=E-Mail><input type=password placeholder=Password></form></body>")
+    expect(login.logged_in).to_have_count(0)
+
+
 @pytest.mark.parametrize(("submit", "schema"), [("js", "older"), ("native", "newer")])
 def test_hubs_page(page: Page, sandbox_factory: SandboxFactory, submit: str, schema: str) -> None:
     sandbox = sandbox_factory(submit=submit, schema=schema)
