@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,17 +138,22 @@ def _driver_in_own_session() -> Iterator[None]:
     if os.name != "posix":
         yield
         return
-    real = asyncio.create_subprocess_exec
+    with _DRIVER_START:  # one start at a time: each puts back what it found
+        real = asyncio.create_subprocess_exec
 
-    def in_own_session(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        kwargs.setdefault("start_new_session", True)
-        return real(*args, **kwargs)
+        def in_own_session(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if "run-driver" in args:  # the driver's command line; any other process as asked
+                kwargs.setdefault("start_new_session", True)
+            return real(*args, **kwargs)
 
-    asyncio.create_subprocess_exec = in_own_session  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        asyncio.create_subprocess_exec = real  # type: ignore[assignment]
+        asyncio.create_subprocess_exec = in_own_session  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            asyncio.create_subprocess_exec = real  # type: ignore[assignment]
+
+
+_DRIVER_START = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -484,8 +490,9 @@ class BrowserSession:
                 slow_mo=self.options.slow_mo_ms or None,
                 args=CHROMIUM_ARGS,
                 proxy=self.corporate_proxy,  # type: ignore[arg-type]
-                # Ctrl-C at a terminal signals the whole process group, Playwright's driver too,
-                # which then closed the browser at once: the trace could not be saved. The run
+                # A SIGINT that reaches Playwright's driver (Ctrl-C at a terminal did, before the
+                # driver had a session of its own; one sent to the whole cgroup still does) must
+                # not make it close the browser at once: the trace could not be saved. The run
                 # ends itself (flows/command.py) and closes the browser after saving it.
                 handle_sigint=False,
             )

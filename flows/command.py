@@ -169,9 +169,8 @@ def ending_signals(console: Console) -> Iterator[None]:
             return
         os._exit(int(ExitCode.ABORTED))
 
-    # The signal reaches Playwright's driver too (Ctrl-C signals the process group): answers to
-    # calls the interrupt abandoned then come back, and Playwright logs each one with a
-    # traceback ("Error occurred in event listener: Cannot find command to respond"). Once the
+    # Answers to the Playwright calls the interrupt abandoned still come back from the driver,
+    # and Playwright logs each one with a traceback ("Error occurred in event listener: Cannot find command to respond"). Once the
     # run is interrupted, that is noise for the operator, not news.
     def before_an_interrupt(record: logging.LogRecord) -> bool:
         return not received
@@ -191,8 +190,9 @@ def ending_signals(console: Console) -> Iterator[None]:
 def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Namespace) -> int:
     from flows.workdir import clean_abandoned
 
-    # Ctrl-C at a terminal also ends Playwright's driver; asyncio would then print "Future
-    # exception was never retrieved" at exit, after the run's own message: not for operators.
+    # After an interrupt, calls abandoned in Playwright's connection can leave futures whose
+    # exception nobody reads; asyncio would then print "Future exception was never retrieved"
+    # at exit, after the run's own message: not for operators.
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     console = Console()
     try:

@@ -152,3 +152,26 @@ def test_a_cache_with_something_planted_in_it_is_not_used(tmp_path: Path, monkey
     assert compile_cache_dir() is None
     entry.unlink()
     assert compile_cache_dir() == cache  # once it is gone, the cache is used again
+
+
+# The driver's session: its own (out of the tool's process group), and the patch that gives it
+# one put back once the driver is up.
+DRIVER_SESSION = """
+import asyncio, os
+from playwright.sync_api import sync_playwright
+from flows.browser import driver_environment
+real = asyncio.create_subprocess_exec
+with driver_environment(None):
+    playwright = sync_playwright().start()
+kids = [int(p) for p in open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()]
+drivers = [p for p in kids if b"run-driver" in open(f"/proc/{p}/cmdline", "rb").read()]
+print(len(drivers), all(os.getsid(p) == p != os.getsid(0) for p in drivers), asyncio.create_subprocess_exec is real)
+playwright.stop()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_driver_runs_in_a_session_of_its_own() -> None:
+    done = subprocess.run([sys.executable, "-c", DRIVER_SESSION], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "True", "True"]
