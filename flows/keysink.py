@@ -26,7 +26,7 @@ import secrets
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,13 +75,22 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_private(path: Path, text: str, *, append: bool = False) -> None:
+def write_private(path: Path, text: str, *, append: bool = False, made: Sequence[Path] = ()) -> None:
     """Write ``text`` to ``path`` with mode 0600 from the first byte on; directories this
     creates are 0700. A replaced file is written beside it and renamed (never half written).
     Durable when this returns: the file is fsynced, and so are the directories whose entries
-    changed (the file's, and the parent of each directory made for it): a crash must not bring
-    back the file without the key just generated (the old key is revoked by then)."""
-    make_directory(path.parent)
+    changed (the file's, and the parent of each directory made for it, here or by the caller:
+    ``made``), after the file is written, so that a failing disk is reported with the key in
+    place, not before it is written: a crash must not bring back the file without the key just
+    generated (the old key is revoked by then)."""
+    made = [*made, *make_directory(path.parent)]
+    _write(path, text, append=append)
+    _sync_directory(path.parent)  # the new entry, or the rename: durable only once it is
+    for directory in made:  # outermost first: each new directory's entry in its parent
+        _sync_directory(directory.parent)
+
+
+def _write(path: Path, text: str, *, append: bool) -> None:
     if append:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
         if os.fstat(fd).st_uid != os.geteuid():
@@ -92,7 +101,6 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        _sync_directory(path.parent)  # the file may be new
         return
     tmp = temporary_sibling(path, f"{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
@@ -107,19 +115,26 @@ def write_private(path: Path, text: str, *, append: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a copy of the secret behind
         raise
-    _sync_directory(path.parent)  # the rename itself is durable only once the directory is
 
 
-def make_directory(directory: Path) -> None:
-    """``directory`` and its missing parents (0700), each new entry fsynced into its parent."""
+def make_directory(directory: Path) -> list[Path]:
+    """``directory`` and its missing parents, each 0700; returns those it made, outermost first
+    (their entries are for :func:`write_private` to fsync, once the key is written)."""
     missing = []
     at = directory
     while not at.exists() and at != at.parent:
         missing.append(at)
         at = at.parent
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for made in reversed(missing):  # outermost first
-        _sync_directory(made.parent)
+    made = []
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, 0o700)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        made.append(new)
+    if not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is not a directory")
+    return made
 
 
 def _sync_directory(directory: Path) -> None:
@@ -385,7 +400,7 @@ class FileSink:
         return [e["api_key"] for e in self.entries() if isinstance(e.get("api_key"), str)]
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[list[Path]]:
         """Hold the file's lock while it is read and rewritten: two runs storing into one file
         (two targets share it) must not lose each other's key. The lock is named as the
         temporary copy is, so that the rule that ignores the file ignores it too
@@ -393,7 +408,7 @@ class FileSink:
         ``*.key.json`` misses) is held too where it exists when the lock is taken, so that a run
         of that version waits as before (one that makes it only afterwards, its first run beside
         this file, is not waited for)."""
-        make_directory(self.path.parent)
+        made = make_directory(self.path.parent)  # fsynced by write_private, once the key is written
         fds: list[int] = []
         try:
             # never made again, only honoured: read-only (a lock needs no more), never followed
@@ -404,7 +419,7 @@ class FileSink:
             fds.append(os.open(temporary_sibling(self.path, "lock"), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
             for fd in fds:  # the earlier version's first: every run takes them in one order
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield made
         finally:
             for fd in fds:
                 os.close(fd)
@@ -419,12 +434,12 @@ class FileSink:
             "stored_at": _now(),
             "api_key": api_key,
         }
-        with self._locked():
+        with self._locked() as made:
             kept = [
                 e for e in self.entries()
                 if not (e.get("api_consumer_id") == consumer_id and _same_target(e.get("target"), self.target))
             ]
-            write_private(self.path, json.dumps({"format": 2, "keys": [*kept, entry]}, indent=2) + "\n")
+            write_private(self.path, json.dumps({"format": 2, "keys": [*kept, entry]}, indent=2) + "\n", made=made)
 
 
 class EnvFileSink:

@@ -543,12 +543,13 @@ def test_a_file_sink_keeps_each_hubs_key(tmp_path: Path) -> None:
     assert sorted(FileSink(path).keys()) == ["key-one-rotated", "key-three-cccccc", "key-two-bbbbbbbb"]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="names fsynced descriptors through /proc")
 @pytest.mark.parametrize("sink", ["file", "envfile"])
 def test_a_stored_key_is_on_disk_before_the_store_returns(sink: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Durable, not only written: the key file, the directory that holds its new entry, and the
-    parent of each directory made for it are fsynced (a crash after a rotation must not bring
-    back a file without the new key: the old one is revoked). The envfile's append was not
-    fsynced at all, nor were new directories."""
+    """Durable, not only written: the key file, then the directory that holds its new entry and
+    the parent of each directory made for it (made 0700, each) are fsynced (a crash after a
+    rotation must not bring back a file without the new key: the old one is revoked). The
+    envfile's append was not fsynced at all, nor were new directories."""
     synced: list[str] = []
     real = os.fsync
 
@@ -558,20 +559,30 @@ def test_a_stored_key_is_on_disk_before_the_store_returns(sink: str, tmp_path: P
 
     monkeypatch.setattr(os, "fsync", fsync)
     path = tmp_path / "a" / "b" / f"ops.key.{'json' if sink == 'file' else 'env'}"
-    open_sink(f"{sink}:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub").store("c1", "ops-hub", "key-one-aaaaaaaa")
-    assert synced[-2:] == [str(path if sink == "envfile" else synced[-2]), str(path.parent)], synced
-    assert str(path.parent.parent) in synced and str(tmp_path) in synced  # the new b and a
-    assert sink == "envfile" or (synced[-2].startswith(str(path.parent)) and ".ihub-" in synced[-2])  # file: the copy, renamed
-    assert "key-one-aaaaaaaa" in path.read_text()
-    synced.clear()
-    open_sink(f"{sink}:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub").store("c1", "ops-hub", "key-one-rotated")
-    assert str(path.parent) in synced and str(tmp_path) not in synced  # no directory made this time
+
+    def store(key: str) -> list[str]:
+        synced.clear()
+        open_sink(f"{sink}:{path}", base_url="http://127.0.0.1:1", consumer_name="ops-hub").store("c1", "ops-hub", key)
+        assert key in path.read_text()
+        files = [p for p in synced if not os.path.isdir(p)]
+        assert len(files) == 1, synced
+        if sink == "file":  # written as a copy beside it, then renamed
+            assert Path(files[0]).parent == path.parent and ".ihub-" in Path(files[0]).name, synced
+        else:
+            assert files == [str(path)], synced
+        return synced[synced.index(files[0]) + 1 :]  # the directories, after the key
+
+    assert sorted(store("key-one-aaaaaaaa")) == sorted(map(str, [path.parent, tmp_path / "a", tmp_path]))
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert store("key-one-rotated") == [str(path.parent)]  # no directory made this time
 
 
+@pytest.mark.parametrize("new_directory", [True, False])
 @pytest.mark.parametrize(("error", "refused"), [(errno.EINVAL, False), (errno.EIO, True)])
 def test_a_directory_fsync_a_file_system_refuses_is_no_failure_a_failing_disk_is(
-    error: int, refused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    error: int, refused: bool, new_directory: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A failing disk is reported, and only once the key is written: never instead of writing it."""
     real = os.fsync
 
     def fsync(fd: int) -> None:
@@ -581,13 +592,15 @@ def test_a_directory_fsync_a_file_system_refuses_is_no_failure_a_failing_disk_is
 
     monkeypatch.setattr(os, "fsync", fsync)
     path = tmp_path / "keys" / "ops.key.json"
+    if not new_directory:
+        path.parent.mkdir(mode=0o700)
     sink = FileSink(path, "http://127.0.0.1:1")
     if refused:
         with pytest.raises(OSError, match=os.strerror(errno.EIO)):
             sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
     else:
         sink.store("c1", "ops-hub", "key-one-aaaaaaaa")
-        assert FileSink(path, "http://127.0.0.1:1").load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
+    assert FileSink(path, "http://127.0.0.1:1").load("c1").api_key == "key-one-aaaaaaaa"  # type: ignore[union-attr]
 
 
 def test_an_envfile_sink_never_gives_one_targets_key_to_another(tmp_path: Path) -> None:
