@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.base import _SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, _watch, key_of, tolerant
-from pages.hubs import HubsTexts
+from pages.base import AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
 
 
 class LoginTexts:
@@ -31,7 +29,9 @@ class LoginPage(AdminPage):
         # anywhere on the page (navigation bars included), a button or IHP's js-delete link; the
         # first one: it only says "logged in"
         logout = tolerant(t.LOGOUT_BUTTON)
-        self.logout_button = self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).first
+        self.logout_button = (
+            self.page.get_by_role("button", name=logout).or_(self.page.get_by_role("link", name=logout)).filter(visible=True).first
+        )
         # Logged in: a Logout control shows, or, where none does (IHP's generated layout has
         # none until one is added; a customised one may word it otherwise or keep it in a closed
         # menu), the login form is gone: a page with no password box (see await_logged_in).
@@ -66,58 +66,44 @@ class LoginPage(AdminPage):
     def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
         """Wait until the login is done (by the tool's submit or an operator's hand).
 
-        The login form stays on screen on failure, so the error flash or a logged-in page
-        (:attr:`logged_in`) are the outcomes. A page without a password box counts once it has
-        loaded (a native submit's next page may show before its form does). With
-        ``retry_on_error`` (an operator typing) errors are the operator's to retry, and a page
-        without a password box counts only once Inter-Hub serves an admin page to this session:
-        it may be a step between (a second factor, a password reset).
+        The tool's submit: the login form stays on screen on failure, so the error flash or a
+        logged-in page (:attr:`logged_in`) are the outcomes; a page without a password box
+        counts once it has loaded (a native submit's next page may show before its form does).
+        With ``retry_on_error`` (an operator typing, who may retry and may pass a second factor
+        on pages without a password box) only a Logout control ends the wait.
         """
+        saved = self.timeout_s
         if timeout_s is not None:
-            saved, self.timeout_s = self.timeout_s, timeout_s
+            self.timeout_s = timeout_s
         try:
             if retry_on_error:
-                self._await_operator_login(what)
+                self._await(self.logout_button, what)
                 return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
+            full = self.timeout_s
+            deadline, rounds = time.monotonic() + full, 0
             while True:
-                self._await(self.logged_in.or_(errors).first, what)
+                # one deadline for all rounds (the first one's is the whole timeout, as said)
+                self.timeout_s = full if not rounds else max(deadline - time.monotonic(), 0.001)
+                rounds += 1
+                try:
+                    self._await(self.logged_in.or_(errors).first, what)
+                finally:
+                    self.timeout_s = full
                 if errors.count():
                     raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
-                if self.logout_button.is_visible():
+                if self.logout_button.count():
                     return
-                self.page.wait_for_load_state("domcontentloaded")
+                try:
+                    self.page.wait_for_load_state("domcontentloaded", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
+                except PlaywrightTimeoutError:
+                    self._raise_on_deadline(deadline, what)
                 if not self.password_boxes.count():
                     return
+                # the login form after all: its error, or the next page, within what is left
+                self._raise_on_deadline(deadline, what)
         finally:
-            if timeout_s is not None:
-                self.timeout_s = saved
-
-    def _await_operator_login(self, what: str) -> None:
-        """The operator's login: a Logout control, or an admin page served to this session while
-        the page shows no password box; asked once per slice of the wait (which a Logout control
-        ends at once), without touching the page the operator is on."""
-        watch = _watch(self.page)
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            self._raise_failed_request(watch, what)
-            try:
-                self.logout_button.wait_for(state="visible", timeout=_SLICE_MS)
-                return
-            except PlaywrightTimeoutError:
-                pass
-            if not self.password_boxes.count() and self._session_serves_admin_pages():
-                return
-            self._raise_on_deadline(deadline, what)
-
-    def _session_serves_admin_pages(self) -> bool:
-        """Whether Inter-Hub answers the hubs index to this browser's session (not the login
-        page's redirect), asked beside the page, with the session's cookies."""
-        response = self.page.request.get(self.base_url + HubsTexts.INDEX_PATH, max_redirects=0, fail_on_status_code=False)
-        try:
-            return response.ok and urlsplit(response.url).path != Ihp.LOGIN_PATH
-        finally:
-            response.dispose()
+            self.timeout_s = saved
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = LoginTexts
