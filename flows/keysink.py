@@ -118,23 +118,22 @@ def _write(path: Path, text: str, *, append: bool) -> None:
 
 
 def make_directory(directory: Path) -> list[Path]:
-    """``directory`` and its missing parents, each 0700; returns those it made, outermost first
-    (their entries are for :func:`write_private` to fsync, once the key is written)."""
+    """``directory`` and its missing parents, each 0700; returns those that were missing,
+    outermost first (their entries are for :func:`write_private` to fsync, once the key is
+    written)."""
     missing = []
     at = directory
     while not at.exists() and at != at.parent:
         missing.append(at)
         at = at.parent
-    made = []
     for new in reversed(missing):
-        try:
+        # another process may make it meanwhile: still one to fsync (that process may not have
+        # done so yet when this one's key is written)
+        with contextlib.suppress(FileExistsError):
             os.mkdir(new, 0o700)
-        except FileExistsError:  # another process made it meanwhile
-            continue
-        made.append(new)
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory} is not a directory")
-    return made
+    return missing[::-1]
 
 
 def _sync_directory(directory: Path) -> None:

@@ -773,10 +773,11 @@ class AdminPage:
             self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
             return
 
-    def _await(self, outcome: Locator, what: str) -> None:
-        """Wait until ``outcome`` is visible; fail early on a failed request, late on the timeout."""
+    def _await(self, outcome: Locator, what: str, deadline: float | None = None) -> None:
+        """Wait until ``outcome`` is visible; fail early on a failed request, late on the timeout
+        (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a longer one)."""
         watch = _watch(self.page)
-        deadline = time.monotonic() + self.timeout_s
+        deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
             self._raise_failed_request(watch, what)
             try:

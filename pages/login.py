@@ -80,16 +80,9 @@ class LoginPage(AdminPage):
                 self._await(self.logout_button, what)
                 return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
-            full = self.timeout_s
-            deadline, rounds = time.monotonic() + full, 0
+            deadline = time.monotonic() + self.timeout_s  # one for all rounds
             while True:
-                # one deadline for all rounds (the first one's is the whole timeout, as said)
-                self.timeout_s = full if not rounds else max(deadline - time.monotonic(), 0.001)
-                rounds += 1
-                try:
-                    self._await(self.logged_in.or_(errors).first, what)
-                finally:
-                    self.timeout_s = full
+                self._await(self.logged_in.or_(errors).first, what, deadline)
                 if errors.count():
                     raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
                 if self.logout_button.count():
