@@ -170,8 +170,9 @@ def ending_signals(console: Console) -> Iterator[None]:
         os._exit(int(ExitCode.ABORTED))
 
     # Answers to the Playwright calls the interrupt abandoned still come back from the driver,
-    # and Playwright logs each one with a traceback ("Error occurred in event listener: Cannot find command to respond"). Once the
-    # run is interrupted, that is noise for the operator, not news.
+    # and Playwright logs each one with a traceback ("Error occurred in event listener: Cannot
+    # find command to respond"). Once the run is interrupted, that is noise for the operator,
+    # not news.
     def before_an_interrupt(record: logging.LogRecord) -> bool:
         return not received
 
