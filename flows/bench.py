@@ -61,7 +61,8 @@ from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report, execute
 from flows.console import Console
 from flows.provision import CHROMIUM_ARGS, browser_name, find_browser
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
-from flows.settings import ExplicitSettings
+from flows import settings
+from flows.settings import WIDGETS_PER_PAGE, ExplicitSettings
 from sandbox.config import Faults, SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
 
@@ -387,6 +388,18 @@ def playwright_script(sandbox: RunningSandbox, seeds: SeedSet) -> str:
 # ---------------------------------------------------------------- (c)-(f) apply
 
 
+@contextlib.contextmanager
+def widgets_per_page(count: int) -> Iterator[None]:
+    """``apply`` in this process opens a page for every ``count`` widgets (k): the rule the
+    default is measured against."""
+    before = settings.WIDGETS_PER_PAGE
+    settings.WIDGETS_PER_PAGE = count
+    try:
+        yield
+    finally:
+        settings.WIDGETS_PER_PAGE = before
+
+
 def _settings(sandbox: RunningSandbox, workdir: Path) -> ExplicitSettings:
     return ExplicitSettings(
         base=sandbox.base_url,
@@ -457,6 +470,10 @@ class Bench:
             self.series[f"apply_parallel_{n}"] = Series(
                 f"apply_parallel_{n}", "i", f"apply, fresh sandbox, {mid} widgets, --parallel {n} (default {DEFAULT_PARALLEL}: (e))"
             )
+        self.series["apply_page_per_widget"] = Series(
+            "apply_page_per_widget", "k",
+            f"apply, fresh sandbox, a page of its own for every widget, up to {DEFAULT_PARALLEL} ((c): one for every {WIDGETS_PER_PAGE} widgets)",
+        )
         for n in sorted({1, DEFAULT_PARALLEL}):
             self.series[f"apply_latency_parallel_{n}"] = Series(
                 f"apply_latency_parallel_{n}", "j", f"apply, fresh sandbox answering {LATENCY_MS} ms later, {mid} widgets, --parallel {n}"
@@ -497,6 +514,8 @@ class Bench:
             return  # the warm-up is for caches (disk, Chromium's profile start-up): one of each kind is enough
         with fresh_sandbox(root) as (sandbox, workdir):
             self._measure("apply_no_trace", run_apply(sandbox, workdir, seeds, ApplyOptions(trace=False)), record)
+        with fresh_sandbox(root) as (sandbox, workdir), widgets_per_page(1):
+            self._measure("apply_page_per_widget", run_apply(sandbox, workdir, seeds, ApplyOptions()), record)
         with fresh_sandbox(root, gate="open") as (sandbox, workdir):
             self._measure("apply_api_fresh", run_apply(sandbox, workdir, seeds, ApplyOptions(via="api")), record)
             self._measure("apply_api_noop", run_apply(sandbox, workdir, seeds, ApplyOptions(via="api"), noop=True), record)
@@ -534,6 +553,7 @@ class Bench:
             "script_vs_http_floor": m["playwright_script"] / m["http_floor"],
             "api_vs_apply": m["apply_api_fresh"] / m["apply_fresh"],
             "api_vs_http_floor": m["apply_api_fresh"] / m["http_floor"],
+            "page_per_widget_vs_apply": m["apply_page_per_widget"] / m["apply_fresh"],
         }
 
     def pairwise(self) -> dict[str, float]:
@@ -582,6 +602,7 @@ class Bench:
             "warmup_rounds": self.warmup,
             "widget_sizes": list(self.sizes),
             "default_parallel": DEFAULT_PARALLEL,
+            "widgets_per_page": WIDGETS_PER_PAGE,
             "parallel_sweep": list(self.sweep),
             "machine": {**machine(), "load_average": self.load},
             "cpu_includes_renderers": self.renderers_counted,
@@ -688,6 +709,7 @@ def table(data: dict[str, Any]) -> str:
         ("straight-line script / HTTP floor (b/a)", "script_vs_http_floor", "×"),
         ("apply --via api / apply through the UI (g/c)", "api_vs_apply", "×"),
         ("apply --via api / HTTP floor (g/a)", "api_vs_http_floor", "×"),
+        ("a page for every widget / one for every few (k/c)", "page_per_widget_vs_apply", "×"),
     ]:
         lines.append(f"| {label}, for information | {_fmt_figure(r[key], unit)} | | | {_fmt_figure(c[key], unit)} |")
     return "\n".join(lines)
@@ -740,12 +762,14 @@ def markdown(data: dict[str, Any]) -> str:
         "- (c) `apply` as operators run it (default options: trace on, verify on);",
         "- (d) `apply` again on the same sandbox: the no-op;",
         f"- (e) `apply` with {sizes} generated widgets (names `bench-widget-NNN`, all of declared types), "
-        f"created on {data.get('default_parallel', DEFAULT_PARALLEL)} browser pages side by side (the default `--parallel`);",
+        f"created on up to {data.get('default_parallel', DEFAULT_PARALLEL)} browser pages side by side (the default `--parallel`), "
+        f"one for every {data.get('widgets_per_page', WIDGETS_PER_PAGE)} widgets;",
         "- (f) `apply` with `ApplyOptions(trace=False)`, against (c) for the trace's cost;",
         "- (g) `apply --via api` on a fresh sandbox with the API gate open (no browser), (h) its no-op re-run;",
         "- (i) `apply` with the middle widget count and other `--parallel` values; (j) the same, one page and the "
         f"default, against a sandbox answering every request {LATENCY_MS} ms later (a server farther than loopback): "
-        "what the default is chosen by.",
+        "what the default is chosen by; (k) `apply` as (c) with a page for every widget, against (c): "
+        "what the pages' share of the widgets is chosen by.",
     ]
     start = (load.get("start") or [None])[0]
     busy = (

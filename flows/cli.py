@@ -471,11 +471,12 @@ def build_parser() -> argparse.ArgumentParser:
         _json_arg(p)
 
     def parallel_arg(p: argparse.ArgumentParser) -> None:
-        from flows.settings import DEFAULT_PARALLEL
+        from flows.settings import DEFAULT_PARALLEL, WIDGETS_PER_PAGE
 
         p.add_argument(
             "--parallel", type=_pages, metavar="N",
-            help=f"create widgets on N browser pages side by side (env IHUB_PARALLEL; default {DEFAULT_PARALLEL}; 1: one at a time); "
+            help=f"create widgets on up to N browser pages side by side, one for every {WIDGETS_PER_PAGE} widgets "
+            f"(env IHUB_PARALLEL; default {DEFAULT_PARALLEL}; 1: one at a time); "
             "each is observed before, awaited and reported by name; the API path sends them one at a time",
         )
 

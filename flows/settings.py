@@ -146,10 +146,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# Widgets created side by side on this many browser pages (apply --parallel, IHUB_PARALLEL).
+# Widgets created side by side on up to this many browser pages (apply --parallel, IHUB_PARALLEL).
 # The default is chosen by `make bench` (series (i) and (j), docs/benchmarks.md).
 DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 16
+# A page of its own for every this many widgets, no more: opening a page (a renderer process)
+# costs about what it saves on a few widgets. The project's six widgets took 6.2 s on two pages,
+# 6.8 s on four (loopback), and 8.2 s against 8.5 s with 50 ms per response (`make bench`, (i)).
+WIDGETS_PER_PAGE = 3
+
+
+def widget_pages(widgets: int, parallel: int) -> int:
+    """How many browser pages create ``widgets`` widgets side by side: one for every
+    WIDGETS_PER_PAGE widgets (a part counting as one), at most ``parallel``, at least one."""
+    return max(1, min(parallel, -(-widgets // WIDGETS_PER_PAGE)))
 
 
 class Settings(BaseSettings):

@@ -29,6 +29,7 @@ RATIOS = [
     "script_per_widget_ms",
     "api_vs_apply",
     "api_vs_http_floor",
+    "page_per_widget_vs_apply",
 ]
 TARGETS = {"apply_vs_script": 1.0, "noop_vs_fresh": 0.3, "per_widget_ms": 100.0, "trace_overhead_pct": 25.0}
 
@@ -52,7 +53,7 @@ def test_quick_bench_writes_every_figure(tmp_path: Path) -> None:
     sizes = data["widget_sizes"]
     assert len(sizes) == 3 and sizes == sorted(sizes)
     assert data["parallel_sweep"] == [1] and data["default_parallel"] > 1
-    keys = MEASUREMENTS + [f"apply_widgets_{n}" for n in sizes] + [f"script_widgets_{sizes[1]}", "apply_parallel_1"]
+    keys = MEASUREMENTS + [f"apply_widgets_{n}" for n in sizes] + [f"script_widgets_{sizes[1]}", "apply_parallel_1", "apply_page_per_widget"]
     keys += [f"apply_latency_parallel_{n}" for n in sorted({1, data["default_parallel"]})]
     assert sorted(data["measurements"]) == sorted(keys)
     for key in keys:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flows.errors import Aborted
 from flows.seeds import SeedSet
+from flows.settings import widget_pages
 from flows.steps.base import Action, Decision, Diff, Observation, Observations, Options, Run, Status, Step, StepResult, Write
 from flows.steps.hub import HubObservation
 from pages.base import PageError
@@ -94,15 +95,16 @@ class WidgetsStep(Step[WidgetsObservation]):
     def _create(
         self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow], skipped: list[str]
     ) -> list[tuple[str, PageError]]:
-        """Create the widgets on up to ``run.parallel`` pages side by side: each page opens the
-        form, fills and submits it, then the next page does the same while the first one's
-        request is served; a page's outcome is awaited before it takes the next widget. Each
-        write is approved just before it is sent (``skipped`` gets those the operator skips).
-        After a failure, or the operator's abort, no new widget is started; those already sent
-        are awaited (they may have been made, and are counted). ``created`` fills as outcomes
-        arrive; returns the failures."""
+        """Create the widgets on up to ``run.parallel`` pages side by side, one for every few
+        widgets (:func:`flows.settings.widget_pages`): each page opens the form, fills and
+        submits it, then the next page does the same while the first one's request is served;
+        a page's outcome is awaited before it takes the next widget. Each write is approved
+        just before it is sent (``skipped`` gets those the operator skips). After a failure,
+        or the operator's abort, no new widget is started; those already sent are awaited
+        (they may have been made, and are counted). ``created`` fills as outcomes arrive;
+        returns the failures."""
         failures: list[tuple[str, PageError]] = []
-        with run.widget_lanes(min(run.parallel, len(writes))) as lanes:
+        with run.widget_lanes(widget_pages(len(writes), run.parallel)) as lanes:
             sent: dict[int, Write] = {}  # lane -> the write awaiting its outcome there
 
             def fail(lane: int, write: Write, exc: PageError) -> None:
