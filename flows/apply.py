@@ -66,7 +66,7 @@ class ApplyOptions:
     plan_out: Path | None = None  # plan: save the plan there
     plan_file: Path | None = None  # apply: carry out this saved plan
     via: str = "ui"  # ui, api (the v2 bootstrap API) or auto (the gate probe decides)
-    parallel: int = DEFAULT_PARALLEL  # browser pages creating widgets side by side (1: one at a time)
+    parallel: int = DEFAULT_PARALLEL  # at most this many browser pages creating widgets side by side (1: one at a time)
 
 
 T = TypeVar("T")

@@ -568,6 +568,7 @@ class Bench:
             "apply_vs_script": median_of([c / b for c, b in zip(t["apply_fresh"], t["playwright_script"])]),
             "noop_vs_fresh": median_of([d / c for d, c in zip(t["apply_noop"], t["apply_fresh"])]),
             "trace_overhead_pct": median_of([(c / f - 1) * 100 for c, f in zip(t["apply_fresh"], t["apply_no_trace"])]),
+            "page_per_widget_vs_apply": median_of([k / c for k, c in zip(t["apply_page_per_widget"], t["apply_fresh"])]),
         }
 
     def targets(self, ratios: dict[str, float], cpu: dict[str, float]) -> list[dict[str, Any]]:
@@ -626,6 +627,7 @@ class Bench:
                 "trace_overhead_pct": "(median(c) / median(f) - 1) * 100",
                 "apply_vs_http_floor": "median(c) / median(a)",
                 "script_vs_http_floor": "median(b) / median(a)",
+                "page_per_widget_vs_apply": "median(k) / median(c)",
             },
             "ratios_pairwise": self.pairwise(),
             "ratios_cpu": {k: round(v, 3) for k, v in self.ratios(cpu=True).items()},

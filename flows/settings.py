@@ -151,8 +151,10 @@ def is_loopback(host: str) -> bool:
 DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 16
 # A page of its own for every this many widgets, no more: opening a page (a renderer process)
-# costs about what it saves on a few widgets. The project's six widgets took 6.2 s on two pages,
-# 6.8 s on four (loopback), and 8.2 s against 8.5 s with 50 ms per response (`make bench`, (i)).
+# costs about what it saves on a few widgets. A fresh apply of the project's six widgets on two
+# pages instead of four took 0.96x the time and 0.94x the CPU on loopback (the median of 10 runs
+# of each, side by side in turns), 0.975x the time with every response 50 ms later (of 8).
+# `make bench` shows it as series (k), though its 3 repetitions cannot resolve a few per cent.
 WIDGETS_PER_PAGE = 3
 
 
@@ -189,7 +191,8 @@ class Settings(BaseSettings):
     )
     operator: str | None = None
     parallel: int | None = Field(
-        default=None, ge=1, le=MAX_PARALLEL, description="browser pages creating widgets side by side (apply; --parallel wins)"
+        default=None, ge=1, le=MAX_PARALLEL,
+        description="at most this many browser pages creating widgets side by side (apply; --parallel wins)",
     )
     ui_texts: Path | None = Field(default=None, description="a TOML or JSON file overriding the UI texts (ihub-bootstrap ui-texts)")
 

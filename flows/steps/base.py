@@ -219,7 +219,7 @@ class Run:
         off_target: Any = None,
         parallel: int = 1,
     ):
-        self.parallel = max(1, parallel)  # browser pages creating widgets side by side
+        self.parallel = max(1, parallel)  # at most this many browser pages creating widgets side by side
         self.failure_page: Any = None  # the page a failure happened on, when not the run's own
         self.seeds = seeds
         self.sink = sink
