@@ -62,7 +62,7 @@ from flows.console import Console
 from flows.provision import CHROMIUM_ARGS, browser_name, find_browser
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
 from flows import settings
-from flows.settings import WIDGETS_PER_PAGE, ExplicitSettings
+from flows.settings import WIDGETS_PER_PAGE, ExplicitSettings, widget_pages
 from sandbox.config import Faults, SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
 
@@ -78,7 +78,7 @@ WIDGET_SIZES = (6, 50, 200)
 QUICK_WIDGET_SIZES = (1, 2, 3)
 
 # Besides the default (DEFAULT_PARALLEL, in (e)), the widget pages tried side by side in (i),
-# on the middle widget count: the measurement the default is chosen by.
+# on the middle widget count: with (j), the measurement the default is chosen by.
 PARALLEL_SWEEP = (1, 2)
 QUICK_PARALLEL_SWEEP = (1,)
 # A server farther away than loopback: every response LATENCY_MS later (the sandbox's fault
@@ -470,20 +470,25 @@ class Bench:
             self.series[f"apply_parallel_{n}"] = Series(
                 f"apply_parallel_{n}", "i", f"apply, fresh sandbox, {mid} widgets, --parallel {n} (default {DEFAULT_PARALLEL}: (e))"
             )
-        self.series["apply_page_per_widget"] = Series(
-            "apply_page_per_widget", "k",
-            f"apply, fresh sandbox, a page of its own for every widget, up to {DEFAULT_PARALLEL} ((c): one for every {WIDGETS_PER_PAGE} widgets)",
-        )
         for n in sorted({1, DEFAULT_PARALLEL}):
             self.series[f"apply_latency_parallel_{n}"] = Series(
                 f"apply_latency_parallel_{n}", "j", f"apply, fresh sandbox answering {LATENCY_MS} ms later, {mid} widgets, --parallel {n}"
             )
+        self.series["apply_page_per_widget"] = Series("apply_page_per_widget", "k", self._page_per_widget_label())
+
+    def _page_per_widget_label(self) -> str:
+        n = self.base_widgets
+        return (
+            f"apply, fresh sandbox, the project's {n} widgets on {min(n, DEFAULT_PARALLEL)} pages, one each up to "
+            f"{DEFAULT_PARALLEL} (c: {widget_pages(n, DEFAULT_PARALLEL)} pages, one for every {WIDGETS_PER_PAGE} widgets)"
+        )
 
     def run(self, root: Path) -> None:
         self.load["start"] = _load()
         self.renderers_counted = adopt_orphans()
         project_seeds = load_seeds(PROJECT_SEEDS)
         self.base_widgets = len(project_seeds.widgets)
+        self.series["apply_page_per_widget"].label = self._page_per_widget_label()
         sized = {n: widget_seeds(root, n) for n in self.sizes}
         for w in range(self.warmup):
             self.progress(f"warm-up {w + 1}/{self.warmup}")
@@ -770,8 +775,8 @@ def markdown(data: dict[str, Any]) -> str:
         "- (g) `apply --via api` on a fresh sandbox with the API gate open (no browser), (h) its no-op re-run;",
         "- (i) `apply` with the middle widget count and other `--parallel` values; (j) the same, one page and the "
         f"default, against a sandbox answering every request {LATENCY_MS} ms later (a server farther than loopback): "
-        "what the default is chosen by; (k) `apply` as (c) with a page for every widget, against (c): "
-        "what the pages' share of the widgets is chosen by.",
+        "what the default is chosen by; (k) `apply` as (c) with a page for every widget, against (c): a check on the "
+        "pages' share of the widgets (chosen by pairwise runs, see `WIDGETS_PER_PAGE` in `flows/settings.py`).",
     ]
     start = (load.get("start") or [None])[0]
     busy = (

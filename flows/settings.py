@@ -151,10 +151,10 @@ def is_loopback(host: str) -> bool:
 DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 16
 # A page of its own for every this many widgets, no more: opening a page (a renderer process)
-# costs about what it saves on a few widgets. A fresh apply of the project's six widgets on two
-# pages instead of four took 0.96x the time and 0.94x the CPU on loopback (the median of 10 runs
-# of each, side by side in turns), 0.975x the time with every response 50 ms later (of 8).
-# `make bench` shows it as series (k), though its 3 repetitions cannot resolve a few per cent.
+# costs more than it saves on a few widgets. A fresh apply of the project's six widgets on two
+# pages instead of four took 0.96x the time and 0.94x the CPU on loopback (the median ratio of
+# 10 pairs of runs, in turns), 0.975x the time with every response 50 ms later (of 8 pairs).
+# `make bench` shows it as series (k), though 3 repetitions barely resolve a few per cent.
 WIDGETS_PER_PAGE = 3
 
 
