@@ -414,9 +414,9 @@ def _settings(sandbox: RunningSandbox, workdir: Path) -> ExplicitSettings:
 
 def run_apply(sandbox: RunningSandbox, workdir: Path, seeds: SeedSet, options: ApplyOptions, *, noop: bool = False) -> Timing:
     """``apply`` in-process, its console into a buffer; the wall time of ``execute``."""
-    settings = _settings(sandbox, workdir)
+    explicit = _settings(sandbox, workdir)
     buffer = io.StringIO()
-    timing, report = _timed(lambda: execute(settings, seeds, options, Console(buffer)))
+    timing, report = _timed(lambda: execute(explicit, seeds, options, Console(buffer)))
     _check(report, buffer.getvalue(), noop=noop)
     return timing
 
