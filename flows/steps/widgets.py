@@ -82,21 +82,24 @@ class WidgetsStep(Step[WidgetsObservation]):
             return self.result(Status.BLOCKED, "no hub to hold the widgets"), None
         created: list[WidgetRow] = []
         skipped: list[str] = []
-        failures = self._create(run, hub.hub_id, decision.writes, created, skipped)
+        pages = widget_pages(len(decision.writes), run.parallel)
+        failures = self._create(run, hub.hub_id, decision.writes, pages, created, skipped)
         if failures:
             raise _failed(failures, len(created), len(decision.writes) - len(skipped))
         status = Status.CREATED if created else Status.SKIPPED
         detail = f"{len(created)} created" + (f", {len(skipped)} skipped" if skipped else "")
+        if pages > 1:  # for the audit log: how the run wrote them, beside the --parallel limit it records
+            detail += f" on {pages} browser pages side by side"
         result = self.result(status, detail, hub_id=hub.hub_id)
         result.diffs = decision.diffs
         after = WidgetsObservation(hub_id=hub.hub_id, widgets=[*before.widgets, *created], seen=detail)
         return result, after
 
     def _create(
-        self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow], skipped: list[str]
+        self, run: Run, hub_id: str, writes: list[Write], pages: int, created: list[WidgetRow], skipped: list[str]
     ) -> list[tuple[str, PageError]]:
-        """Create the widgets on up to ``run.parallel`` pages side by side, one for every few
-        widgets (:func:`flows.settings.widget_pages`): each page opens the form, fills and
+        """Create the widgets on ``pages`` pages side by side (up to ``run.parallel``, one for
+        every few widgets: :func:`flows.settings.widget_pages`): each page opens the form, fills and
         submits it, then the next page does the same while the first one's request is served;
         a page's outcome is awaited before it takes the next widget. Each write is approved
         just before it is sent (``skipped`` gets those the operator skips). After a failure,
@@ -104,7 +107,7 @@ class WidgetsStep(Step[WidgetsObservation]):
         (they may have been made, and are counted). ``created`` fills as outcomes arrive;
         returns the failures."""
         failures: list[tuple[str, PageError]] = []
-        with run.widget_lanes(widget_pages(len(writes), run.parallel)) as lanes:
+        with run.widget_lanes(pages) as lanes:
             sent: dict[int, Write] = {}  # lane -> the write awaiting its outcome there
 
             def fail(lane: int, write: Write, exc: PageError) -> None:
