@@ -554,6 +554,8 @@ class Bench:
             / ((mid - self.base_widgets) or 1)
             * 1000,
             "trace_overhead_pct": (m["apply_fresh"] / m["apply_no_trace"] - 1) * 100,
+            # (c/b) without the trace: what stands between apply and the script is the trace
+            "apply_no_trace_vs_script": m["apply_no_trace"] / m["playwright_script"],
             "apply_vs_http_floor": m["apply_fresh"] / m["http_floor"],
             "script_vs_http_floor": m["playwright_script"] / m["http_floor"],
             "api_vs_apply": m["apply_api_fresh"] / m["apply_fresh"],
@@ -573,6 +575,7 @@ class Bench:
             "apply_vs_script": median_of([c / b for c, b in zip(t["apply_fresh"], t["playwright_script"])]),
             "noop_vs_fresh": median_of([d / c for d, c in zip(t["apply_noop"], t["apply_fresh"])]),
             "trace_overhead_pct": median_of([(c / f - 1) * 100 for c, f in zip(t["apply_fresh"], t["apply_no_trace"])]),
+            "apply_no_trace_vs_script": median_of([f / b for f, b in zip(t["apply_no_trace"], t["playwright_script"])]),
             "page_per_widget_vs_apply": median_of([k / c for k, c in zip(t["apply_page_per_widget"], t["apply_fresh"])]),
         }
 
@@ -630,6 +633,7 @@ class Bench:
                 "per_widget_ms_low": f"(median(e, {mid}) - median(e, {lo})) / {mid - lo} widgets",
                 "script_per_widget_ms": f"(median(b, {mid} widgets) - median(b)) / {mid - self.base_widgets} widgets",
                 "trace_overhead_pct": "(median(c) / median(f) - 1) * 100",
+                "apply_no_trace_vs_script": "median(f) / median(b)",
                 "apply_vs_http_floor": "median(c) / median(a)",
                 "script_vs_http_floor": "median(b) / median(a)",
                 "page_per_widget_vs_apply": "median(k) / median(c)",
@@ -712,6 +716,7 @@ def table(data: dict[str, Any]) -> str:
     for label, key, unit in [
         (f"cost of one more widget (slope {lo}→{mid})", "per_widget_ms_low", "ms"),
         (f"straight-line script's cost of one more widget (slope to {mid}): the floor", "script_per_widget_ms", "ms"),
+        ("apply without the trace / straight-line script (f/b)", "apply_no_trace_vs_script", "×"),
         ("apply fresh / HTTP floor (c/a)", "apply_vs_http_floor", "×"),
         ("straight-line script / HTTP floor (b/a)", "script_vs_http_floor", "×"),
         ("apply --via api / apply through the UI (g/c)", "api_vs_apply", "×"),

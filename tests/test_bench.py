@@ -24,6 +24,7 @@ RATIOS = [
     "per_widget_ms",
     "per_widget_ms_low",
     "trace_overhead_pct",
+    "apply_no_trace_vs_script",
     "apply_vs_http_floor",
     "script_vs_http_floor",
     "script_per_widget_ms",
