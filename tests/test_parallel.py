@@ -19,6 +19,7 @@ from flows.bench import widget_seeds
 from flows.errors import ExitCode
 from flows.seeds import SeedSet
 from flows.settings import widget_pages
+from sandbox.server import RunningSandbox
 from tests.support import SandboxFactory, Tool, apply_in_process, form_fills, rows
 
 SETUP_POSTS = 7  # login, hub, manifest, vocabulary, activate, consumer, key: then the widgets
@@ -163,7 +164,10 @@ def test_parallel_takes_a_number_of_pages(tool: Tool, value: str) -> None:
 
 
 @pytest.mark.parametrize(("env", "flag", "recorded"), [("2", None, 2), ("3", "1", 1)], ids=["setting", "flag wins"])
-def test_ihub_parallel_sets_the_pages_and_the_flag_wins(tool: Tool, env: str, flag: str | None, recorded: int) -> None:
+def test_ihub_parallel_sets_the_pages_and_the_flag_wins(
+    sandbox: RunningSandbox, tmp_path: Path, browser: Browser, env: str, flag: str | None, recorded: int
+) -> None:
+    tool = Tool(sandbox, tmp_path, browser)  # the CLI in this process, its apply in the worker's Chromium
     code, report, stderr = tool.json("apply", *(["--parallel", flag] if flag else []), extra_env={"IHUB_PARALLEL": env})
     assert code == ExitCode.OK, stderr
     start = json.loads((Path(report["run_folder"]) / "audit.jsonl").read_text().splitlines()[0])
