@@ -104,7 +104,8 @@ def test_a_fault_at_a_widget_write_names_it_and_a_rerun_converges(
     made = widgets_of(sandbox)
     assert name in {w[0] for w in made}  # the fault comes after the write (its answer is lost)
     assert failed.changes == SETUP_CHANGES + len(made) - 1, (failed.changes, made)
-    assert f"of {WIDGETS} widgets created in this run" in message
+    # all three pages had a widget sent before the failure showed (the 4th waits for the 1st page)
+    assert f"of {WIDGETS} widgets created in this run on {widget_pages(WIDGETS, 3)} browser pages side by side)" in message
     assert failed.steps[-1].status == "failed"
     # the screenshot and the page's words are of the page that failed, whichever lane it was on
     folder = Path(failed.run_folder)
@@ -172,6 +173,9 @@ def test_ihub_parallel_sets_the_pages_and_the_flag_wins(
     assert code == ExitCode.OK, stderr
     start = json.loads((Path(report["run_folder"]) / "audit.jsonl").read_text().splitlines()[0])
     assert start["options"]["parallel"] == recorded
+    # and the run used them: the project's 6 widgets on 2 pages, or on the one page asked for
+    (widgets,) = [s for s in report["steps"] if s["name"] == "widgets"]
+    assert widgets["detail"] == ("6 created on 2 browser pages side by side" if recorded > 1 else "6 created"), widgets
 
 
 def test_ihub_parallel_out_of_range_is_refused_by_name(tool: Tool) -> None:

@@ -82,32 +82,31 @@ class WidgetsStep(Step[WidgetsObservation]):
             return self.result(Status.BLOCKED, "no hub to hold the widgets"), None
         created: list[WidgetRow] = []
         skipped: list[str] = []
-        pages = widget_pages(len(decision.writes), run.parallel)
-        failures = self._create(run, hub.hub_id, decision.writes, pages, created, skipped)
+        failures, pages = self._create(run, hub.hub_id, decision.writes, created, skipped)
         if failures:
-            raise _failed(failures, len(created), len(decision.writes) - len(skipped))
+            raise _failed(failures, len(created), len(decision.writes) - len(skipped), pages)
         status = Status.CREATED if created else Status.SKIPPED
-        detail = f"{len(created)} created" + (f", {len(skipped)} skipped" if skipped else "")
-        if pages > 1:  # for the audit log: how the run wrote them, beside the --parallel limit it records
-            detail += f" on {pages} browser pages side by side"
+        # for the audit log: how the run wrote them, beside the --parallel limit run-start records
+        detail = f"{len(created)} created{_side_by_side(pages)}" + (f", {len(skipped)} skipped" if skipped else "")
         result = self.result(status, detail, hub_id=hub.hub_id)
         result.diffs = decision.diffs
         after = WidgetsObservation(hub_id=hub.hub_id, widgets=[*before.widgets, *created], seen=detail)
         return result, after
 
     def _create(
-        self, run: Run, hub_id: str, writes: list[Write], pages: int, created: list[WidgetRow], skipped: list[str]
-    ) -> list[tuple[str, PageError]]:
-        """Create the widgets on ``pages`` pages side by side (up to ``run.parallel``, one for
-        every few widgets: :func:`flows.settings.widget_pages`): each page opens the form, fills and
+        self, run: Run, hub_id: str, writes: list[Write], created: list[WidgetRow], skipped: list[str]
+    ) -> tuple[list[tuple[str, PageError]], int]:
+        """Create the widgets on up to ``run.parallel`` pages side by side, one for every few
+        widgets (:func:`flows.settings.widget_pages`): each page opens the form, fills and
         submits it, then the next page does the same while the first one's request is served;
         a page's outcome is awaited before it takes the next widget. Each write is approved
         just before it is sent (``skipped`` gets those the operator skips). After a failure,
         or the operator's abort, no new widget is started; those already sent are awaited
         (they may have been made, and are counted). ``created`` fills as outcomes arrive;
-        returns the failures."""
+        returns the failures and the number of pages a widget was sent from."""
         failures: list[tuple[str, PageError]] = []
-        with run.widget_lanes(pages) as lanes:
+        n = 0  # widgets sent (or tried)
+        with run.widget_lanes(widget_pages(len(writes), run.parallel)) as lanes:
             sent: dict[int, Write] = {}  # lane -> the write awaiting its outcome there
 
             def fail(lane: int, write: Write, exc: PageError) -> None:
@@ -126,7 +125,6 @@ class WidgetsStep(Step[WidgetsObservation]):
                 run.writes += 1
                 created.append(WidgetRow(name=fields.name, title=fields.title, type=fields.type))
 
-            n = 0
             for write in writes:
                 try:
                     approved = run.approve(write)
@@ -150,15 +148,19 @@ class WidgetsStep(Step[WidgetsObservation]):
                 sent[lane] = write
             for lane in list(sent):  # in the order they were sent
                 settle(lane)
-        return failures
+            return failures, min(n, len(lanes))
 
 
-def _failed(failures: list[tuple[str, PageError]], created: int, total: int) -> PageError:
+def _side_by_side(pages: int) -> str:
+    return f" on {pages} browser pages side by side" if pages > 1 else ""
+
+
+def _failed(failures: list[tuple[str, PageError]], created: int, total: int, pages: int) -> PageError:
     """The first failure, named by its widget, telling the others and what was made."""
     name, first = failures[0]
     if repr(name) not in first.message:
         first.message = f"widget {name!r}: {first.message}"
     others = "; ".join(f"widget {n!r}: {e.message}" if repr(n) not in e.message else e.message for n, e in failures[1:])
-    first.message += (f"; also failed: {others}" if others else "") + f" ({created} of {total} widgets created in this run)"
+    first.message += (f"; also failed: {others}" if others else "") + f" ({created} of {total} widgets created in this run{_side_by_side(pages)})"
     first.args = (first.message,)
     return first
