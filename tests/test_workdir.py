@@ -30,6 +30,20 @@ def _own_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def _open_below_root() -> list[str]:
+    """What this process holds open below the work root (the run locks), by path: only those,
+    since other threads of the process (a test's sandbox ending) open and close files too."""
+    root, found = str(workdir.root()), []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith(root):
+            found.append(target)
+    return sorted(found)
+
+
 def _entries() -> list[str]:
     return sorted(p.name for p in workdir.root().iterdir())
 
@@ -113,17 +127,19 @@ def test_a_command_that_finds_the_lock_free_after_another_removed_the_directory_
     assert _entries() == []
 
 
-def test_a_run_that_cannot_make_its_directory_leaves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_cannot_make_its_directory_leaves_nothing() -> None:
     def full(*_: object) -> None:
         raise OSError(28, "No space left on device")
 
-    descriptors = len(os.listdir("/proc/self/fd"))
-    monkeypatch.setattr(workdir.os, "rename", full)
-    for _ in range(5):
-        with pytest.raises(OSError, match="No space left"):
-            RunWorkDir()
-    monkeypatch.undo()
-    assert len(os.listdir("/proc/self/fd")) == descriptors  # each lock let go
+    before = _open_below_root()
+    # its own patch: `monkeypatch.undo()` would also undo _own_root's, and the checks below would
+    # look at the default work root, which the other tests' runs in this process share
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(workdir.os, "rename", full)
+        for _ in range(5):
+            with pytest.raises(OSError, match="No space left"):
+                RunWorkDir()
+    assert _open_below_root() == before  # each lock let go
     clean_abandoned(lambda _: None)  # nothing announced: nothing looks killed
     assert [name for name in _entries() if not name.startswith(".new-")] == []
 
