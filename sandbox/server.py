@@ -60,6 +60,8 @@ class RunningSandbox:
         self._server.should_exit = True
         if wait:
             self.join()
+            if self.running:  # hung: close the database's connections from here, as before
+                self.sandbox.engine.dispose()
 
     def join(self, timeout: float = 10) -> None:
         self._thread.join(timeout=timeout)

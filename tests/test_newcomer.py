@@ -26,15 +26,19 @@ def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
-def help_text(command: str) -> str:
-    """``ihub-bootstrap COMMAND --help`` run by ``flows.cli.main`` in this process: what it prints."""
+def help_text(command: str, cwd: Path) -> str:
+    """``ihub-bootstrap COMMAND --help`` run by ``flows.cli.main`` in this process, in ``cwd``,
+    80 columns wide as in a subprocess without a terminal: what it prints."""
     import contextlib
 
     from flows.cli import main
 
     out = io.StringIO()
-    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exited:
-        main([command, "--help"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        patch.setenv("COLUMNS", "80")
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
     assert exited.value.code in (0, None), (command, exited.value.code)
     return out.getvalue()
 
@@ -102,10 +106,10 @@ def test_help_is_the_reference(tmp_path: Path) -> None:
         assert word in top.stdout, word
     assert cli("--version", cwd=tmp_path).stdout.startswith("ihub-bootstrap ")
     # each command's help in this process (the entry point was run above): ~0.7 s of start-up each saved
-    plan = help_text("plan")
+    plan = help_text("plan", tmp_path)
     assert "7 on drift" in plan and "IHUB_BASE" in plan and "exit codes:" in plan
     for command in ("seeds", "apply", "plan", "verify", "login", "doctor", "rehearse", "audit", "trace", "probe", "sql", "sandbox"):
-        text = help_text(command)
+        text = help_text(command, tmp_path)
         assert "exit codes:" in text, command
 
     import argparse
