@@ -81,6 +81,7 @@ def start_in_thread(config: SandboxConfig, startup_timeout: float = 15.0) -> Run
     app = create_app(config)
     sock = bind(config)
     server = _server(app)
+
     def serve() -> None:
         try:
             server.run(sockets=[sock])

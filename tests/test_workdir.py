@@ -133,7 +133,7 @@ def test_a_run_that_cannot_make_its_directory_leaves_nothing() -> None:
 
     before = _open_below_root()
     # its own patch: `monkeypatch.undo()` would also undo _own_root's, and the checks below would
-    # look at the default work root, which the other tests' runs in this process share
+    # look at the default work root, where the suite's in-process runs (every worker's) live
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(workdir.os, "rename", full)
         for _ in range(5):
