@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report
+from flows.audit import StepEvent, read_audit_log
 from flows.bench import widget_seeds
 from flows.errors import ExitCode
 from flows.seeds import SeedSet
@@ -71,8 +72,8 @@ def test_side_by_side_or_one_at_a_time_the_same_widgets(
     # the audit log says how the widgets were written, beside the --parallel limit it records
     side_by_side = "" if parallel == 1 else f" on {widget_pages(WIDGETS, parallel)} browser pages side by side"
     assert widget_step.status == "created" and widget_step.detail == f"{WIDGETS} created{side_by_side}"
-    step_events = [json.loads(line) for line in (Path(report.run_folder) / "audit.jsonl").read_text().splitlines()]
-    assert [e["detail"] for e in step_events if e.get("step") == "widgets" and e["phase"] == "apply"] == [widget_step.detail]
+    events = read_audit_log(Path(report.run_folder) / "audit.jsonl")
+    assert [e.detail for e in events if isinstance(e, StepEvent) and e.step == "widgets" and e.phase == "apply"] == [widget_step.detail]
     # never more pages than the widgets pay for: 7 widgets take 3 pages when 4 are allowed
     most = sandbox.config.faults.most_mutations_in_flight
     assert most == 1 if parallel == 1 else 2 <= most <= widget_pages(WIDGETS, parallel) == 3, most
