@@ -13,7 +13,7 @@ from flows.errors import AuthError
 from flows.keysink import check_secret_path, default_key_path, write_private
 from flows.settings import Settings
 from pages.base import PageError
-from pages.hubs import HubsPage
+from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 
 DEFAULT_WAIT_S = 600.0
@@ -50,7 +50,7 @@ def login_and_save(
             fill(session.page)
         try:
             with login_attempt(None, login):
-                login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True)
+                login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
             HubsPage(session.page, base, settings.timeout).list()
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

@@ -244,7 +244,7 @@ def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[st
 
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
 # noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
-_SLICE_MS = 1000
+SLICE_MS = 1000
 # How long a field to fill or choose in may take to appear before the screen is examined for
 # the error (what it offers instead). Server-rendered forms are there as soon as
 # the page is; a slower one is still waited for, up to the timeout, once it is seen to be there.
@@ -381,8 +381,14 @@ def query_param(url: str, name: str) -> str | None:
     return values[0] if values else None
 
 
+# A request the tool's own script sends from a page (LoginPage.admits) carries this header: its
+# outcome is the tool's to read, not a failure of what the page was doing.
+PROBE_HEADER = "x-ihub-bootstrap-probe"
+
+
 class _RequestWatch:
-    """Failed document/XHR requests of one browser page since the last ``reset``."""
+    """Failed document/XHR requests of one browser page since the last ``reset`` (not the
+    tool's own, :data:`PROBE_HEADER`)."""
 
     TYPES = ("document", "xhr", "fetch")
 
@@ -399,12 +405,21 @@ class _RequestWatch:
         parts = urlsplit(request.url)
         return f"{request.method} {parts.path}"
 
+    @staticmethod
+    def _probe(request: Request | None) -> bool:
+        """The tool's own request (a redirect's next request may not show the header yet)."""
+        while request is not None:
+            if PROBE_HEADER in request.headers:
+                return True
+            request = request.redirected_from
+        return False
+
     def _on_failed(self, request: Request) -> None:
-        if request.resource_type in self.TYPES:
+        if request.resource_type in self.TYPES and not self._probe(request):
             self.failures.append(f"{self._describe(request)} failed: {request.failure or 'connection error'}")
 
     def _on_response(self, response: Response) -> None:
-        if response.request.resource_type in self.TYPES and response.status >= 400:
+        if response.request.resource_type in self.TYPES and response.status >= 400 and not self._probe(response.request):
             self.failures.append(f"{self._describe(response.request)} answered HTTP {response.status} {response.status_text}".rstrip())
 
 
@@ -753,7 +768,7 @@ class AdminPage:
         while True:
             self._raise_failed_request(watch, what)
             try:
-                success.first.wait_for(state="visible", timeout=_SLICE_MS)
+                success.first.wait_for(state="visible", timeout=SLICE_MS)
             except PlaywrightTimeoutError:
                 if self.login_form.is_visible():
                     raise self._error(SessionExpired, f"{what}: Inter-Hub showed the login page; the session has ended")
@@ -781,7 +796,7 @@ class AdminPage:
         while True:
             self._raise_failed_request(watch, what)
             try:
-                outcome.wait_for(state="visible", timeout=_SLICE_MS)
+                outcome.wait_for(state="visible", timeout=SLICE_MS)
             except PlaywrightTimeoutError:
                 self._raise_on_deadline(deadline, what)
                 continue

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.base import AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
+from pages.base import PROBE_HEADER, SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
 
 
 class LoginTexts:
@@ -15,6 +16,20 @@ class LoginTexts:
     EMAIL_PLACEHOLDER = "E-Mail"
     LOGIN_BUTTON = "Login"
     LOGOUT_BUTTON = "Logout"  # in the navigation bar of every admin page once logged in
+
+
+# Whether ``url`` opens with the page's session: answered, and not by the login page (a redirect
+# followed there, which also shows, and so clears, the flash it left in the session).
+_ADMITS_JS = """async ([url, loginPath, header, timeoutMs]) => {
+    if (location.origin !== new URL(url).origin) return false;
+    try {
+        const r = await fetch(url, {credentials: 'same-origin', cache: 'no-store', headers: {[header]: '1'}, signal: AbortSignal.timeout(timeoutMs)});
+        await r.arrayBuffer();  // read to its end: the request is over before the timer is
+        return r.ok && new URL(r.url).pathname !== loginPath;
+    } catch (e) {
+        return false;
+    }
+}"""
 
 
 class LoginPage(AdminPage):
@@ -63,24 +78,28 @@ class LoginPage(AdminPage):
             "() => document.querySelectorAll('input[type=password]').forEach(i => { i.value = ''; })"
         )
 
-    def await_logged_in(self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False) -> None:
+    def await_logged_in(
+        self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False, admin_path: str | None = None
+    ) -> None:
         """Wait until the login is done (by the tool's submit or an operator's hand).
 
         The tool's submit: the login form stays on screen on failure, so the error flash or a
         logged-in page (:attr:`logged_in`) are the outcomes; a page without a password box
         counts once it has loaded (a native submit's next page may show before its form does).
         With ``retry_on_error`` (an operator typing, who may retry and may pass a second factor
-        on pages without a password box) only a Logout control ends the wait.
+        on pages without a password box) an error does not end the wait: a Logout control does,
+        or, given ``admin_path`` (an admin page), a page without a password box once that page
+        opens with the browser's session (see :meth:`_await_operator`).
         """
         saved = self.timeout_s
         if timeout_s is not None:
             self.timeout_s = timeout_s
         try:
+            deadline = time.monotonic() + self.timeout_s  # one for all rounds
             if retry_on_error:
-                self._await(self.logout_button, what)
+                self._await_operator(what, deadline, admin_path)
                 return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
-            deadline = time.monotonic() + self.timeout_s  # one for all rounds
             while True:
                 self._await(self.logged_in.or_(errors).first, what, deadline)
                 if errors.count():
@@ -97,6 +116,38 @@ class LoginPage(AdminPage):
                 self._raise_on_deadline(deadline, what)
         finally:
             self.timeout_s = saved
+
+    def _await_operator(self, what: str, deadline: float, admin_path: str | None) -> None:
+        """An operator's login, done when a Logout control shows, or (a layout without one on
+        screen: IHP's generated layout, a customised one's closed account menu) on a page without
+        a password box once ``admin_path`` opens with the browser's session instead of sending it
+        to the login page. A page between (a second factor's, which has no password box either)
+        is waited through: the session is asked again on each next page the operator is shown."""
+        while True:
+            self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
+            if admin_path is None or self.logout_button.count():
+                return
+            shown = self.page.url
+            if self.admits(admin_path):
+                return
+            while self.page.url == shown:  # not in yet: this page's Logout control, or the next page
+                try:
+                    self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
+                    return
+                except PlaywrightTimeoutError:
+                    self._raise_on_deadline(deadline, what)
+
+    def admits(self, path: str) -> bool:
+        """Whether the browser's session opens ``path`` (an admin page) rather than being sent to
+        the login page. The page on screen asks for it, as its own scripts would (the session's
+        cookie, the browser's network, proxy settings and origin guard), and is left as it is; the
+        request is marked (:data:`PROBE_HEADER`) so that its outcome is not taken for the page's.
+        A page of another origin, a request that fails, or a page that moves on meanwhile count
+        as not (yet)."""
+        try:
+            return bool(self.page.evaluate(_ADMITS_JS, [self.base_url + path, Ihp.LOGIN_PATH, PROBE_HEADER, self.timeout_s * 1000]))
+        except PlaywrightError:
+            return False
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = LoginTexts

@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import CHOICE, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, first_line, norm, tolerant
-from pages.hubs import HubsPage
+from pages.base import CHOICE, PROBE_HEADER, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, _watch, first_line, norm, tolerant
+from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
@@ -57,20 +57,84 @@ def test_login_needs_no_logout_control_on_screen(page: Page, sandbox_factory: Sa
 
 def test_an_operators_login_is_not_done_on_a_page_between(page: Page, sandbox_factory: SandboxFactory) -> None:
     # No Logout control anywhere (custom markup), and between the password and the admin pages
-    # a step without a password box (a second factor): an operator's login waits on; only a
-    # control named as the layout's Logout ends it.
+    # a step without a password box (a second factor): an operator's login waits on, while the
+    # session does not open an admin page; a control named as the layout's Logout ends it, and
+    # so does the next page once the session opens the hubs index.
     base = sandbox_factory(markup="custom").base_url
     login = LoginPage(page, base, 10)
     login.open()
     page.evaluate("() => { document.body.innerHTML = '<main><h1>Second factor</h1><label>Code <input name=code></label></main>'; }")
     started = time.monotonic()
     with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
-        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True)
+        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
     assert time.monotonic() - started >= 2
-    # a collapsed menu's Logout first (in the accessibility tree, of no size), then one on screen
-    collapsed = '<a href="#" style="display:inline-block;width:0;height:0;overflow:hidden">Logout</a><a href="#">Logout</a>'
+    # the second factor passed while the tool waits: the session is logged in, then the next page shows
+    page.evaluate(
+        """([email, password]) => setTimeout(async () => {
+            await fetch('/CreateSession', {method: 'POST', body: new URLSearchParams({email, password})});
+            history.pushState({}, '', '/Welcome');
+        }, 500)""",
+        [ADMIN_EMAIL, ADMIN_PASSWORD],
+    )
+    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    assert page.url == base + "/Welcome"
+    expect(login.logout_button).to_have_count(0)
+
+
+def test_an_operators_login_ends_on_a_logout_control(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # Without an admin page to ask (``ihub-bootstrap`` always gives one), a Logout control on
+    # screen is what ends it: a collapsed menu's (in the accessibility tree, of no size) does not.
+    base = sandbox_factory(markup="custom").base_url
+    login = LoginPage(page, base, 10)
+    login.open()
+    page.evaluate("() => { document.body.innerHTML = '<main><h1>Second factor</h1></main>'; }")
+    collapsed = '<a href="#" style="display:inline-block;width:0;height:0;overflow:hidden">Logout</a>'
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", collapsed)
+    with pytest.raises(NotAsExpected, match="nothing happened within 1 s"):
+        login.await_logged_in(what="log in by hand", timeout_s=1, retry_on_error=True)
+    page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", '<a href="#">Logout</a>')
     login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True)
+
+
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_an_operators_login_needs_no_logout_control(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    # The customised layout keeps its "Sign out" in a closed menu, and a mistyped password comes
+    # first: the operator's second try is in once the hubs index opens with the session.
+    base = sandbox_factory(markup="custom", submit=submit).base_url
+    login = LoginPage(page, base, 10)
+    login.open()
+    login.email.fill(ADMIN_EMAIL)
+    login.password.fill("mistyped")
+    login.login_button.click()
+    expect(page.get_by_role("alert")).to_contain_text("not right")  # this layout's wording
+    with pytest.raises(NotAsExpected, match="nothing happened within 1 s"):
+        login.await_logged_in(what="log in by hand", timeout_s=1, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    login.password.fill(ADMIN_PASSWORD)
+    login.login_button.click()
+    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    expect(login.logout_button).to_have_count(0)
+    assert "ops-hub" not in [h.slug for h in HubsPage(page, base, 10).list()]  # the session holds
+
+
+def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # The session check (LoginPage.admits) asks from the operator's page; a request of its cut
+    # off (the page moved on) is not a failure of the page's, even the redirect's next request,
+    # which does not show the header yet. The page's own cut-off request is one.
+    login = LoginPage(page, sandbox_factory().base_url, 10)
+    login.open()
+    cut_off = """async header => {
+        const stop = new AbortController();
+        const r = await fetch('/Hubs', {headers: header ? {[header]: '1'} : {}, signal: stop.signal});
+        stop.abort();
+        return r.redirected;
+    }"""
+    with page.expect_event("requestfailed") as failed:
+        assert page.evaluate(cut_off, PROBE_HEADER) is True  # to the login page, then cut off
+    assert failed.value.redirected_from is not None and PROBE_HEADER not in failed.value.headers
+    assert _watch(page).failures == []
+    with page.expect_event("requestfailed"):
+        page.evaluate(cut_off, None)
+    assert _watch(page).failures == ["GET /NewSession failed: net::ERR_ABORTED"]
 
 
 def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:

@@ -125,11 +125,12 @@ class TypingOperator(Console):
             page.get_by_role("button", name="Login", exact=True).click()
 
 
+@pytest.mark.parametrize("markup", ["current", "custom"])  # custom: no Logout control on screen
 def test_a_manual_login_is_never_recorded(
-    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch, markup: str
 ) -> None:
     monkeypatch.setenv(UNSAFE_NO_SCRUB_ENV, "1")
-    sandbox = sandbox_factory(admin_password=HOSTILE)
+    sandbox = sandbox_factory(admin_password=HOSTILE, markup=markup)
     operator = TypingOperator(browser, HOSTILE)
     report, _ = run_apply(sandbox, tmp_path, browser, password=None, headed=True, console=operator, plan=True)
     assert report.exit_code in (ExitCode.OK, ExitCode.SECRET_LEAK)  # unscrubbed: the cookies are there
