@@ -42,7 +42,7 @@ Texts = dict[str, dict[str, Any]]  # section -> key -> text, or key -> {name: te
 
 _SECTION_NOTES = {
     "layout": "what every screen shares: the login path, the password placeholder, error markup (CSS, as IHP gives these no role)",
-    "login": "the login form (placeholders, no labels) and the Logout button or link of logged-in pages, on screen (the tool's own login also counts a page with no password box; a login by hand, such a page once the hubs index opens with its session)",
+    "login": "the login form (placeholders, no labels) and the Logout button or link of logged-in pages, on screen (the tool's own login also counts a page with no password box; a login by hand counts such a page once the hubs index opens with its session)",
     "hubs": "/Hubs: index columns, the new/edit form's labels, the show page's labels and its manifests table",
     "manifests": "hub capability manifests: form labels, show-page labels, the vocabulary's field labels and block headings",
     "api_consumers": "/ApiConsumers: index columns, form labels, show-page labels, the API key form and the one-time key field",

@@ -426,7 +426,8 @@ class _RequestWatch:
 _watches: weakref.WeakKeyDictionary[Page, _RequestWatch] = weakref.WeakKeyDictionary()
 
 
-def _watch(page: Page) -> _RequestWatch:
+def request_watch(page: Page) -> _RequestWatch:
+    """The page's one watch of failed requests (made on first use)."""
     if page not in _watches:
         _watches[page] = _RequestWatch(page)
     return _watches[page]
@@ -448,7 +449,7 @@ class AdminPage:
         self.saved_flash = page.locator(Ihp.SAVED_CSS)  # the page's, wherever its layout puts flashes
         self._buttons_found: set[str] = set()  # ui-texts keys of buttons counted once (see _click)
         self._references_shown: dict[str, bool] = {}  # ui-texts key -> the form shows it (see set_reference)
-        _watch(page)
+        request_watch(page)
 
     # -------------------------------------------------------------- what the tool looks for
 
@@ -601,7 +602,7 @@ class AdminPage:
         landed, e.g. a record's show page after its form): use it as it is, no second load."""
         if reuse_open_page and self.page.url == self.base_url + path:
             return
-        watch = _watch(self.page)
+        watch = request_watch(self.page)
         watch.reset()
         try:
             response = self.page.goto(self.base_url + path, wait_until="domcontentloaded")
@@ -727,7 +728,7 @@ class AdminPage:
                 self.one(target)
                 self._buttons_found.add(target.key)
             button = target.locator
-        _watch(self.page).reset()
+        request_watch(self.page).reset()
         # the client's own list of pages, no round trip
         if len(self.page.context.pages) > 1:
             self.page.bring_to_front()
@@ -763,7 +764,7 @@ class AdminPage:
         the login page, form errors. The usual case costs one call (one traced action)."""
         target = success if isinstance(success, Target) else None
         success = success.locator if isinstance(success, Target) else success
-        watch = _watch(self.page)
+        watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s
         while True:
             self._raise_failed_request(watch, what)
@@ -791,7 +792,7 @@ class AdminPage:
     def _await(self, outcome: Locator, what: str, deadline: float | None = None) -> None:
         """Wait until ``outcome`` is visible; fail early on a failed request, late on the timeout
         (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a longer one)."""
-        watch = _watch(self.page)
+        watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
             self._raise_failed_request(watch, what)

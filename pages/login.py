@@ -7,7 +7,7 @@ import time
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.base import PROBE_HEADER, SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
+from pages.base import PROBE_HEADER, SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, key_of, request_watch, tolerant
 
 
 class LoginTexts:
@@ -18,18 +18,25 @@ class LoginTexts:
     LOGOUT_BUTTON = "Logout"  # in the navigation bar of every admin page once logged in
 
 
-# Whether ``url`` opens with the page's session: answered, and not by the login page (a redirect
-# followed there, which also shows, and so clears, the flash it left in the session).
-_ADMITS_JS = """async ([url, loginPath, header, timeoutMs]) => {
-    if (location.origin !== new URL(url).origin) return false;
+# How ``url`` answers the page's session, its redirect not followed: "in" (it opens), "out" (a
+# redirect, to the login page or a step before it, or a refusal) or "none" (no answer: a failed
+# request, a server error; worth asking again).
+_ADMITS_JS = """async ([url, header, timeoutMs]) => {
+    if (location.origin !== new URL(url).origin) return 'out';
     try {
-        const r = await fetch(url, {credentials: 'same-origin', cache: 'no-store', headers: {[header]: '1'}, signal: AbortSignal.timeout(timeoutMs)});
-        await r.arrayBuffer();  // read to its end: the request is over before the timer is
-        return r.ok && new URL(r.url).pathname !== loginPath;
+        const r = await fetch(url, {
+            redirect: 'manual', credentials: 'same-origin', cache: 'no-store', headers: {[header]: '1'},
+            signal: AbortSignal.timeout(timeoutMs),
+        });
+        await r.arrayBuffer();  // read to its end: the request is over before its timer is
+        if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 500)) return 'out';
+        return r.ok ? 'in' : 'none';
     } catch (e) {
-        return false;
+        return 'none';
     }
 }"""
+# Asking again after no answer: after this long, doubling up to the last.
+_ASK_AGAIN_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 class LoginPage(AdminPage):
@@ -97,7 +104,7 @@ class LoginPage(AdminPage):
         try:
             deadline = time.monotonic() + self.timeout_s  # one for all rounds
             if retry_on_error:
-                self._await_operator(what, deadline, admin_path)
+                self._await_operator(what, deadline, admin_path, ask_s=saved)
                 return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
             while True:
@@ -117,37 +124,47 @@ class LoginPage(AdminPage):
         finally:
             self.timeout_s = saved
 
-    def _await_operator(self, what: str, deadline: float, admin_path: str | None) -> None:
+    def _await_operator(self, what: str, deadline: float, admin_path: str | None, ask_s: float) -> None:
         """An operator's login, done when a Logout control shows, or (a layout without one on
         screen: IHP's generated layout, a customised one's closed account menu) on a page without
-        a password box once ``admin_path`` opens with the browser's session instead of sending it
-        to the login page. A page between (a second factor's, which has no password box either)
-        is waited through: the session is asked again on each next page the operator is shown."""
+        a password box once ``admin_path`` opens with the browser's session, as it is, not
+        redirected (:meth:`admits`, each answer within ``ask_s``). A page between (a second
+        factor's, which has no password box either, and whose session an admin page redirects)
+        is waited through: the session is asked again at each next address the page shows, and
+        after no answer at all, again after a while."""
+        watch = request_watch(self.page)
+        unanswered = 0
         while True:
             self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
             if admin_path is None or self.logout_button.count():
                 return
             shown = self.page.url
-            if self.admits(admin_path):
+            answer = self.admits(admin_path, timeout_s=min(ask_s, max(deadline - time.monotonic(), 0.001)))
+            if answer == "in":
                 return
-            while self.page.url == shown:  # not in yet: this page's Logout control, or the next page
+            again = None  # "out": not in yet; the next address
+            if answer == "none":
+                again = time.monotonic() + _ASK_AGAIN_S[min(unanswered, len(_ASK_AGAIN_S) - 1)]
+                unanswered += 1
+            while self.page.url == shown and (again is None or time.monotonic() < again):
+                self._raise_failed_request(watch, what)
                 try:
                     self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
                     return
                 except PlaywrightTimeoutError:
                     self._raise_on_deadline(deadline, what)
 
-    def admits(self, path: str) -> bool:
-        """Whether the browser's session opens ``path`` (an admin page) rather than being sent to
-        the login page. The page on screen asks for it, as its own scripts would (the session's
-        cookie, the browser's network, proxy settings and origin guard), and is left as it is; the
-        request is marked (:data:`PROBE_HEADER`) so that its outcome is not taken for the page's.
-        A page of another origin, a request that fails, or a page that moves on meanwhile count
-        as not (yet)."""
+    def admits(self, path: str, *, timeout_s: float) -> str:
+        """How ``path`` (an admin page) answers the browser's session: "in" (it opens as it is),
+        "out" (a redirect: to the login page, or to a step before it such as a second factor's;
+        a refusal) or "none" (no answer within ``timeout_s``, a server error, the page moved on
+        meanwhile). The page on screen asks, as its own scripts would (the session's cookie, the
+        browser's network, proxy settings and origin guard), and is left as it is; the request
+        is marked (:data:`PROBE_HEADER`) so that its outcome is not taken for the page's."""
         try:
-            return bool(self.page.evaluate(_ADMITS_JS, [self.base_url + path, Ihp.LOGIN_PATH, PROBE_HEADER, self.timeout_s * 1000]))
+            return str(self.page.evaluate(_ADMITS_JS, [self.base_url + path, PROBE_HEADER, timeout_s * 1000]))
         except PlaywrightError:
-            return False
+            return "none"
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = LoginTexts

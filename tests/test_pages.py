@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import CHOICE, PROBE_HEADER, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, _watch, first_line, norm, tolerant
+from pages.base import CHOICE, PROBE_HEADER, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, first_line, norm, request_watch, tolerant
 from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -116,6 +116,46 @@ def test_an_operators_login_needs_no_logout_control(page: Page, sandbox_factory:
     assert "ops-hub" not in [h.slug for h in HubsPage(page, base, 10).list()]  # the session holds
 
 
+def test_an_operators_login_is_asked_once_per_address_and_again_after_no_answer(page: Page, sandbox_factory: SandboxFactory) -> None:
+    # Logged in already, on a page with no password box and no Logout control (custom markup):
+    # the hubs index is the proof. Its answers here: a redirect to a second factor's page (not
+    # the login page: not in), then a server error (no answer: asked again after a while), then
+    # the page as it is.
+    base = sandbox_factory(markup="custom").base_url
+    login = LoginPage(page, base, 10)
+    login.log_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+    assert login.admits(HubsTexts.INDEX_PATH, timeout_s=5) == "in"
+    # a redirect is "out" even where it ends on a page that opens (the sandbox's / sends to /Hubs):
+    # a second factor's gate may answer the admin page with its own
+    assert login.admits("/", timeout_s=5) == "out"
+    answers = [302, 500]
+    asked: list[str] = []
+
+    def index(route) -> None:  # noqa: ANN001
+        if PROBE_HEADER not in route.request.headers:
+            route.continue_()
+            return
+        asked.append(route.request.url)
+        status = answers.pop(0) if answers else None
+        if status == 302:
+            route.fulfill(status=302, headers={"Location": "/SecondFactor"})
+        elif status == 500:
+            route.fulfill(status=500, body="busy")
+        else:
+            route.continue_()
+
+    page.route(base + HubsTexts.INDEX_PATH, index)
+    page.route(base + "/SecondFactor", lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Code</h1>"))
+    with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
+        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    assert len(asked) == 1  # redirected: not asked again while the address stays
+    page.evaluate("() => history.pushState({}, '', '/Welcome')")  # the next page: a server error, then in
+    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    assert len(asked) == 3 and answers == []
+    assert page.url == base + "/Welcome"  # the page was left as it was
+    expect(login.logout_button).to_have_count(0)
+
+
 def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_factory: SandboxFactory) -> None:
     # The session check (LoginPage.admits) asks from the operator's page; a request of its cut
     # off (the page moved on) is not a failure of the page's, even the redirect's next request,
@@ -131,10 +171,10 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     with page.expect_event("requestfailed") as failed:
         assert page.evaluate(cut_off, PROBE_HEADER) is True  # to the login page, then cut off
     assert failed.value.redirected_from is not None and PROBE_HEADER not in failed.value.headers
-    assert _watch(page).failures == []
+    assert request_watch(page).failures == []
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)
-    assert _watch(page).failures == ["GET /NewSession failed: net::ERR_ABORTED"]
+    assert request_watch(page).failures == ["GET /NewSession failed: net::ERR_ABORTED"]
 
 
 def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:
