@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -19,7 +20,7 @@ class LoginTexts:
 
 
 # How ``url`` answers the page's session, its redirect not followed: "in" (it opens), "out" (a
-# redirect, to the login page or a step before it, or a refusal) or "none" (no answer: a failed
+# redirect, to the login page or a step before it, or a refusal) or "unknown" (no answer: a failed
 # request, a server error; worth asking again).
 _ADMITS_JS = """async ([url, header, timeoutMs]) => {
     if (location.origin !== new URL(url).origin) return 'out';
@@ -30,13 +31,14 @@ _ADMITS_JS = """async ([url, header, timeoutMs]) => {
         });
         await r.arrayBuffer();  // read to its end: the request is over before its timer is
         if (r.type === 'opaqueredirect' || (r.status >= 300 && r.status < 500)) return 'out';
-        return r.ok ? 'in' : 'none';
+        return r.ok ? 'in' : 'unknown';
     } catch (e) {
-        return 'none';
+        return 'unknown';
     }
 }"""
 # Asking again after no answer: after this long, doubling up to the last.
 _ASK_AGAIN_S = (1.0, 2.0, 4.0, 8.0, 16.0)
+Answer = Literal["in", "out", "unknown"]
 
 
 class LoginPage(AdminPage):
@@ -104,7 +106,7 @@ class LoginPage(AdminPage):
         try:
             deadline = time.monotonic() + self.timeout_s  # one for all rounds
             if retry_on_error:
-                self._await_operator(what, deadline, admin_path, ask_s=saved)
+                self._await_operator(what, deadline, admin_path, ask_s=saved)  # each check: the page's own timeout
                 return
             errors = self.page.locator(Ihp.FORM_ERROR_CSS)
             while True:
@@ -126,45 +128,70 @@ class LoginPage(AdminPage):
 
     def _await_operator(self, what: str, deadline: float, admin_path: str | None, ask_s: float) -> None:
         """An operator's login, done when a Logout control shows, or (a layout without one on
-        screen: IHP's generated layout, a customised one's closed account menu) on a page without
-        a password box once ``admin_path`` opens with the browser's session, as it is, not
+        screen: IHP's generated layout, a customised one's closed account menu) on a loaded page
+        without a password box once ``admin_path`` opens with the browser's session, as it is, not
         redirected (:meth:`admits`, each answer within ``ask_s``). A page between (a second
         factor's, which has no password box either, and whose session an admin page redirects)
-        is waited through: the session is asked again at each next address the page shows, and
-        after no answer at all, again after a while."""
+        is waited through: the session is asked again after each next page the operator is shown
+        (a navigation, the address bar's change included), and, after no answer at all, again
+        after a while."""
+        main = self.page.main_frame
+        shown = [0]  # pages the operator was shown since the wait began
+
+        def navigated(frame) -> None:  # noqa: ANN001
+            if frame == main:
+                shown[0] += 1
+
         watch = request_watch(self.page)
-        unanswered = 0
-        while True:
-            self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
-            if admin_path is None or self.logout_button.count():
-                return
-            shown = self.page.url
-            answer = self.admits(admin_path, timeout_s=min(ask_s, max(deadline - time.monotonic(), 0.001)))
-            if answer == "in":
-                return
-            again = None  # "out": not in yet; the next address
-            if answer == "none":
-                again = time.monotonic() + _ASK_AGAIN_S[min(unanswered, len(_ASK_AGAIN_S) - 1)]
-                unanswered += 1
-            while self.page.url == shown and (again is None or time.monotonic() < again):
-                self._raise_failed_request(watch, what)
-                try:
-                    self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
+        self.page.on("framenavigated", navigated)
+        try:
+            unanswered = 0
+            while True:
+                self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
+                if admin_path is None or self.logout_button.count():
                     return
+                try:  # a native submit's next page may show before its form does
+                    self.page.wait_for_load_state("domcontentloaded", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
                 except PlaywrightTimeoutError:
                     self._raise_on_deadline(deadline, what)
+                    continue
+                if self.password_boxes.count():
+                    continue  # the login form after all
+                page = shown[0]
+                answer = self.admits(admin_path, timeout_s=min(ask_s, max(deadline - time.monotonic(), 0.001)))
+                if answer == "in":
+                    return
+                again = None  # "out": not in yet; the next page
+                if answer == "unknown":
+                    again = time.monotonic() + _ASK_AGAIN_S[min(unanswered, len(_ASK_AGAIN_S) - 1)]
+                    unanswered += 1
+                else:
+                    unanswered = 0
+                while shown[0] == page and (again is None or time.monotonic() < again):
+                    self._raise_failed_request(watch, what)
+                    try:
+                        self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
+                        return
+                    except PlaywrightTimeoutError:
+                        self._raise_on_deadline(deadline, what)
+                if shown[0] != page:
+                    unanswered = 0
+        finally:
+            self.page.remove_listener("framenavigated", navigated)
 
-    def admits(self, path: str, *, timeout_s: float) -> str:
-        """How ``path`` (an admin page) answers the browser's session: "in" (it opens as it is),
-        "out" (a redirect: to the login page, or to a step before it such as a second factor's;
-        a refusal) or "none" (no answer within ``timeout_s``, a server error, the page moved on
-        meanwhile). The page on screen asks, as its own scripts would (the session's cookie, the
-        browser's network, proxy settings and origin guard), and is left as it is; the request
-        is marked (:data:`PROBE_HEADER`) so that its outcome is not taken for the page's."""
+    def admits(self, path: str, *, timeout_s: float) -> Answer:
+        """How ``path`` (an admin page) answers the browser's session: "in" (a 2xx, whatever it
+        shows), "out" (a redirect: to the login page, or to a step before it such as a second
+        factor's; a refusal) or "unknown" (no answer within ``timeout_s``, a server error, the
+        page moved on meanwhile). The page on screen asks, as its own scripts would (the
+        session's cookie, the browser's network, proxy settings and origin guard), and is left as
+        it is; the request is marked (:data:`PROBE_HEADER`) so that its outcome is not taken for
+        the page's."""
         try:
-            return str(self.page.evaluate(_ADMITS_JS, [self.base_url + path, PROBE_HEADER, timeout_s * 1000]))
+            answer = self.page.evaluate(_ADMITS_JS, [self.base_url + path, PROBE_HEADER, timeout_s * 1000])
         except PlaywrightError:
-            return "none"
+            return "unknown"
+        return answer if answer in ("in", "out") else "unknown"
 
     def screens(self, ids: dict[str, str]) -> list[Screen]:
         t = LoginTexts

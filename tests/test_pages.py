@@ -150,8 +150,10 @@ def test_an_operators_login_is_asked_once_per_address_and_again_after_no_answer(
         login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
     assert len(asked) == 1  # redirected: not asked again while the address stays
     page.evaluate("() => history.pushState({}, '', '/Welcome')")  # the next page: a server error, then in
+    started = time.monotonic()
     login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
     assert len(asked) == 3 and answers == []
+    assert time.monotonic() - started >= 1  # asked again after a while, not at once
     assert page.url == base + "/Welcome"  # the page was left as it was
     expect(login.logout_button).to_have_count(0)
 
