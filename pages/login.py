@@ -96,9 +96,10 @@ class LoginPage(AdminPage):
         logged-in page (:attr:`logged_in`) are the outcomes; a page without a password box
         counts once it has loaded (a native submit's next page may show before its form does).
         With ``retry_on_error`` (an operator typing, who may retry and may pass a second factor
-        on pages without a password box) an error does not end the wait: a Logout control does,
-        or, given ``admin_path`` (an admin page), a page without a password box once that page
-        opens with the browser's session (see :meth:`_await_operator`).
+        on pages without a password box) the form's error does not end the wait (a failed
+        request still does): a Logout control does, or, given ``admin_path`` (an admin page), a
+        page without a password box once that page opens with the browser's session (see
+        :meth:`_await_operator`).
         """
         saved = self.timeout_s
         if timeout_s is not None:
@@ -157,7 +158,7 @@ class LoginPage(AdminPage):
                     continue
                 if self.password_boxes.count():
                     continue  # the login form after all
-                page = shown[0]
+                asked_on = shown[0]
                 answer = self.admits(admin_path, timeout_s=min(ask_s, max(deadline - time.monotonic(), 0.001)))
                 if answer == "in":
                     return
@@ -167,14 +168,14 @@ class LoginPage(AdminPage):
                     unanswered += 1
                 else:
                     unanswered = 0
-                while shown[0] == page and (again is None or time.monotonic() < again):
+                while shown[0] == asked_on and (again is None or time.monotonic() < again):
                     self._raise_failed_request(watch, what)
                     try:
                         self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
                         return
                     except PlaywrightTimeoutError:
                         self._raise_on_deadline(deadline, what)
-                if shown[0] != page:
+                if shown[0] != asked_on:
                     unanswered = 0
         finally:
             self.page.remove_listener("framenavigated", navigated)
