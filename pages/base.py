@@ -386,13 +386,28 @@ def query_param(url: str, name: str) -> str | None:
 PROBE_HEADER = "x-ihub-bootstrap-probe"
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default where none is given) of ``url``."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
 class _RequestWatch:
-    """Failed document/XHR requests of one browser page since the last ``reset`` (not the
-    tool's own, :data:`PROBE_HEADER`)."""
+    """Failed document/XHR requests of one browser page since the last ``reset``: those sent to
+    the base's origin, wherever a redirect then took them. Not the tool's own
+    (:data:`PROBE_HEADER`), nor those a page's script sends to another origin from the start (a
+    customised app's analytics beacon, say): the origin guard refuses those, and their failure
+    says nothing of how the page's own request went."""
 
     TYPES = ("document", "xhr", "fetch")
 
-    def __init__(self, page: Page):
+    def __init__(self, page: Page, base: str):
+        self.base = _origin(base) if base else None  # None: every request counts
         self.failures: list[str] = []
         page.on("requestfailed", self._on_failed)
         page.on("response", self._on_response)
@@ -405,31 +420,33 @@ class _RequestWatch:
         parts = urlsplit(request.url)
         return f"{request.method} {parts.path}"
 
-    @staticmethod
-    def _probe(request: Request | None) -> bool:
-        """The tool's own request (a redirect's next request may not show the header yet)."""
-        while request is not None:
+    def _ignored(self, request: Request) -> bool:
+        """The tool's own request, or one sent elsewhere from the start (a redirect's next
+        request may not show the header yet: the chain is followed back to its first)."""
+        while True:
             if PROBE_HEADER in request.headers:
                 return True
+            if request.redirected_from is None:
+                return self.base is not None and _origin(request.url) != self.base
             request = request.redirected_from
-        return False
 
     def _on_failed(self, request: Request) -> None:
-        if request.resource_type in self.TYPES and not self._probe(request):
+        if request.resource_type in self.TYPES and not self._ignored(request):
             self.failures.append(f"{self._describe(request)} failed: {request.failure or 'connection error'}")
 
     def _on_response(self, response: Response) -> None:
-        if response.request.resource_type in self.TYPES and response.status >= 400 and not self._probe(response.request):
+        if response.request.resource_type in self.TYPES and response.status >= 400 and not self._ignored(response.request):
             self.failures.append(f"{self._describe(response.request)} answered HTTP {response.status} {response.status_text}".rstrip())
 
 
 _watches: weakref.WeakKeyDictionary[Page, _RequestWatch] = weakref.WeakKeyDictionary()
 
 
-def request_watch(page: Page) -> _RequestWatch:
-    """The page's one watch of failed requests (made on first use)."""
+def request_watch(page: Page, base: str = "") -> _RequestWatch:
+    """The page's one watch of failed requests, made by the first page object on it (which
+    gives the ``base``)."""
     if page not in _watches:
-        _watches[page] = _RequestWatch(page)
+        _watches[page] = _RequestWatch(page, base)
     return _watches[page]
 
 
@@ -449,7 +466,7 @@ class AdminPage:
         self.saved_flash = page.locator(Ihp.SAVED_CSS)  # the page's, wherever its layout puts flashes
         self._buttons_found: set[str] = set()  # ui-texts keys of buttons counted once (see _click)
         self._references_shown: dict[str, bool] = {}  # ui-texts key -> the form shows it (see set_reference)
-        request_watch(page)
+        request_watch(page, self.base_url)
 
     # -------------------------------------------------------------- what the tool looks for
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 Gate = Literal["closed", "open"]
 Submit = Literal["js", "native"]
@@ -74,10 +75,15 @@ class SandboxConfig:
     # What the OpenAPI document leaves out ("post /widgets") or renames ("HubCreate.slug=handle").
     openapi_drop: list[str] = field(default_factory=list)
     openapi_rename: list[str] = field(default_factory=list)
+    # A customised app's analytics collector on another origin (loopback only, e.g.
+    # http://127.0.0.1:9): every page posts to it once loaded, from its own script.
+    beacon: str = ""
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox serves on loopback only, not {self.host!r}")
+        if self.beacon and urlsplit(self.beacon).hostname not in LOOPBACK_HOSTS:
+            raise ValueError(f"the beacon goes to loopback only, not {self.beacon!r}")
         if self.markup not in MARKUPS:
             raise ValueError(f"unknown markup {self.markup!r} (one of {', '.join(MARKUPS)})")
         if not self.admin_password:

@@ -4,6 +4,7 @@ form is sent): what it reads, what it writes, and what the database holds afterw
 from __future__ import annotations
 
 import re
+import socket
 import time
 from types import SimpleNamespace
 
@@ -161,7 +162,8 @@ def test_an_operators_login_is_asked_once_per_address_and_again_after_no_answer(
 def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_factory: SandboxFactory) -> None:
     # The session check (LoginPage.admits) asks from the operator's page; a request of its cut
     # off (the page moved on) is not a failure of the page's, even the redirect's next request,
-    # which does not show the header yet. The page's own cut-off request is one.
+    # which does not show the header yet; nor is one the page's script sends elsewhere. The
+    # page's own cut-off request is one.
     login = LoginPage(page, sandbox_factory().base_url, 10)
     login.open()
     cut_off = """async header => {
@@ -173,6 +175,15 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     with page.expect_event("requestfailed") as failed:
         assert page.evaluate(cut_off, PROBE_HEADER) is True  # to the login page, then cut off
     assert failed.value.redirected_from is not None and PROBE_HEADER not in failed.value.headers
+    assert request_watch(page).failures == []
+    # a page's script posting elsewhere (an analytics beacon; a loopback port that refuses)
+    refuser = socket.socket()
+    refuser.bind(("127.0.0.1", 0))
+    try:
+        with page.expect_event("requestfailed"):
+            page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).catch(() => {})", f"http://127.0.0.1:{refuser.getsockname()[1]}/api/event")
+    finally:
+        refuser.close()
     assert request_watch(page).failures == []
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)

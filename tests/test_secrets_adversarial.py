@@ -379,6 +379,23 @@ def test_a_redirect_to_another_origin_stops_the_run(sandbox_factory: SandboxFact
     assert [r for r in rows(elsewhere, "sessions") if r.user_id is not None] == []
 
 
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_a_pages_own_requests_elsewhere_do_not_stop_the_run(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, submit: str) -> None:
+    # A customised app's analytics: every page posts to a collector on another origin (a
+    # loopback port bound and never listening). The origin guard refuses each post; that is
+    # no failure of the page's own requests, and the run goes through (with native submits it
+    # stopped at the login, "sent the browser elsewhere").
+    refuser = socket.socket()
+    refuser.bind(("127.0.0.1", 0))
+    try:
+        sandbox = sandbox_factory(submit=submit, beacon=f"http://127.0.0.1:{refuser.getsockname()[1]}")
+        report, output = run_apply(sandbox, tmp_path, browser)
+    finally:
+        refuser.close()
+    assert report.exit_code == ExitCode.OK, output
+    assert [s.status for s in report.steps].count("created") >= 5, output
+
+
 class _Origin(http.server.BaseHTTPRequestHandler):
     """/ : a page with a cacheable script and an image from ``other``; /go : a redirect there."""
 
