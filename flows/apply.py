@@ -158,16 +158,6 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     off_target = getattr(run, "off_target", None)  # the API path has no browser to keep on the base
     if off_target is not None and (elsewhere := off_target()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
-    error = _as_error(step, run, exc)
-    refused = getattr(run, "refused", lambda: None)()
-    if refused is not None and error.exit_code != ExitCode.NEEDS_DECISION:
-        # beside the failure, not as its cause: a script or style of the page's own may be why
-        also = f"the page also asked {refused}, another origin, which the tool refuses (an image, script or beacon of the page)"
-        error.hint = f"{error.hint}; {also}" if error.hint else also
-    return error
-
-
-def _as_error(step: Step, run: Run, exc: BaseException) -> IhubError:
     if isinstance(exc, PageError):
         return page_failure(step, exc)
     if isinstance(exc, IhubError):
@@ -400,7 +390,6 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 credentials=credentials,
                 manual_login=ask_for_manual_login if mode == "manual" else None,
                 off_target=browser.guard.violation,
-                refused=browser.guard.refused,
                 parallel=opts.parallel,
             )
         try:

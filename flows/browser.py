@@ -237,11 +237,7 @@ class OriginGuard:
     def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
         self.target = _scheme_host_port(base)
-        self.blocked: list[str] = []  # every origin refused, in order
-        # of those, where the browser itself was sent (a page load, or a redirect of a request
-        # to the base), and where a page that did load asked (its images, scripts, beacons, sockets)
-        self.sent: list[str] = []
-        self.asked: list[str] = []
+        self.blocked: list[str] = []
         self.route = route
         self._refuser: socket.socket | None = None
 
@@ -271,43 +267,29 @@ class OriginGuard:
         ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
         context.route_web_socket(ws_elsewhere, self._refuse_socket)
 
-    def _record(self, url: str, *, sent: bool) -> None:
-        self.blocked.append(origin(url))
-        (self.sent if sent else self.asked).append(origin(url))
-
-    @staticmethod
-    def _sent(request) -> bool:  # noqa: ANN001
-        return request.is_navigation_request() or request.redirected_from is not None
-
     def _failed(self, request) -> None:  # noqa: ANN001
         if request.url.startswith(("http:", "https:")) and _scheme_host_port(request.url) != self.target:
-            self._record(request.url, sent=self._sent(request))
+            self.blocked.append(origin(request.url))
 
     def _socket(self, socket) -> None:  # noqa: ANN001
         if _scheme_host_port(_as_http(socket.url)) != self.target:
-            self._record(socket.url, sent=False)
+            self.blocked.append(origin(socket.url))
 
     def _abort(self, route) -> None:  # noqa: ANN001
-        self._record(route.request.url, sent=self._sent(route.request))
+        self.blocked.append(origin(route.request.url))
         with contextlib.suppress(PlaywrightError):
             route.abort("blockedbyclient")
 
     def _refuse_socket(self, socket_route) -> None:  # noqa: ANN001
-        self._record(socket_route.url, sent=False)
+        self.blocked.append(origin(socket_route.url))
         with contextlib.suppress(PlaywrightError):
             socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
     def violation(self) -> str | None:
-        """The first origin the browser was sent to instead of the base (a page load, or a
-        redirect of a request to the base): the reason a step failed."""
-        return self.sent[0] if self.sent else None
-
-    def refused(self) -> str | None:
-        """The first origin a page that did load asked for (an image, a script, an analytics
-        beacon; a request's before a WebSocket's, such as a live-reload socket): no reason a step
-        failed in itself, named beside a failure."""
-        requests = [a for a in self.asked if not a.startswith(("ws:", "wss:"))]
-        return (requests or self.asked or [None])[0]
+        """The first origin blocked: a request's before a WebSocket's (a page's live-reload
+        socket elsewhere is no reason a page did not load)."""
+        requests = [b for b in self.blocked if not b.startswith(("ws:", "wss:"))]
+        return (requests or self.blocked or [None])[0]
 
     def close(self) -> None:
         if self._refuser is not None:

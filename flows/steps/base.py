@@ -217,7 +217,6 @@ class Run:
         credentials: tuple[str, str] | None = None,
         manual_login: Any = None,
         off_target: Any = None,
-        refused: Any = None,
         parallel: int = 1,
     ):
         self.parallel = max(1, parallel)  # at most this many browser pages creating widgets side by side
@@ -232,8 +231,6 @@ class Run:
         self.manual_login = manual_login  # callback telling the operator to log in by hand
         # callback: the origin the browser was kept from going to (a redirect elsewhere), or None
         self.off_target = off_target or (lambda: None)
-        # callback: the first origin a page asked for and was refused (its image, script, beacon)
-        self.refused = refused or (lambda: None)
         args = (page, base_url, timeout_s)
         self.login_page = LoginPage(*args)
         self.hubs = HubsPage(*args)
