@@ -386,7 +386,7 @@ def query_param(url: str, name: str) -> str | None:
 PROBE_HEADER = "x-ihub-bootstrap-probe"
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
+def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
     """Scheme, host and port (the scheme's default where none is given) of ``url``."""
     parts = urlsplit(url)
     try:
@@ -407,7 +407,7 @@ class _RequestWatch:
     TYPES = ("document", "xhr", "fetch")
 
     def __init__(self, page: Page, base: str):
-        self.base = _origin(base) if base else None  # None: every request counts
+        self.base = _scheme_host_port(base) if base else None  # None: every request counts
         self.failures: list[str] = []
         page.on("requestfailed", self._on_failed)
         page.on("response", self._on_response)
@@ -421,13 +421,19 @@ class _RequestWatch:
         return f"{request.method} {parts.path}"
 
     def _ignored(self, request: Request) -> bool:
-        """The tool's own request, or one sent elsewhere from the start (a redirect's next
-        request may not show the header yet: the chain is followed back to its first)."""
+        """The tool's own request, or a script's sent elsewhere from the start (a redirect's next
+        request may not show the header yet: the chain is followed back to its first). A page
+        load elsewhere is never ignored (a form whose action is another origin: the origin guard
+        names it)."""
         while True:
             if PROBE_HEADER in request.headers:
                 return True
             if request.redirected_from is None:
-                return self.base is not None and _origin(request.url) != self.base
+                return (
+                    self.base is not None
+                    and request.resource_type in ("xhr", "fetch")
+                    and _scheme_host_port(request.url) != self.base
+                )
             request = request.redirected_from
 
     def _on_failed(self, request: Request) -> None:

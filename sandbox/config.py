@@ -82,8 +82,11 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox serves on loopback only, not {self.host!r}")
-        if self.beacon and urlsplit(self.beacon).hostname not in LOOPBACK_HOSTS:
-            raise ValueError(f"the beacon goes to loopback only, not {self.beacon!r}")
+        if self.beacon:
+            parts = urlsplit(self.beacon)
+            # read as a browser would: http(s), a bare loopback host and port, nothing to reinterpret
+            if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK_HOSTS or any(c in self.beacon for c in "@\\"):
+                raise ValueError(f"the beacon goes to a loopback http(s) origin only, not {self.beacon!r}")
         if self.markup not in MARKUPS:
             raise ValueError(f"unknown markup {self.markup!r} (one of {', '.join(MARKUPS)})")
         if not self.admin_password:

@@ -163,7 +163,7 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     # The session check (LoginPage.admits) asks from the operator's page; a request of its cut
     # off (the page moved on) is not a failure of the page's, even the redirect's next request,
     # which does not show the header yet; nor is one the page's script sends elsewhere. The
-    # page's own cut-off request is one.
+    # page's own cut-off request is one, and so is a page load elsewhere.
     login = LoginPage(page, sandbox_factory().base_url, 10)
     login.open()
     cut_off = """async header => {
@@ -188,6 +188,19 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)
     assert request_watch(page).failures == ["GET /NewSession failed: net::ERR_ABORTED"]
+    # but a page load elsewhere is the page's own (a form whose action is another origin)
+    request_watch(page).reset()
+    refuser = socket.socket()
+    refuser.bind(("127.0.0.1", 0))
+    try:
+        with page.expect_event("requestfailed") as failed:
+            page.evaluate(
+                "url => { const f = document.createElement('form'); f.method = 'POST'; f.action = url; document.body.append(f); f.submit(); }",
+                f"http://127.0.0.1:{refuser.getsockname()[1]}/CreateHub",
+            )
+    finally:
+        refuser.close()
+    assert request_watch(page).failures == [f"POST /CreateHub failed: {failed.value.failure}"]
 
 
 def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:
