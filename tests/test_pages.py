@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from flows.seeds import load_seeds
 from pages.api_consumers import ApiConsumersPage
-from pages.base import CHOICE, PROBE_HEADER, REFERENCE, TEXT, FormError, NotAsExpected, Row, SessionExpired, first_line, norm, request_watch, tolerant
+from pages.base import CHOICE, PROBE_HEADER, REFERENCE, TEXT, FormError, NotAsExpected, OffTarget, Row, SessionExpired, first_line, norm, request_watch, tolerant
 from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
@@ -201,6 +201,16 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     finally:
         refuser.close()
     assert request_watch(page).failures == [f"POST /CreateHub failed: {failed.value.failure}"]
+
+
+def test_a_page_on_another_origin_is_named_by_its_origin(page: Page, sandbox_factory: SandboxFactory) -> None:
+    base, elsewhere = sandbox_factory().base_url, sandbox_factory().base_url
+    login = LoginPage(page, base, 10)
+    page.goto(elsewhere + "/NewSession?next=/Hubs")
+    with pytest.raises(OffTarget) as raised:
+        login.ensure_on_target("log in")
+    assert raised.value.message == f"log in: the browser is on {elsewhere}, not on {base}"
+    assert raised.value.url == elsewhere
 
 
 def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:
