@@ -19,6 +19,7 @@ import difflib
 import re
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -244,7 +245,7 @@ def candidates(root: Locator, kind: str, wanted: str, limit: int = 8) -> list[st
 
 # Slices of the outcome wait: between them, failed requests are looked at (a failure is
 # noticed within a slice). Not a fixed wait: each slice ends as soon as the outcome shows.
-SLICE_MS = 1000
+_SLICE_MS = 1000
 # How long a field to fill or choose in may take to appear before the screen is examined for
 # the error (what it offers instead). Server-rendered forms are there as soon as
 # the page is; a slower one is still waited for, up to the timeout, once it is seen to be there.
@@ -792,7 +793,7 @@ class AdminPage:
         while True:
             self._raise_failed_request(watch, what)
             try:
-                success.first.wait_for(state="visible", timeout=SLICE_MS)
+                success.first.wait_for(state="visible", timeout=_SLICE_MS)
             except PlaywrightTimeoutError:
                 if self.login_form.is_visible():
                     raise self._error(SessionExpired, f"{what}: Inter-Hub showed the login page; the session has ended")
@@ -812,20 +813,25 @@ class AdminPage:
             self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
             return
 
-    def _await(self, outcome: Locator, what: str, deadline: float | None = None) -> None:
-        """Wait until ``outcome`` is visible; fail early on a failed request, late on the timeout
-        (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a longer one)."""
+    def _await(
+        self, outcome: Locator, what: str, deadline: float | None = None, *, give_up: Callable[[], bool] | None = None
+    ) -> bool:
+        """Wait until ``outcome`` is visible (True); fail early on a failed request, late on the
+        timeout (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a
+        longer one). ``give_up``, looked at between slices: stop waiting then (False)."""
         watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
             self._raise_failed_request(watch, what)
+            if give_up is not None and give_up():
+                return False
             try:
-                outcome.wait_for(state="visible", timeout=SLICE_MS)
+                outcome.wait_for(state="visible", timeout=_SLICE_MS)
             except PlaywrightTimeoutError:
                 self._raise_on_deadline(deadline, what)
                 continue
             self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
-            return
+            return True
 
     def _raise_failed_request(self, watch: _RequestWatch, what: str) -> None:
         if watch.failures:

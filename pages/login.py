@@ -8,7 +8,7 @@ from typing import Literal
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.base import PROBE_HEADER, SLICE_MS, AdminPage, FormError, Ihp, Screen, Target, key_of, request_watch, tolerant
+from pages.base import PROBE_HEADER, AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
 
 
 class LoginTexts:
@@ -39,6 +39,11 @@ _ADMITS_JS = """async ([url, header, timeoutMs]) => {
 # Asking again after no answer: after this long, doubling up to the last.
 _ASK_AGAIN_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 Answer = Literal["in", "out", "unknown"]
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value); a little more than none."""
+    return max(deadline - time.monotonic(), 0.001)
 
 
 class LoginPage(AdminPage):
@@ -116,10 +121,7 @@ class LoginPage(AdminPage):
                     raise FormError([(None, errors.first.inner_text().strip())], screen=self.SCREEN, url=self.path)
                 if self.logout_button.count():
                     return
-                try:
-                    self.page.wait_for_load_state("domcontentloaded", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
-                except PlaywrightTimeoutError:
-                    self._raise_on_deadline(deadline, what)
+                self._await_loaded(what, deadline)
                 if not self.password_boxes.count():
                     return
                 # the login form after all: its error, or the next page, within what is left
@@ -143,7 +145,6 @@ class LoginPage(AdminPage):
             if frame == main:
                 shown[0] += 1
 
-        watch = request_watch(self.page)
         self.page.on("framenavigated", navigated)
         try:
             unanswered = 0
@@ -151,15 +152,11 @@ class LoginPage(AdminPage):
                 self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
                 if admin_path is None or self.logout_button.count():
                     return
-                try:  # a native submit's next page may show before its form does
-                    self.page.wait_for_load_state("domcontentloaded", timeout=max(deadline - time.monotonic(), 0.001) * 1000)
-                except PlaywrightTimeoutError:
-                    self._raise_on_deadline(deadline, what)
-                    continue
+                self._await_loaded(what, deadline)  # a native submit's next page may show before its form does
                 if self.password_boxes.count():
                     continue  # the login form after all
                 asked_on = shown[0]
-                answer = self.admits(admin_path, timeout_s=min(ask_s, max(deadline - time.monotonic(), 0.001)))
+                answer = self.admits(admin_path, timeout_s=min(ask_s, _left(deadline)))
                 if answer == "in":
                     return
                 again = None  # "out": not in yet; the next page
@@ -168,17 +165,23 @@ class LoginPage(AdminPage):
                     unanswered += 1
                 else:
                     unanswered = 0
-                while shown[0] == asked_on and (again is None or time.monotonic() < again):
-                    self._raise_failed_request(watch, what)
-                    try:
-                        self.logout_button.wait_for(state="visible", timeout=SLICE_MS)
-                        return
-                    except PlaywrightTimeoutError:
-                        self._raise_on_deadline(deadline, what)
+
+                def moved_on() -> bool:  # the next page, or time to ask again
+                    return shown[0] != asked_on or (again is not None and time.monotonic() >= again)
+
+                if self._await(self.logout_button, what, deadline, give_up=moved_on):
+                    return
                 if shown[0] != asked_on:
                     unanswered = 0
         finally:
             self.page.remove_listener("framenavigated", navigated)
+
+    def _await_loaded(self, what: str, deadline: float) -> None:
+        """The page's document has loaded (domcontentloaded), by ``deadline``."""
+        try:
+            self.page.wait_for_load_state("domcontentloaded", timeout=_left(deadline) * 1000)
+        except PlaywrightTimeoutError:
+            self._raise_on_deadline(deadline, what)
 
     def admits(self, path: str, *, timeout_s: float) -> Answer:
         """How ``path`` (an admin page) answers the browser's session: "in" (a 2xx, whatever it
