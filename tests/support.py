@@ -5,10 +5,12 @@ machine needs, the tool run as an operator runs it. Test modules import helpers 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,15 @@ def _sandboxes_stopped() -> Iterator[None]:
     yield
     for running in _stopping:
         running.join()
+
+
+@contextlib.contextmanager
+def refusing_origin() -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a loopback port bound and never listening: every connection
+    to it is refused (another origin that nothing answers on)."""
+    with socket.socket() as refuser:
+        refuser.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{refuser.getsockname()[1]}"
 
 
 @pytest.fixture
@@ -250,7 +261,6 @@ class Tool:
     def _in_process(self, args: list[str], env: dict[str, str], input: str | None) -> subprocess.CompletedProcess[str]:
         """``flows.cli.main(args)`` as the subprocess would run it (its environment, working
         directory, stdin, stdout and stderr), its browser runs opened in ``self.browser``."""
-        import contextlib
         import dataclasses
         import io
 

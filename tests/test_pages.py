@@ -4,7 +4,6 @@ form is sent): what it reads, what it writes, and what the database holds afterw
 from __future__ import annotations
 
 import re
-import socket
 import time
 from types import SimpleNamespace
 
@@ -21,7 +20,7 @@ from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 from pages.manifests import ManifestsPage, ManifestsTexts
 from pages.widgets import WidgetsPage
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, rows
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, refusing_origin, rows
 
 SEEDS = load_seeds()
 HUB = SimpleNamespace(name="Ops Hub", slug="ops-hub", domain="ops.coulomb.social", kind="domain", hub_family="vsm", vsm_function="OPS", vsm_system="S1")
@@ -177,29 +176,19 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     assert failed.value.redirected_from is not None and PROBE_HEADER not in failed.value.headers
     assert request_watch(page).failures == []
     # a page's script posting elsewhere (an analytics beacon; a loopback port that refuses)
-    refuser = socket.socket()
-    refuser.bind(("127.0.0.1", 0))
-    try:
-        with page.expect_event("requestfailed"):
-            page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).catch(() => {})", f"http://127.0.0.1:{refuser.getsockname()[1]}/api/event")
-    finally:
-        refuser.close()
+    with refusing_origin() as elsewhere, page.expect_event("requestfailed"):
+        page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).catch(() => {})", elsewhere + "/api/event")
     assert request_watch(page).failures == []
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)
     assert request_watch(page).failures == ["GET /NewSession failed: net::ERR_ABORTED"]
     # but a page load elsewhere is the page's own (a form whose action is another origin)
     request_watch(page).reset()
-    refuser = socket.socket()
-    refuser.bind(("127.0.0.1", 0))
-    try:
-        with page.expect_event("requestfailed") as failed:
-            page.evaluate(
-                "url => { const f = document.createElement('form'); f.method = 'POST'; f.action = url; document.body.append(f); f.submit(); }",
-                f"http://127.0.0.1:{refuser.getsockname()[1]}/CreateHub",
-            )
-    finally:
-        refuser.close()
+    with refusing_origin() as elsewhere, page.expect_event("requestfailed") as failed:
+        page.evaluate(
+            "url => { const f = document.createElement('form'); f.method = 'POST'; f.action = url; document.body.append(f); f.submit(); }",
+            elsewhere + "/CreateHub",
+        )
     assert request_watch(page).failures == [f"POST /CreateHub failed: {failed.value.failure}"]
 
 

@@ -36,7 +36,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, refusing_origin, rows, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.
@@ -385,13 +385,9 @@ def test_a_pages_own_requests_elsewhere_do_not_stop_the_run(sandbox_factory: San
     # loopback port bound and never listening). The origin guard refuses each post; that is
     # no failure of the page's own requests, and the run goes through (with native submits it
     # stopped at the login, "sent the browser elsewhere").
-    refuser = socket.socket()
-    refuser.bind(("127.0.0.1", 0))
-    try:
-        sandbox = sandbox_factory(submit=submit, beacon=f"http://127.0.0.1:{refuser.getsockname()[1]}")
+    with refusing_origin() as collector:
+        sandbox = sandbox_factory(submit=submit, beacon=collector)
         report, output = run_apply(sandbox, tmp_path, browser)
-    finally:
-        refuser.close()
     assert report.exit_code == ExitCode.OK, output
     assert [s.status for s in report.steps].count("created") >= 5, output
 
