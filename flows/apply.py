@@ -155,9 +155,23 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
 
 
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
-    off_target = getattr(run, "off_target", None)  # the API path has no browser to keep on the base
-    if off_target is not None and (elsewhere := off_target()) is not None:  # a redirect took the browser elsewhere
-        return off_target_failure(step, run.base_url, elsewhere)
+    guard = getattr(run, "guard", None)  # the API path has no browser to keep on the base
+    if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
+        return off_target_failure(step, run.base_url, elsewhere, followed=elsewhere in guard.landed)
+    error = _as_error(step, run, exc)
+    refused = guard.refused() if guard is not None else None
+    if refused is not None and error.exit_code != ExitCode.NEEDS_DECISION:
+        # beside the failure, not as its cause; but a page that needs its script or style from
+        # there does not work without it
+        also = (
+            f"the page also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
+            "script, frame or beacon of the page's own); if the page needs it, that may be why"
+        )
+        error.hint = f"{error.hint}; {also}" if error.hint else also
+    return error
+
+
+def _as_error(step: Step, run: Run, exc: BaseException) -> IhubError:
     if isinstance(exc, PageError):
         return page_failure(step, exc)
     if isinstance(exc, IhubError):
@@ -389,7 +403,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 trace=browser.trace,
                 credentials=credentials,
                 manual_login=ask_for_manual_login if mode == "manual" else None,
-                off_target=browser.guard.violation,
+                guard=browser.guard,
                 parallel=opts.parallel,
             )
         try:

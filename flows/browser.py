@@ -237,7 +237,11 @@ class OriginGuard:
     def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
         self.target = _scheme_host_port(base)
-        self.blocked: list[str] = []
+        self.blocked: list[str] = []  # every origin refused, in order
+        # of those, where the browser itself was sent (see _sent), and what a page asked for
+        self.sent: list[str] = []
+        self.asked: list[str] = []
+        self.landed: list[str] = []  # of those sent, where a page did load (a route's redirect)
         self.route = route
         self._refuser: socket.socket | None = None
 
@@ -261,35 +265,73 @@ class OriginGuard:
         # paused for Python (a function matcher would pause every one of them).
         elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
         context.route(elsewhere, self._abort)
+        # Chromium follows a redirect without asking the route: where one took a page, the page
+        # itself says so (it has landed there; the route refuses what it then asks for)
+        context.on("page", lambda page: page.on("framenavigated", self._navigated))
         # A route sees no WebSocket: without this, one elsewhere would connect through the
         # corporate proxy. Closed before it connects (Playwright's WebSocket routing).
         ws_base = _WEBSOCKET[self.target[0]] + self.base[len(self.target[0]) :]
         ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
         context.route_web_socket(ws_elsewhere, self._refuse_socket)
 
+    def _elsewhere(self, url: str) -> bool:
+        return url.startswith(("http:", "https:")) and _scheme_host_port(url) != self.target
+
+    def _record(self, url: str, *, sent: bool) -> None:
+        self.blocked.append(origin(url))
+        (self.sent if sent else self.asked).append(origin(url))
+
+    def _sent(self, request) -> bool:  # noqa: ANN001
+        """Whether a request refused elsewhere is the browser being sent there: a page load in
+        the tab (a link, a form's action, a redirect of one), or a script's request to the
+        base that a redirect took elsewhere (IHP sends forms by XMLHttpRequest). Not what a
+        page asks of another origin itself (an image, a stylesheet, a frame inside it, a
+        script's beacon), nor an image or a script of the base's that redirects to a CDN."""
+        try:
+            if request.is_navigation_request():
+                return request.frame.parent_frame is None
+        except PlaywrightError:  # a service worker's request: it has no frame
+            return False
+        if request.resource_type not in ("xhr", "fetch"):
+            return False
+        while request.redirected_from is not None:
+            request = request.redirected_from
+        return not self._elsewhere(request.url)
+
     def _failed(self, request) -> None:  # noqa: ANN001
-        if request.url.startswith(("http:", "https:")) and _scheme_host_port(request.url) != self.target:
-            self.blocked.append(origin(request.url))
+        if self._elsewhere(request.url):
+            self._record(request.url, sent=self._sent(request))
+
+    def _navigated(self, frame) -> None:  # noqa: ANN001
+        if frame.parent_frame is None and self._elsewhere(frame.url):
+            self._record(frame.url, sent=True)
+            self.landed.append(origin(frame.url))
 
     def _socket(self, socket) -> None:  # noqa: ANN001
         if _scheme_host_port(_as_http(socket.url)) != self.target:
-            self.blocked.append(origin(socket.url))
+            self._record(socket.url, sent=False)
 
     def _abort(self, route) -> None:  # noqa: ANN001
-        self.blocked.append(origin(route.request.url))
+        self._record(route.request.url, sent=self._sent(route.request))
         with contextlib.suppress(PlaywrightError):
             route.abort("blockedbyclient")
 
     def _refuse_socket(self, socket_route) -> None:  # noqa: ANN001
-        self.blocked.append(origin(socket_route.url))
+        self._record(socket_route.url, sent=False)
         with contextlib.suppress(PlaywrightError):
             socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
     def violation(self) -> str | None:
-        """The first origin blocked: a request's before a WebSocket's (a page's live-reload
-        socket elsewhere is no reason a page did not load)."""
-        requests = [b for b in self.blocked if not b.startswith(("ws:", "wss:"))]
-        return (requests or self.blocked or [None])[0]
+        """The first origin the browser was sent to instead of the base: why a step failed."""
+        return self.sent[0] if self.sent else None
+
+    def refused(self) -> str | None:
+        """The first origin a page asked for itself and was refused (an image, a stylesheet, a
+        frame, an analytics beacon; a request's before a WebSocket's, such as a live-reload
+        socket): no failure in itself, but what a page that needs it lacks. Named beside a
+        step's own error."""
+        requests = [a for a in self.asked if not a.startswith(("ws:", "wss:"))]
+        return (requests or self.asked or [None])[0]
 
     def close(self) -> None:
         if self._refuser is not None:

@@ -400,10 +400,11 @@ def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
 
 class _RequestWatch:
     """Failed document/XHR requests of one browser page since the last ``reset``: those sent to
-    the base's origin, wherever a redirect then took them. Not the tool's own
-    (:data:`PROBE_HEADER`), nor those a page's script sends to another origin from the start (a
-    customised app's analytics beacon, say): the origin guard refuses those, and their failure
-    says nothing of how the page's own request went."""
+    the base's origin, wherever a redirect then took them, and page loads in the tab itself.
+    Not the tool's own (:data:`PROBE_HEADER`), nor those a page sends to another origin from
+    the start, by its script or for a frame inside it (a customised app's analytics beacon, an
+    embedded help widget): the origin guard refuses those, and their failure says nothing of
+    how the page's own request went."""
 
     TYPES = ("document", "xhr", "fetch")
 
@@ -422,20 +423,25 @@ class _RequestWatch:
         return f"{request.method} {parts.path}"
 
     def _ignored(self, request: Request) -> bool:
-        """The tool's own request, or a script's sent elsewhere from the start (a redirect's next
-        request may not show the header yet: the chain is followed back to its first). A page
-        load elsewhere is never ignored (a form whose action is another origin: the origin guard
-        names it)."""
+        """The tool's own request, or one sent elsewhere from the start by a script or for a
+        frame in the page (a redirect's next request may not show the header yet: the chain is
+        followed back to its first). A page load elsewhere in the tab itself is never ignored (a
+        form whose action is another origin: the origin guard names it)."""
+        first = request
         while True:
-            if PROBE_HEADER in request.headers:
+            if PROBE_HEADER in first.headers:
                 return True
-            if request.redirected_from is None:
-                return (
-                    self.base is not None
-                    and request.resource_type in ("xhr", "fetch")
-                    and _scheme_host_port(request.url) != self.base
-                )
-            request = request.redirected_from
+            if first.redirected_from is None:
+                break
+            first = first.redirected_from
+        if self.base is None or _scheme_host_port(first.url) == self.base:
+            return False
+        if request.resource_type != "document":
+            return True
+        try:
+            return request.frame.parent_frame is not None
+        except PlaywrightError:  # no frame (a service worker's): not the tab's page load
+            return True
 
     def _on_failed(self, request: Request) -> None:
         if request.resource_type in self.TYPES and not self._ignored(request):
@@ -634,6 +640,7 @@ class AdminPage:
             if self.browser_gone():
                 raise  # not the server's doing: the caller reports a dead browser as such
             raise RequestFailed(f"cannot open {path}: {first_line(exc)}", screen=self.SCREEN, url=path) from None
+        self.ensure_on_target(f"open {path}")  # a redirect elsewhere: nothing there is read
         if self.path == Ihp.LOGIN_PATH and not path.startswith(Ihp.LOGIN_PATH):
             raise self._error(SessionExpired, f"opening {path} showed the login page: the session is not valid")
         if response is not None and response.status >= 400:
@@ -792,6 +799,7 @@ class AdminPage:
         deadline = time.monotonic() + self.timeout_s
         while True:
             self._raise_failed_request(watch, what)
+            self.ensure_on_target(what)  # a page elsewhere may look like the outcome, or the login
             try:
                 success.first.wait_for(state="visible", timeout=_SLICE_MS)
             except PlaywrightTimeoutError:
@@ -811,6 +819,7 @@ class AdminPage:
                 self._raise_on_deadline(deadline, what)
                 continue
             self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
+            self.ensure_on_target(what)
             return
 
     def _await(
@@ -831,6 +840,7 @@ class AdminPage:
                 self._raise_on_deadline(deadline, what)
                 continue
             self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
+            self.ensure_on_target(what)
             return True
 
     def _raise_failed_request(self, watch: _RequestWatch, what: str) -> None:

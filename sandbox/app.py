@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -181,6 +181,12 @@ def create_app(config: SandboxConfig) -> Starlette:
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)
 
+    async def brand(request: Request) -> Response:
+        """The layout's logo, served by a CDN (config.third_party)."""
+        if not config.third_party:
+            return Response(status_code=404)
+        return RedirectResponse(config.third_party + "/brand.png", status_code=302)
+
     routes: list[Any] = [
         *sessions.routes(sb),
         *hubs.routes(sb),
@@ -190,6 +196,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         *api_write.routes(sb),  # before api's: the gated paths answer reads and writes here
         *api.routes(sb),
         Route("/favicon.ico", favicon),
+        Route("/brand.png", brand),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -75,18 +75,20 @@ class SandboxConfig:
     # What the OpenAPI document leaves out ("post /widgets") or renames ("HubCreate.slug=handle").
     openapi_drop: list[str] = field(default_factory=list)
     openapi_rename: list[str] = field(default_factory=list)
-    # A customised app's analytics collector on another origin (loopback only, e.g.
-    # http://127.0.0.1:9): every page posts to it once loaded, from its own script.
-    beacon: str = ""
+    # Another origin a customised app's pages use (loopback only, e.g. http://127.0.0.1:9):
+    # every page loads a stylesheet from it, shows a frame of it (a help widget), shows an
+    # image of the base's that redirects there (a CDN), and posts to it once loaded, from its
+    # own script (analytics).
+    third_party: str = ""
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:
             raise ValueError(f"the sandbox serves on loopback only, not {self.host!r}")
-        if self.beacon:
-            parts = urlsplit(self.beacon)
+        if self.third_party:
+            parts = urlsplit(self.third_party)
             # read as a browser would: http(s), a bare loopback host and port, nothing to reinterpret
-            if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK_HOSTS or any(c in self.beacon for c in "@\\"):
-                raise ValueError(f"the beacon goes to a loopback http(s) origin only, not {self.beacon!r}")
+            if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK_HOSTS or any(c in self.third_party for c in "@\\"):
+                raise ValueError(f"the third party is a loopback http(s) origin only, not {self.third_party!r}")
         if self.markup not in MARKUPS:
             raise ValueError(f"unknown markup {self.markup!r} (one of {', '.join(MARKUPS)})")
         if not self.admin_password:

@@ -59,7 +59,7 @@ class Sandbox:
         self.templates.env.globals["js_submission_disabled"] = config.submit == "native"
         self.templates.env.globals["vsm_fields"] = tables.schema == "newer"
         self.templates.env.globals["markup"] = config.markup
-        self.templates.env.globals["beacon"] = config.beacon
+        self.templates.env.globals["third_party"] = config.third_party
         self.templates.env.globals["required_fields"] = REQUIRED_FIELDS
         self.templates.env.filters["sentence"] = lambda s: s[:1].upper() + s[1:].lower() if isinstance(s, str) else s
         self.templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)

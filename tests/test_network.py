@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from flows.errors import ExitCode
-from tests.support import SandboxFactory, Tool
+from tests.support import SandboxFactory, Tool, rows
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -108,27 +108,37 @@ def test_a_ca_bundle_that_is_no_pem_file_is_bad_input(tool: Tool, tmp_path: Path
 
 
 class _Proxy(http.server.BaseHTTPRequestHandler):
-    """A forward proxy on loopback: http://ihub.test/... goes to the sandbox, nothing else anywhere."""
+    """A forward proxy on loopback: http://NAME/... goes to the sandbox ``upstreams`` names,
+    nothing else anywhere; a GET of one of the ``redirects`` paths of http://ihub.test is
+    answered with a redirect to where it names."""
 
-    upstream = ""
+    upstreams: dict[str, str] = {}
+    redirects: dict[str, str] = {}
     seen: list[str] = []
 
     def _forward(self) -> None:
         url = httpx.URL(self.path)
         self.seen.append(f"{self.command} {url.host}{url.path}")
-        if url.host != "ihub.test":
+        upstream = self.upstreams.get(url.host)
+        if upstream is None:
             self.send_error(403)
+            return
+        if self.command == "GET" and url.host == "ihub.test" and url.path in self.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.redirects[url.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         length = int(self.headers.get("Content-Length") or 0)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection", "connection")}
         response = httpx.request(
-            self.command, self.upstream + url.raw_path.decode(), headers=headers,
+            self.command, upstream + url.raw_path.decode(), headers=headers,
             content=self.rfile.read(length) if length else None, follow_redirects=False, trust_env=False,
         )
         self.send_response(response.status_code)
         for key, value in response.headers.multi_items():
             if key.lower() not in ("transfer-encoding", "connection", "content-encoding", "content-length"):
-                self.send_header(key, value.replace(self.upstream, "http://ihub.test"))
+                self.send_header(key, value.replace(upstream, f"http://{url.host}"))
         self.send_header("Content-Length", str(len(response.content)))
         self.end_headers()
         self.wfile.write(response.content)
@@ -139,15 +149,39 @@ class _Proxy(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _proxy_env(proxy: str) -> dict[str, str]:
+    return {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
+
+
 def test_the_proxy_variables_are_honoured(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
     sandbox = sandbox_factory()
-    _Proxy.upstream, _Proxy.seen = sandbox.base_url, []
+    _Proxy.upstreams, _Proxy.redirects, _Proxy.seen = {"ihub.test": sandbox.base_url}, {}, []
     for proxy in _serve(_Proxy):
         tool = Tool(sandbox, tmp_path)
-        env = {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
+        env = _proxy_env(proxy)
         plan = tool("plan", "--allow-insecure-http", base="http://ihub.test", extra_env=env)
         assert plan.returncode == ExitCode.OK, plan.stderr
         assert any(s.startswith("GET ihub.test/Hubs") for s in _Proxy.seen), _Proxy.seen
         verify = tool("verify", "--allow-insecure-http", base="http://ihub.test", extra_env=env)
         assert any("/api/v2/" in s for s in _Proxy.seen), _Proxy.seen
         assert "cannot reach" not in verify.stderr, verify.stderr
+
+
+def test_a_redirect_elsewhere_behind_a_corporate_proxy_stops_the_run(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    # Behind a corporate proxy the origin guard is a route, which Chromium does not ask about a
+    # redirect: Inter-Hub's redirect of the API consumers' index to another Inter-Hub is
+    # followed there (the GET reaches it, as README says), and the run stops on the page that
+    # landed there, naming both origins; no login was typed there, nothing was read from it.
+    sandbox, elsewhere = sandbox_factory(), sandbox_factory()
+    _Proxy.upstreams = {"ihub.test": sandbox.base_url, "elsewhere.test": elsewhere.base_url}
+    _Proxy.redirects, _Proxy.seen = {"/ApiConsumers": "http://elsewhere.test/ApiConsumers"}, []
+    for proxy in _serve(_Proxy):
+        tool = Tool(sandbox, tmp_path)
+        code, report, stderr = tool.json("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(proxy))
+    assert code == ExitCode.BAD_INPUT, stderr
+    message = report["error"]["message"]
+    assert "Inter-Hub sent the browser to http://elsewhere.test, not to the base http://ihub.test" in message
+    assert "only the redirected request reached it" in message and "nothing was typed or read there" in message
+    assert "GET elsewhere.test/ApiConsumers" in _Proxy.seen  # the one request a route cannot stop
+    assert not [s for s in _Proxy.seen if s.startswith("POST elsewhere.test")], _Proxy.seen
+    assert [r for r in rows(elsewhere, "sessions") if r.user_id is not None] == []

@@ -175,9 +175,13 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
         assert page.evaluate(cut_off, PROBE_HEADER) is True  # to the login page, then cut off
     assert failed.value.redirected_from is not None and PROBE_HEADER not in failed.value.headers
     assert request_watch(page).failures == []
-    # a page's script posting elsewhere (an analytics beacon; a loopback port that refuses)
+    # a page's script posting elsewhere (an analytics beacon; a loopback port that refuses), a
+    # frame of another origin in the page (a help widget)
     with refusing_origin() as elsewhere, page.expect_event("requestfailed"):
         page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).catch(() => {})", elsewhere + "/api/event")
+    with refusing_origin() as elsewhere, page.expect_event("requestfailed") as failed:
+        page.evaluate("url => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); }", elsewhere + "/help")
+    assert failed.value.resource_type == "document"
     assert request_watch(page).failures == []
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)

@@ -373,6 +373,7 @@ def test_a_redirect_to_another_origin_stops_the_run(sandbox_factory: SandboxFact
         server.shutdown()
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert elsewhere.base_url in result.stderr and base in result.stderr
+    assert "nothing was typed, sent or read there" in result.stderr
     # Not even the redirected GET reached the other origin (see the next test for the route
     # a corporate proxy needs), and no credentials were typed there.
     assert elsewhere.config.faults.requests_seen == 0
@@ -381,33 +382,36 @@ def test_a_redirect_to_another_origin_stops_the_run(sandbox_factory: SandboxFact
 
 @pytest.mark.parametrize("submit", ["js", "native"])
 def test_a_pages_own_requests_elsewhere_do_not_stop_the_run(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, submit: str) -> None:
-    # A customised app's analytics: every page posts to a collector on another origin (a
-    # loopback port bound and never listening). The origin guard refuses each post; that is
-    # no failure of the page's own requests, and the run goes through (with native submits it
-    # stopped at the login, "sent the browser elsewhere").
+    # A customised app's third-party content: every page loads a stylesheet from another origin
+    # (a loopback port bound and never listening), shows a frame of it, a logo the base
+    # redirects there, and posts to it (analytics). The origin guard refuses each; that is no
+    # failure of the page's own requests, and the run goes through (with native submits it
+    # stopped at the login, "sent the browser elsewhere", for the post and then the frame).
     with refusing_origin() as collector:
-        sandbox = sandbox_factory(submit=submit, beacon=collector)
+        sandbox = sandbox_factory(submit=submit, third_party=collector)
         report, output = run_apply(sandbox, tmp_path, browser)
     assert report.exit_code == ExitCode.OK, output
     assert [s.status for s in report.steps].count("created") >= 5, output
 
 
 class _Origin(http.server.BaseHTTPRequestHandler):
-    """/ : a page with a cacheable script and an image from ``other``; /go : a redirect there."""
+    """/ : a page with a cacheable script, and an image and a frame from ``other``, and an
+    image of its own that redirects there (/logo.png); /go : a redirect there."""
 
     other = ""
     hits: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802
         self.hits.append(self.path)
-        if self.path == "/go":
+        if self.path in ("/go", "/logo.png"):
             self.send_response(302)
-            self.send_header("Location", self.other + "/landed")
+            self.send_header("Location", self.other + ("/landed" if self.path == "/go" else self.path))
             self.end_headers()
             return
         script = self.path == "/app.js"
         body = b"document.title = 'ok';" if script else (
-            f"<html><head><script src='/app.js'></script></head><body><img src='{self.other}/pixel.png'></body></html>".encode()
+            f"<html><head><script src='/app.js'></script></head><body><img src='{self.other}/pixel.png'>"
+            f"<iframe src='{self.other}/frame'></iframe><img src='/logo.png'></body></html>".encode()
         )
         self.send_response(200)
         self.send_header("Content-Type", "text/javascript" if script else "text/html")
@@ -437,6 +441,9 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         for _ in range(3):
             page.goto(base + "/")
             assert page.title() == "ok"
+        # what the page asked of elsewhere (an image, a frame, an image redirected to a CDN) is
+        # refused, and is no sign that the browser was sent there
+        assert guard.violation() is None and guard.refused() == elsewhere
         before = len(guard.blocked)
         try:
             page.goto(base + "/go")
@@ -444,6 +451,7 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         except PlaywrightError:
             landed = None
         redirect_recorded = len(guard.blocked) - before
+        sent_by_redirect = guard.violation()
         other_scheme = base.replace("http://", "https://")  # the base's host and port, TLS
         localhost = "http://localhost:%d" % servers[1].server_address[1]
         for url in (elsewhere + "/direct", localhost + "/", other_scheme + "/"):
@@ -463,9 +471,12 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         guard.close()
         for server in servers:
             server.shutdown()
-    assert guard.violation() == elsewhere  # the image of the first page
-    # the last: the image of the page opened for the WebSockets, then the WebSocket elsewhere
-    assert guard.blocked[-5:] == [elsewhere, localhost, other_scheme, elsewhere, ws_elsewhere]
+    # sent elsewhere: by the redirect (its refused hop; where a route cannot see it, the page
+    # that landed there), then by each page load elsewhere; the WebSocket is the page's own
+    assert sent_by_redirect == elsewhere
+    assert guard.sent == [elsewhere, elsewhere, localhost, other_scheme]
+    assert guard.landed == ([elsewhere] if route else [])
+    assert ws_elsewhere in guard.asked and guard.refused() == elsewhere
     assert "/live" in servers[0].RequestHandlerClass.hits  # type: ignore[attr-defined]
     assert "/socket" not in servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     reached = servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
@@ -473,9 +484,11 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
     if route:
         # Chromium follows a redirect without asking the route again: the browser landed on the
         # other origin, which saw that GET (the page objects' ensure_on_target stops there, before
-        # anything is typed). And a route turns the HTTP cache off: the cacheable script is
-        # fetched on every page load (four of the base's page).
-        assert landed == elsewhere + "/landed" and reached == ["/landed"] and scripts == 4
+        # anything is typed), as did each page's logo redirected there. And a route turns the
+        # HTTP cache off: the cacheable script is fetched on every page load (four of the
+        # base's page).
+        assert landed == elsewhere + "/landed" and reached.count("/landed") == 1 and scripts == 4
+        assert set(reached) == {"/landed", "/logo.png"}
     else:
         # nothing reached elsewhere, the redirect's hop is named, the cache works
         assert landed is None and reached == [] and redirect_recorded == 1 and scripts == 1
@@ -816,14 +829,15 @@ def test_scrub_failure_deletes_the_trace_and_exits_6(tmp_path: Path) -> None:
     assert json.loads((folder.path / "summary.json").read_text())["exit_code"] == ExitCode.SECRET_LEAK
 
 
-def test_a_blocked_request_is_named_before_a_blocked_websocket() -> None:
-    """A page's WebSocket elsewhere (a live-reload socket) is no reason a page did not load."""
+def test_a_refused_request_is_named_before_a_refused_websocket() -> None:
+    """A page's WebSocket elsewhere (a live-reload socket) is named beside a failure only when
+    the page asked for nothing else elsewhere; neither is where the browser was sent."""
     guard = OriginGuard("http://127.0.0.1:8000")
-    assert guard.violation() is None
-    guard.blocked += ["ws://127.0.0.1:35729", "http://127.0.0.1:9999"]
-    assert guard.violation() == "http://127.0.0.1:9999"
-    guard.blocked = ["wss://elsewhere.example"]
-    assert guard.violation() == "wss://elsewhere.example"
+    assert guard.violation() is None and guard.refused() is None
+    guard.asked += ["ws://127.0.0.1:35729", "http://127.0.0.1:9999"]
+    assert guard.refused() == "http://127.0.0.1:9999" and guard.violation() is None
+    guard.asked = ["wss://elsewhere.example"]
+    assert guard.refused() == "wss://elsewhere.example" and guard.violation() is None
 
 
 def test_a_sink_where_git_cannot_answer_or_others_can_take_the_name_is_refused(tmp_path: Path) -> None:

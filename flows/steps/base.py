@@ -28,6 +28,7 @@ from playwright.sync_api import Error as PlaywrightError
 from pydantic import BaseModel, ConfigDict
 
 from flows import hints
+from flows.browser import OriginGuard
 from flows.browser import unrecorded as _unrecorded
 from flows.errors import AuthError, BadInputError, StepFailed
 from flows.keysink import KeySink
@@ -216,7 +217,7 @@ class Run:
         trace: Any = None,
         credentials: tuple[str, str] | None = None,
         manual_login: Any = None,
-        off_target: Any = None,
+        guard: OriginGuard | None = None,
         parallel: int = 1,
     ):
         self.parallel = max(1, parallel)  # at most this many browser pages creating widgets side by side
@@ -229,8 +230,7 @@ class Run:
         self.trace = trace  # a TraceRecorder, or None
         self.credentials = credentials
         self.manual_login = manual_login  # callback telling the operator to log in by hand
-        # callback: the origin the browser was kept from going to (a redirect elsewhere), or None
-        self.off_target = off_target or (lambda: None)
+        self.guard = guard  # what the browser was kept from (None: no browser, or a test's own)
         args = (page, base_url, timeout_s)
         self.login_page = LoginPage(*args)
         self.hubs = HubsPage(*args)
@@ -362,10 +362,16 @@ def unrecorded(run: Run, before_resume: Any = None) -> contextlib.AbstractContex
     return _unrecorded(run.trace, before_resume)
 
 
-def off_target_failure(step: Step, base_url: str, elsewhere: str) -> BadInputError:
+def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: bool = False) -> BadInputError:
+    """``followed``: a page loaded there (behind a corporate proxy, where the guard is a route
+    that Chromium does not ask about a redirect): the redirected request itself reached it."""
+    there = (
+        "only the redirected request reached it (a corporate proxy's route cannot stop a redirect); nothing was typed or read there"
+        if followed
+        else "nothing was typed, sent or read there"
+    )
     return BadInputError(
-        f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; "
-        "nothing was typed, sent or read there",
+        f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; {there}",
         where=f"step {step.name}",
         hint="check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)",
     )
