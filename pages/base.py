@@ -823,15 +823,24 @@ class AdminPage:
             return
 
     def _await(
-        self, outcome: Locator, what: str, deadline: float | None = None, *, give_up: Callable[[], bool] | None = None
+        self,
+        outcome: Locator,
+        what: str,
+        deadline: float | None = None,
+        *,
+        give_up: Callable[[], bool] | None = None,
+        failed_requests: bool = True,
     ) -> bool:
         """Wait until ``outcome`` is visible (True); fail early on a failed request, late on the
         timeout (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a
-        longer one). ``give_up``, looked at between slices: stop waiting then (False)."""
+        longer one). ``give_up``, looked at between slices: stop waiting then (False).
+        ``failed_requests=False``: a failed request does not end the wait (an operator at the
+        controls, who sees the page and may try again)."""
         watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
-            self._raise_failed_request(watch, what)
+            if failed_requests:
+                self._raise_failed_request(watch, what)
             if give_up is not None and give_up():
                 return False
             try:
@@ -839,7 +848,8 @@ class AdminPage:
             except PlaywrightTimeoutError:
                 self._raise_on_deadline(deadline, what)
                 continue
-            self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
+            if failed_requests:
+                self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
             self.ensure_on_target(what)
             return True
 

@@ -8,7 +8,7 @@ from typing import Literal
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from pages.base import PROBE_HEADER, AdminPage, FormError, Ihp, Screen, Target, key_of, tolerant
+from pages.base import PROBE_HEADER, AdminPage, FormError, Ihp, Screen, Target, key_of, request_watch, tolerant
 
 
 class LoginTexts:
@@ -101,10 +101,10 @@ class LoginPage(AdminPage):
         logged-in page (:attr:`logged_in`) are the outcomes; a page without a password box
         counts once it has loaded (a native submit's next page may show before its form does).
         With ``retry_on_error`` (an operator typing, who may retry and may pass a second factor
-        on pages without a password box) the form's error does not end the wait (a failed
-        request still does): a Logout control does, or, given ``admin_path`` (an admin page), a
-        page without a password box once that page opens with the browser's session (see
-        :meth:`_await_operator`).
+        on pages without a password box) neither the form's error nor a failed request (a
+        mistyped code answered 422, a page the operator opened by mistake) ends the wait: a
+        Logout control does, or, given ``admin_path`` (an admin page), a page without a password
+        box once that page opens with the browser's session (see :meth:`_await_operator`).
         """
         saved = self.timeout_s
         if timeout_s is not None:
@@ -149,7 +149,7 @@ class LoginPage(AdminPage):
         try:
             unanswered = 0
             while True:
-                self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline)
+                self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline, failed_requests=False)
                 if admin_path is None or self.logout_button.count():
                     return
                 self._await_loaded(what, deadline)  # a native submit's next page may show before its form does
@@ -169,12 +169,13 @@ class LoginPage(AdminPage):
                 def moved_on() -> bool:  # the next page, or time to ask again
                     return shown[0] != asked_on or (again is not None and time.monotonic() >= again)
 
-                if self._await(self.logout_button, what, deadline, give_up=moved_on):
+                if self._await(self.logout_button, what, deadline, give_up=moved_on, failed_requests=False):
                     return
                 if shown[0] != asked_on:
                     unanswered = 0
         finally:
             self.page.remove_listener("framenavigated", navigated)
+            request_watch(self.page).reset()  # the operator's failed requests end nothing later either
 
     def _await_loaded(self, what: str, deadline: float) -> None:
         """The page's document has loaded (domcontentloaded), by ``deadline``."""

@@ -58,16 +58,24 @@ def test_login_needs_no_logout_control_on_screen(page: Page, sandbox_factory: Sa
 def test_an_operators_login_is_not_done_on_a_page_between(page: Page, sandbox_factory: SandboxFactory) -> None:
     # No Logout control anywhere (custom markup), and between the password and the admin pages
     # a step without a password box (a second factor): an operator's login waits on, while the
-    # session does not open an admin page; a control named as the layout's Logout ends it, and
-    # so does the next page once the session opens the hubs index.
+    # session does not open an admin page, a mistyped code that the page refuses (HTTP 4xx)
+    # included; a control named as the layout's Logout ends it, and so does the next page once
+    # the session opens the hubs index.
     base = sandbox_factory(markup="custom").base_url
     login = LoginPage(page, base, 10)
     login.open()
-    page.evaluate("() => { document.body.innerHTML = '<main><h1>Second factor</h1><label>Code <input name=code></label></main>'; }")
+    page.evaluate(
+        """() => {
+            document.body.innerHTML = '<main><h1>Second factor</h1><form method=post action=/VerifyCode><label>Code <input name=code></label></form></main>';
+            setTimeout(() => document.querySelector('form').submit(), 300);
+        }"""
+    )
     started = time.monotonic()
-    with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
-        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
-    assert time.monotonic() - started >= 2
+    with page.expect_response(base + "/VerifyCode") as refused:
+        with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
+            login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    assert time.monotonic() - started >= 2 and refused.value.status >= 400
+    assert request_watch(page).failures == []  # nor left for the next step to trip on
     # the second factor passed while the tool waits: the session is logged in, then the next page shows
     page.evaluate(
         """([email, password]) => setTimeout(async () => {
