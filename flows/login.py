@@ -50,7 +50,7 @@ def login_and_save(
             fill(session.page)
         try:
             with login_attempt(None, login):
-                login.await_logged_in(what="log in by hand", timeout_s=wait_s, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+                login.await_operator(what="log in by hand", timeout_s=wait_s, admin_path=HubsTexts.INDEX_PATH)
             HubsPage(session.page, base, settings.timeout).list()
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Literal
 
 from playwright.sync_api import Error as PlaywrightError
@@ -92,29 +94,25 @@ class LoginPage(AdminPage):
             "() => document.querySelectorAll('input[type=password]').forEach(i => { i.value = ''; })"
         )
 
-    def await_logged_in(
-        self, *, what: str, timeout_s: float | None = None, retry_on_error: bool = False, admin_path: str | None = None
-    ) -> None:
-        """Wait until the login is done (by the tool's submit or an operator's hand).
-
-        The tool's submit: the login form stays on screen on failure, so the error flash or a
-        logged-in page (:attr:`logged_in`) are the outcomes; a page without a password box
-        counts once it has loaded (a native submit's next page may show before its form does).
-        With ``retry_on_error`` (an operator typing, who may retry and may pass a second factor
-        on pages without a password box) neither the form's error nor a failed request (a
-        mistyped code answered 422, a page the operator opened by mistake) ends the wait: a
-        Logout control does, or, given ``admin_path`` (an admin page), a page without a password
-        box once that page opens with the browser's session (see :meth:`_await_operator`).
-        """
+    @contextlib.contextmanager
+    def _waiting(self, timeout_s: float | None) -> Iterator[float]:
+        """``timeout_s`` (else the page's own) as this page's timeout for the time of a wait
+        (its errors name it); yields the wait's deadline, one for all its rounds."""
         saved = self.timeout_s
         if timeout_s is not None:
             self.timeout_s = timeout_s
         try:
-            deadline = time.monotonic() + self.timeout_s  # one for all rounds
-            if retry_on_error:
-                self._await_operator(what, deadline, admin_path, ask_s=saved)  # each check: the page's own timeout
-                return
-            errors = self.page.locator(Ihp.FORM_ERROR_CSS)
+            yield time.monotonic() + self.timeout_s
+        finally:
+            self.timeout_s = saved
+
+    def await_logged_in(self, *, what: str, timeout_s: float | None = None) -> None:
+        """Wait until the tool's own submit of the login form is done. The login form stays on
+        screen on failure, so the error flash or a logged-in page (:attr:`logged_in`) are the
+        outcomes; a page without a password box counts once it has loaded (a native submit's
+        next page may show before its form does)."""
+        errors = self.page.locator(Ihp.FORM_ERROR_CSS)
+        with self._waiting(timeout_s) as deadline:
             while True:
                 self._await(self.logged_in.or_(errors).first, what, deadline)
                 if errors.count():
@@ -126,8 +124,17 @@ class LoginPage(AdminPage):
                     return
                 # the login form after all: its error, or the next page, within what is left
                 self._raise_on_deadline(deadline, what)
-        finally:
-            self.timeout_s = saved
+
+    def await_operator(self, *, what: str, timeout_s: float, admin_path: str | None = None) -> None:
+        """Wait until an operator has logged in by hand, within ``timeout_s``. An operator may
+        retry and may pass a second factor on pages without a password box, so neither the
+        form's error nor a failed request (a mistyped code answered 422, a page opened by
+        mistake) ends the wait: a Logout control does, or, given ``admin_path`` (an admin
+        page), a page without a password box once that page opens with the browser's session
+        (see :meth:`_await_operator`; each check within the page's own timeout)."""
+        ask_s = self.timeout_s
+        with self._waiting(timeout_s) as deadline:
+            self._await_operator(what, deadline, admin_path, ask_s=ask_s)
 
     def _await_operator(self, what: str, deadline: float, admin_path: str | None, ask_s: float) -> None:
         """An operator's login, done when a Logout control shows, or (a layout without one on

@@ -73,7 +73,7 @@ def test_an_operators_login_is_not_done_on_a_page_between(page: Page, sandbox_fa
     started = time.monotonic()
     with page.expect_response(base + "/VerifyCode") as refused:
         with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
-            login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+            login.await_operator(what="log in by hand", timeout_s=2, admin_path=HubsTexts.INDEX_PATH)
     assert time.monotonic() - started >= 2 and refused.value.status >= 400
     assert request_watch(page).failures == []  # nor left for the next step to trip on
     # the second factor passed while the tool waits: the session is logged in, then the next page shows
@@ -84,7 +84,7 @@ def test_an_operators_login_is_not_done_on_a_page_between(page: Page, sandbox_fa
         }, 500)""",
         [ADMIN_EMAIL, ADMIN_PASSWORD],
     )
-    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    login.await_operator(what="log in by hand", timeout_s=10, admin_path=HubsTexts.INDEX_PATH)
     assert page.url == base + "/Welcome"
     expect(login.logout_button).to_have_count(0)
 
@@ -99,9 +99,9 @@ def test_an_operators_login_ends_on_a_logout_control(page: Page, sandbox_factory
     collapsed = '<a href="#" style="display:inline-block;width:0;height:0;overflow:hidden">Logout</a>'
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", collapsed)
     with pytest.raises(NotAsExpected, match="nothing happened within 1 s"):
-        login.await_logged_in(what="log in by hand", timeout_s=1, retry_on_error=True)
+        login.await_operator(what="log in by hand", timeout_s=1)
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", '<a href="#">Logout</a>')
-    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True)
+    login.await_operator(what="log in by hand", timeout_s=10)
 
 
 @pytest.mark.parametrize("submit", ["js", "native"])
@@ -116,10 +116,10 @@ def test_an_operators_login_needs_no_logout_control(page: Page, sandbox_factory:
     login.login_button.click()
     expect(page.get_by_role("alert")).to_contain_text("not right")  # this layout's wording
     with pytest.raises(NotAsExpected, match="nothing happened within 1 s"):
-        login.await_logged_in(what="log in by hand", timeout_s=1, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+        login.await_operator(what="log in by hand", timeout_s=1, admin_path=HubsTexts.INDEX_PATH)
     login.password.fill(ADMIN_PASSWORD)
     login.login_button.click()
-    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    login.await_operator(what="log in by hand", timeout_s=10, admin_path=HubsTexts.INDEX_PATH)
     expect(login.logout_button).to_have_count(0)
     assert "ops-hub" not in [h.slug for h in HubsPage(page, base, 10).list()]  # the session holds
 
@@ -155,10 +155,10 @@ def test_an_operators_login_is_asked_once_per_address_and_again_after_no_answer(
     page.route(base + HubsTexts.INDEX_PATH, index)
     page.route(base + "/SecondFactor", lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Code</h1>"))
     with pytest.raises(NotAsExpected, match="nothing happened within 2 s"):
-        login.await_logged_in(what="log in by hand", timeout_s=2, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+        login.await_operator(what="log in by hand", timeout_s=2, admin_path=HubsTexts.INDEX_PATH)
     assert len(asked) == 1  # redirected: not asked again while the address stays
     page.evaluate("() => history.pushState({}, '', '/Welcome')")  # the next page: two server errors, then in
-    login.await_logged_in(what="log in by hand", timeout_s=10, retry_on_error=True, admin_path=HubsTexts.INDEX_PATH)
+    login.await_operator(what="log in by hand", timeout_s=10, admin_path=HubsTexts.INDEX_PATH)
     assert len(asked) == 4 and answers == []
     assert asked[2] - asked[1] >= 1 and asked[3] - asked[2] >= 2  # asked again after a while, then a longer one
     assert page.url == base + "/Welcome"  # the page was left as it was

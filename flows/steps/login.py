@@ -54,11 +54,8 @@ class LoginStep(Step[LoginObservation]):
                         page.open()
                         run.manual_login()
                         # a mistyped password is the operator's to retry: only success ends the wait
-                        page.await_logged_in(
-                            what="log in by hand",
-                            timeout_s=max(run.hubs.timeout_s, 600),
-                            retry_on_error=True,
-                            admin_path=HubsTexts.INDEX_PATH,
+                        page.await_operator(
+                            what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), admin_path=HubsTexts.INDEX_PATH
                         )
                         how = "logged in by the operator (not recorded in the trace)"
             if run.trace is not None:
