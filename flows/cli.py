@@ -665,8 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = _command(
         sub, "sandbox", "serve the local Inter-Hub replica on loopback (as `python -m sandbox`)",
         "A local Inter-Hub replica (admin UI with IHP's markup and behaviour, and the v2 API) on "
-        "loopback, for rehearsals and tests. Without --db its database is a throw-away file.",
-        (0, 3),
+        "loopback, for rehearsals and tests. Without --db its database is a throw-away file. It "
+        "serves until stopped (Ctrl-C or SIGTERM: exit 9).",
+        (0, 3, 9),
     )
     from sandbox.config import configure as sandbox_options
 

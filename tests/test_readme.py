@@ -25,6 +25,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from flows.errors import ExitCode
 from sandbox.server import RunningSandbox
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT
 
@@ -205,6 +206,7 @@ def test_the_readme_instructions_hold(sandbox: RunningSandbox, tmp_path: Path, p
                 assert httpx.get(f"{url}/NewSession").status_code == 200, where
             finally:
                 stop(served)
+            assert served.returncode == ExitCode.ABORTED, f"{where}: Ctrl-C, exit {served.returncode} (its --help says 9)"
             assert not list(me.dir.glob("*.sqlite3")), f"{where}: a database was left in the working directory"
         elif words[:2] == ["ihub-bootstrap", "login"]:
             result = me.run(command)
@@ -223,7 +225,6 @@ def test_the_readme_instructions_hold(sandbox: RunningSandbox, tmp_path: Path, p
 
 def test_the_readme_names_every_command_and_exit_code() -> None:
     from flows.cli import build_parser
-    from flows.errors import ExitCode
 
     text = README.read_text(encoding="utf-8")
     commands = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
