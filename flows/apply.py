@@ -157,7 +157,7 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     guard = getattr(run, "guard", None)  # the API path has no browser to keep on the base
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
-        return off_target_failure(step, run.base_url, elsewhere, followed=elsewhere in guard.landed)
+        return off_target_failure(step, run.base_url, elsewhere, followed=elsewhere in guard.reached)
     error = _as_error(step, run, exc)
     refused = guard.refused() if guard is not None else None
     if refused is not None and error.exit_code != ExitCode.NEEDS_DECISION:

@@ -241,7 +241,7 @@ class OriginGuard:
         # of those, where the browser itself was sent (see _sent), and what a page asked for
         self.sent: list[str] = []
         self.asked: list[str] = []
-        self.landed: list[str] = []  # of those sent, where a page did load (a route's redirect)
+        self.reached: list[str] = []  # of those sent, where the request did go (a route's redirect)
         self.route = route
         self._refuser: socket.socket | None = None
 
@@ -265,9 +265,9 @@ class OriginGuard:
         # paused for Python (a function matcher would pause every one of them).
         elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
         context.route(elsewhere, self._abort)
-        # Chromium follows a redirect without asking the route: where one took a page, the page
-        # itself says so (it has landed there; the route refuses what it then asks for)
-        context.on("page", lambda page: page.on("framenavigated", self._navigated))
+        # Chromium follows a redirect without asking the route: its next request, elsewhere,
+        # goes through (the corporate proxy); the run stops on it all the same
+        context.on("request", self._followed)
         # A route sees no WebSocket: without this, one elsewhere would connect through the
         # corporate proxy. Closed before it connects (Playwright's WebSocket routing).
         ws_base = _WEBSOCKET[self.target[0]] + self.base[len(self.target[0]) :]
@@ -302,10 +302,10 @@ class OriginGuard:
         if self._elsewhere(request.url):
             self._record(request.url, sent=self._sent(request))
 
-    def _navigated(self, frame) -> None:  # noqa: ANN001
-        if frame.parent_frame is None and self._elsewhere(frame.url):
-            self._record(frame.url, sent=True)
-            self.landed.append(origin(frame.url))
+    def _followed(self, request) -> None:  # noqa: ANN001
+        if request.redirected_from is not None and self._elsewhere(request.url) and self._sent(request):
+            self._record(request.url, sent=True)
+            self.reached.append(origin(request.url))
 
     def _socket(self, socket) -> None:  # noqa: ANN001
         if _scheme_host_port(_as_http(socket.url)) != self.target:

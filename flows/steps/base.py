@@ -363,8 +363,8 @@ def unrecorded(run: Run, before_resume: Any = None) -> contextlib.AbstractContex
 
 
 def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: bool = False) -> BadInputError:
-    """``followed``: a page loaded there (behind a corporate proxy, where the guard is a route
-    that Chromium does not ask about a redirect): the redirected request itself reached it."""
+    """``followed``: the redirected request itself went there (behind a corporate proxy, where
+    the guard is a route, which Chromium does not ask about a redirect)."""
     there = (
         "only the redirected request reached it (a corporate proxy's route cannot stop a redirect); nothing was typed or read there"
         if followed
