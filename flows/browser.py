@@ -242,6 +242,7 @@ class OriginGuard:
         self.sent: list[str] = []
         self.asked: list[str] = []
         self.reached: list[str] = []  # of those sent, where the request did go (a route's redirect)
+        self._since = (0, 0)  # where the current step's entries in sent and asked start
         self.route = route
         self._refuser: socket.socket | None = None
 
@@ -282,15 +283,17 @@ class OriginGuard:
         (self.sent if sent else self.asked).append(origin(url))
 
     def _sent(self, request) -> bool:  # noqa: ANN001
-        """Whether a request refused elsewhere is the browser being sent there: a page load in
-        the tab (a link, a form's action, a redirect of one), or a script's request to the
-        base that a redirect took elsewhere (IHP sends forms by XMLHttpRequest). Not what a
+        """Whether a request elsewhere is the browser being sent there: a page load in one of
+        the tool's tabs (a link, a form's action, a redirect of one), or a script's request to
+        the base that a redirect took elsewhere (IHP sends forms by XMLHttpRequest). Not what a
         page asks of another origin itself (an image, a stylesheet, a frame inside it, a
-        script's beacon), nor an image or a script of the base's that redirects to a CDN."""
+        popup its script opens, a script's beacon), nor an image or a script of the base's
+        that redirects to a CDN."""
         try:
             if request.is_navigation_request():
-                return request.frame.parent_frame is None
-        except PlaywrightError:  # a service worker's request: it has no frame
+                frame = request.frame
+                return frame.parent_frame is None and frame.page.opener() is None
+        except PlaywrightError:  # no frame yet (a popup's first request) or none (a service worker's)
             return False
         if request.resource_type not in ("xhr", "fetch"):
             return False
@@ -321,17 +324,24 @@ class OriginGuard:
         with contextlib.suppress(PlaywrightError):
             socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
+    def begin_step(self) -> None:
+        """What follows is the next step's: :meth:`violation` and :meth:`refused` name only it."""
+        self._since = (len(self.sent), len(self.asked))
+
     def violation(self) -> str | None:
-        """The first origin the browser was sent to instead of the base: why a step failed."""
-        return self.sent[0] if self.sent else None
+        """The first origin the browser was sent to instead of the base during this step: why
+        it failed."""
+        sent = self.sent[self._since[0] :]
+        return sent[0] if sent else None
 
     def refused(self) -> str | None:
-        """The first origin a page asked for itself and was refused (an image, a stylesheet, a
-        frame, an analytics beacon; a request's before a WebSocket's, such as a live-reload
-        socket): no failure in itself, but what a page that needs it lacks. Named beside a
-        step's own error."""
-        requests = [a for a in self.asked if not a.startswith(("ws:", "wss:"))]
-        return (requests or self.asked or [None])[0]
+        """The first origin a page asked for itself during this step and was refused (an image,
+        a stylesheet, a frame, an analytics beacon; a request's before a WebSocket's, such as a
+        live-reload socket): no failure in itself, but what a page that needs it lacks. Named
+        beside a step's own error."""
+        asked = self.asked[self._since[1] :]
+        requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
+        return (requests or asked or [None])[0]
 
     def close(self) -> None:
         if self._refuser is not None:

@@ -423,10 +423,11 @@ class _RequestWatch:
         return f"{request.method} {parts.path}"
 
     def _ignored(self, request: Request) -> bool:
-        """The tool's own request, or one sent elsewhere from the start by a script or for a
-        frame in the page (a redirect's next request may not show the header yet: the chain is
-        followed back to its first). A page load elsewhere in the tab itself is never ignored (a
-        form whose action is another origin: the origin guard names it)."""
+        """The tool's own request, one a script sends elsewhere from the start (a redirect's
+        next request may not show the header yet: the chain is followed back to its first), or
+        a frame's in the page (a help widget, wherever it starts). A page load in the tab itself
+        is never ignored, elsewhere included (a form whose action is another origin: the origin
+        guard names it)."""
         first = request
         while True:
             if PROBE_HEADER in first.headers:
@@ -434,14 +435,12 @@ class _RequestWatch:
             if first.redirected_from is None:
                 break
             first = first.redirected_from
-        if self.base is None or _scheme_host_port(first.url) == self.base:
-            return False
-        if request.resource_type != "document":
-            return True
-        try:
-            return request.frame.parent_frame is not None
-        except PlaywrightError:  # no frame (a service worker's): not the tab's page load
-            return True
+        if request.resource_type == "document":
+            try:
+                return request.frame.parent_frame is not None  # a frame in the page, wherever it starts
+            except PlaywrightError:  # no frame (a service worker's): not the tab's page load
+                return True
+        return self.base is not None and _scheme_host_port(first.url) != self.base
 
     def _on_failed(self, request: Request) -> None:
         if request.resource_type in self.TYPES and not self._ignored(request):
@@ -610,10 +609,12 @@ class AdminPage:
         return cls(message, screen=self.SCREEN, url=self._relative(self.page.url), field=field)
 
     def ensure_on_target(self, what: str) -> None:
-        """Raise :class:`OffTarget` unless the page is on the base's origin: nothing secret is
-        typed into, sent to or read from another origin."""
+        """Raise :class:`OffTarget` where the page is on another origin (scheme, host, port) than
+        the base's: nothing secret is typed into, sent to or read from another origin. A page
+        that is on none (Chromium's error page for a load that failed, ``about:blank``) is not
+        elsewhere: what failed says so."""
         url = self.page.url
-        if url != self.base_url and not url.startswith(self.base_url + "/"):
+        if url.startswith(("http:", "https:")) and _scheme_host_port(url) != _scheme_host_port(self.base_url):
             raise OffTarget(
                 f"{what}: the browser is on {_origin(url)}, not on {self.base_url}", screen=self.SCREEN, url=_origin(url)
             )

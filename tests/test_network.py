@@ -181,7 +181,7 @@ def test_a_redirect_elsewhere_behind_a_corporate_proxy_stops_the_run(sandbox_fac
     assert code == ExitCode.BAD_INPUT, stderr
     message = report["error"]["message"]
     assert "Inter-Hub sent the browser to http://elsewhere.test, not to the base http://ihub.test" in message
-    assert "only the redirected request reached it" in message and "nothing was typed or read there" in message
+    assert "the redirected request went out to it" in message and "nothing was typed into or read from a page there" in message
     assert "GET elsewhere.test/ApiConsumers" in _Proxy.seen  # the one request a route cannot stop
     assert not [s for s in _Proxy.seen if s.startswith("POST elsewhere.test")], _Proxy.seen
     assert [r for r in rows(elsewhere, "sessions") if r.user_id is not None] == []

