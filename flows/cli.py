@@ -17,7 +17,7 @@ import argcomplete
 from flows import probe, sqlgen
 from flows.audit import tool_version
 from flows.command import Parser, envelope, run, seeds_arg
-from flows.console import Console
+from flows.console import Console, readers_may_leave
 from flows.errors import BadInputError, ExitCode, IhubError
 from flows.seeds import check_version, json_schemas, load_seeds
 from flows.settings import Settings, load_settings
@@ -700,9 +700,10 @@ def _playwright_debug(allowed: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argcomplete.autocomplete(parser)  # only acts when a shell asks for completions (_ARGCOMPLETE set)
-    args = parser.parse_args(argv)
-    _playwright_debug(args.playwright_debug)
-    return run(args.func, args)
+    with readers_may_leave():
+        args = parser.parse_args(argv)
+        _playwright_debug(args.playwright_debug)
+        return run(args.func, args)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ passes through the run's known secrets first, so a value that must not be shown 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterator
+from typing import Any, TextIO
 
 from flows.errors import IhubError
 
@@ -89,3 +90,59 @@ class Console:
     def check(self, ok: bool, name: str, detail: str) -> None:
         status = "pass" if ok else "fail"
         self._write(self._paint(status, f"  {STATUS_MARK[status]} {status.upper():<4} {name}") + f"  {detail}")
+
+
+class _ReaderMayLeave:
+    """A standard stream whose reader may go away (``| head``, ``| jq`` that stops early, a
+    terminal closed under ``nohup``): what is written after that is dropped, as a pipeline
+    expects, and the command goes on to its own end and exit code (a run finishes and leaves
+    its run folder) instead of failing on its next line ("cannot use a file: Broken pipe").
+    The descriptor is pointed at /dev/null then, so that Python's last flush at exit, and a
+    process started afterwards, write nowhere rather than fail."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self.gone = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+
+    def isatty(self) -> bool:
+        return not self.gone and bool(self._stream.isatty())
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, buffer ...
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def readers_may_leave() -> Iterator[None]:
+    """stdout and stderr as :class:`_ReaderMayLeave` for the time of a command."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = saved

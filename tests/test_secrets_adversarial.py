@@ -36,7 +36,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, refusing_origin, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, count, refusing_origin, rows, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.
@@ -228,6 +228,30 @@ def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_fa
     assert (folder / "trace.zip").is_file()
     assert _work_dirs(tool) == []  # nothing raw left behind
     assert where(folder, secrets_of(sandbox, keys, HOSTILE), {"stdout": stdout, "stderr": stderr}) == []
+
+
+def test_a_reader_that_goes_away_does_not_end_a_run(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """``apply ... | head`` or a closed terminal: stdout and stderr lose their reader before
+    the run writes its first line. The run goes on to its end and exit code, and leaves its run
+    folder (each next line used to fail the command: "cannot use a file: Broken pipe", exit 3,
+    and a traceback with --json); a result nobody reads is dropped quietly."""
+    sandbox = sandbox_factory()
+    tool = Tool(sandbox, tmp_path)
+    proc = _start_cli(tool, "apply", "--json")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == ExitCode.OK
+    (folder,) = tool.runs.iterdir()
+    assert json.loads((folder / "summary.json").read_text())["exit_code"] == ExitCode.OK
+    assert (folder / "trace.zip").is_file() and _work_dirs(tool) == []
+    assert count(sandbox, "hubs", slug="ops-hub") == 1
+    # a result cut short: the rest dropped, nothing said on stderr, the command's own exit code
+    checked = _start_cli(tool, "seeds", "check", "--json")
+    assert checked.stdout is not None
+    checked.stdout.close()
+    assert checked.wait(timeout=60) == ExitCode.OK
+    assert checked.communicate()[1] == ""
 
 
 # A signal sent while the run waits in a Playwright call: "listener", while Playwright dispatches
