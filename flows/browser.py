@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -22,9 +21,9 @@ from playwright.sync_api import Error as PlaywrightError
 from flows.errors import BadInputError, StepFailed
 from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
-from flows.settings import DEFAULT_PORTS, SessionMode, Settings
+from flows.settings import SessionMode, Settings
 from flows.workdir import private_directory
-from pages.base import first_line
+from pages.base import first_line, origin, scheme_host_port
 
 
 @dataclass(frozen=True)
@@ -180,20 +179,6 @@ def _driver_variables(tmp: Path | None) -> Iterator[None]:
 _WEBSOCKET = {"http": "ws", "https": "wss"}
 
 
-def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
-    """A URL's scheme, its host lower-cased (an IPv6 one in brackets), and its port, the
-    scheme's default made explicit."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.scheme, host, port or DEFAULT_PORTS.get(parts.scheme)
-
-
 def _as_http(url: str) -> str:
     """A WebSocket URL as the http(s) URL of the same host and port."""
     for http, ws in _WEBSOCKET.items():
@@ -202,19 +187,13 @@ def _as_http(url: str) -> str:
     return url
 
 
-def origin(url: str) -> str:
-    """scheme://host[:port] of a URL, lower-cased, without a default port."""
-    scheme, host, port = _scheme_host_port(url)
-    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
-
-
 def bypass_rules(base: str) -> str:
     """Chromium's proxy bypass list that lets only the base through, direct: its scheme, host
     and port (and the WebSocket scheme that goes with it). ``<-loopback>`` first: Chromium
     otherwise never proxies loopback addresses, so every other local port would be reachable
     (Playwright adds it too, unless PLAYWRIGHT_DISABLE_FORCED_CHROMIUM_PROXIED_LOOPBACK is set;
     given here, it holds whatever the environment says)."""
-    scheme, host, port = _scheme_host_port(base)
+    scheme, host, port = scheme_host_port(base)
     rules = ["<-loopback>", f"{scheme}://{host}:{port}"]
     if ws := _WEBSOCKET.get(scheme):
         rules.append(f"{ws}://{host}:{port}")
@@ -236,7 +215,7 @@ class OriginGuard:
 
     def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
-        self.target = _scheme_host_port(base)
+        self.target = scheme_host_port(base)
         self.blocked: list[str] = []  # every origin refused, in order
         # of those, where the browser itself was sent (see _sent), and what a page asked for
         self.sent: list[str] = []
@@ -276,7 +255,7 @@ class OriginGuard:
         context.route_web_socket(ws_elsewhere, self._refuse_socket)
 
     def _elsewhere(self, url: str) -> bool:
-        return url.startswith(("http:", "https:")) and _scheme_host_port(url) != self.target
+        return url.startswith(("http:", "https:")) and scheme_host_port(url) != self.target
 
     def _record(self, url: str, *, sent: bool) -> None:
         self.blocked.append(origin(url))
@@ -311,7 +290,7 @@ class OriginGuard:
             self.reached.append(origin(request.url))
 
     def _socket(self, socket) -> None:  # noqa: ANN001
-        if _scheme_host_port(_as_http(socket.url)) != self.target:
+        if scheme_host_port(_as_http(socket.url)) != self.target:
             self._record(socket.url, sent=False)
 
     def _abort(self, route) -> None:  # noqa: ANN001

@@ -372,11 +372,6 @@ class Row:
         return False if _UUID.match(cell) else None
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url.split("?")[0]
-
-
 def query_param(url: str, name: str) -> str | None:
     values = parse_qs(urlsplit(url).query).get(name)
     return values[0] if values else None
@@ -387,15 +382,27 @@ def query_param(url: str, name: str) -> str | None:
 PROBE_HEADER = "x-ihub-bootstrap-probe"
 
 
-def _scheme_host_port(url: str) -> tuple[str, str, int | None]:
-    """Scheme, host and port (the scheme's default where none is given) of ``url``."""
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def scheme_host_port(url: str) -> tuple[str, str, int | None]:
+    """A URL's scheme, its host lower-cased (an IPv6 one in brackets), and its port, the
+    scheme's default made explicit: what two addresses must share to be of one origin."""
     parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:
         port = None
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+    return parts.scheme, host, port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of a URL, lower-cased, without a default port."""
+    scheme, host, port = scheme_host_port(url)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
 class _RequestWatch:
@@ -409,7 +416,7 @@ class _RequestWatch:
     TYPES = ("document", "xhr", "fetch")
 
     def __init__(self, page: Page, base: str):
-        self.base = _scheme_host_port(base) if base else None  # None: every request counts
+        self.base = scheme_host_port(base) if base else None  # None: every request counts
         self.failures: list[str] = []
         page.on("requestfailed", self._on_failed)
         page.on("response", self._on_response)
@@ -440,7 +447,7 @@ class _RequestWatch:
                 return request.frame.parent_frame is not None  # a frame in the page, wherever it starts
             except PlaywrightError:  # no frame (a service worker's): not the tab's page load
                 return True
-        return self.base is not None and _scheme_host_port(first.url) != self.base
+        return self.base is not None and scheme_host_port(first.url) != self.base
 
     def _on_failed(self, request: Request) -> None:
         if request.resource_type in self.TYPES and not self._ignored(request):
@@ -614,9 +621,9 @@ class AdminPage:
         that is on none (Chromium's error page for a load that failed, ``about:blank``) is not
         elsewhere: what failed says so."""
         url = self.page.url
-        if url.startswith(("http:", "https:")) and _scheme_host_port(url) != _scheme_host_port(self.base_url):
+        if url.startswith(("http:", "https:")) and scheme_host_port(url) != scheme_host_port(self.base_url):
             raise OffTarget(
-                f"{what}: the browser is on {_origin(url)}, not on {self.base_url}", screen=self.SCREEN, url=_origin(url)
+                f"{what}: the browser is on {origin(url)}, not on {self.base_url}", screen=self.SCREEN, url=origin(url)
             )
 
     def browser_gone(self) -> bool:
