@@ -46,6 +46,7 @@ from flows.steps import (
     off_target_failure,
     page_failure,
 )
+from flows.steps.login import MANUAL_LOGIN_S
 from flows.verify import Check, verify
 from pages.base import PageError, first_line
 from pages.widgets import WidgetsPage
@@ -157,15 +158,15 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     guard = getattr(run, "guard", None)  # the API path has no browser to keep on the base
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
-        return off_target_failure(step, run.base_url, elsewhere, followed=elsewhere in guard.reached)
+        return off_target_failure(step, run.base_url, elsewhere, followed=guard.went_out(elsewhere))
     error = _as_error(step, run, exc)
     refused = guard.refused() if guard is not None else None
     if refused is not None and error.exit_code != ExitCode.NEEDS_DECISION:
         # beside the failure, not as its cause; but a page that needs its script or style from
         # there does not work without it
         also = (
-            f"the page also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
-            "script, frame or beacon of the page's own); if the page needs it, that may be why"
+            f"Inter-Hub's pages also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
+            "script, frame or beacon of their own); if a page needs it, that may be why"
         )
         error.hint = f"{error.hint}; {also}" if error.hint else also
     return error
@@ -389,7 +390,10 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
                 credentials = (settings.email, settings.password.get_secret_value())
 
             def ask_for_manual_login() -> None:
-                console.info("Log in to Inter-Hub in the browser window; the run continues once you are in.")
+                console.info(
+                    "Log in to Inter-Hub in the browser window; the run continues once you are in "
+                    f"(waiting up to {max(settings.timeout, MANUAL_LOGIN_S):g} s; Ctrl-C stops it)."
+                )
 
             run = Run(
                 seeds=seeds,

@@ -11,6 +11,7 @@ import re
 import socket
 import stat
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,12 +217,14 @@ class OriginGuard:
     def __init__(self, base: str, *, route: bool = False):
         self.base = origin(base)
         self.target = scheme_host_port(base)
-        self.blocked: list[str] = []  # every origin refused, in order
-        # of those, where the browser itself was sent (see _sent), and what a page asked for
+        # every origin refused (or, behind a corporate proxy, redirected to), in order; of those,
+        # where the browser itself was sent (see _sent), and what a page asked for
+        self.blocked: list[str] = []
         self.sent: list[str] = []
         self.asked: list[str] = []
         self.reached: list[str] = []  # of those sent, where the request did go (a route's redirect)
-        self._since = (0, 0)  # where the current step's entries in sent and asked start
+        self._since = (0, 0, 0)  # where the current step's entries in sent, asked and reached start
+        self._popups: weakref.WeakSet[Page] = weakref.WeakSet()  # pages a page's script opened
         self.route = route
         self._refuser: socket.socket | None = None
 
@@ -235,11 +238,9 @@ class OriginGuard:
         return {"server": f"http://127.0.0.1:{self._refuser.getsockname()[1]}", "bypass": bypass_rules(self.base)}
 
     def install(self, context: BrowserContext) -> None:
+        context.on("page", self._watch_page)
         if not self.route:
             context.on("requestfailed", self._failed)
-            # a WebSocket raises no requestfailed: each page names the ones it opens elsewhere
-            # (the refusing proxy refuses them like any other request)
-            context.on("page", lambda page: page.on("websocket", self._socket))
             return
         # A regular expression is matched inside the driver: requests to the base are never
         # paused for Python (a function matcher would pause every one of them).
@@ -253,6 +254,15 @@ class OriginGuard:
         ws_base = _WEBSOCKET[self.target[0]] + self.base[len(self.target[0]) :]
         ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
         context.route_web_socket(ws_elsewhere, self._refuse_socket)
+
+    def _watch_page(self, page) -> None:  # noqa: ANN001
+        # told as the popup is made, before its requests (Page.opener() would give the event
+        # loop a turn inside a request's handler)
+        page.on("popup", self._popups.add)
+        if not self.route:
+            # a WebSocket raises no requestfailed: each page names the ones it opens elsewhere
+            # (the refusing proxy refuses them like any other request)
+            page.on("websocket", self._socket)
 
     def _elsewhere(self, url: str) -> bool:
         return url.startswith(("http:", "https:")) and scheme_host_port(url) != self.target
@@ -271,7 +281,7 @@ class OriginGuard:
         try:
             if request.is_navigation_request():
                 frame = request.frame
-                return frame.parent_frame is None and frame.page.opener() is None
+                return frame.parent_frame is None and frame.page not in self._popups
         except PlaywrightError:  # no frame yet (a popup's first request) or none (a service worker's)
             return False
         if request.resource_type not in ("xhr", "fetch"):
@@ -304,8 +314,8 @@ class OriginGuard:
             socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
 
     def begin_step(self) -> None:
-        """What follows is the next step's: :meth:`violation` and :meth:`refused` name only it."""
-        self._since = (len(self.sent), len(self.asked))
+        """What follows is the next step's: :meth:`violation` names only what it saw."""
+        self._since = (len(self.sent), len(self.asked), len(self.reached))
 
     def violation(self) -> str | None:
         """The first origin the browser was sent to instead of the base during this step: why
@@ -313,14 +323,21 @@ class OriginGuard:
         sent = self.sent[self._since[0] :]
         return sent[0] if sent else None
 
+    def went_out(self, elsewhere: str) -> bool:
+        """Whether a request of this step did go to ``elsewhere`` (a redirect a route let through)."""
+        return elsewhere in self.reached[self._since[2] :]
+
     def refused(self) -> str | None:
-        """The first origin a page asked for itself during this step and was refused (an image,
-        a stylesheet, a frame, an analytics beacon; a request's before a WebSocket's, such as a
-        live-reload socket): no failure in itself, but what a page that needs it lacks. Named
-        beside a step's own error."""
-        asked = self.asked[self._since[1] :]
-        requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
-        return (requests or asked or [None])[0]
+        """The first origin a page asked for itself and was refused (an image, a stylesheet, a
+        frame, an analytics beacon; a request's before a WebSocket's, such as a live-reload
+        socket), during this step, else before it (a page a step reuses was loaded by an
+        earlier one): no failure in itself, but what a page that needs it lacks. Named beside
+        a step's own error."""
+        for asked in (self.asked[self._since[1] :], self.asked):
+            requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
+            if requests or asked:
+                return (requests or asked)[0]
+        return None
 
     def close(self) -> None:
         if self._refuser is not None:

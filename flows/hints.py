@@ -16,6 +16,8 @@ UI_CHANGED = (
     "run `ihub-bootstrap doctor`: it lists, for every element the tool cannot find, what the screen offers "
     "and the ui-texts key to set; put that in a --ui-texts file (`ihub-bootstrap ui-texts` prints the defaults)"
 )
+# Inter-Hub sent the browser to another origin
+OFF_TARGET = "check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)"
 DIALOG = (
     "the page asked something the runbook does not (a dialog, dismissed; `doctor` cannot see dialogs): see that screen "
     "in a headed run (`apply --headed`) or in the browser; if Inter-Hub asks it on purpose now, report it, since "

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from flows import hints
 from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.console import Console
-from flows.errors import AuthError
+from flows.errors import AuthError, BadInputError
 from flows.keysink import check_secret_path, default_key_path, write_private
 from flows.settings import Settings
-from pages.base import PageError
+from pages.base import OffTarget, PageError
 from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 
@@ -52,6 +53,10 @@ def login_and_save(
             with login_attempt(None, login):
                 login.await_operator(what="log in by hand", timeout_s=wait_s, admin_path=HubsTexts.INDEX_PATH)
             HubsPage(session.page, base, settings.timeout).list()
+        except OffTarget as exc:
+            raise BadInputError(
+                f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.OFF_TARGET
+            ) from None
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None
         save_storage_state(session, path)

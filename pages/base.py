@@ -406,23 +406,29 @@ def origin(url: str) -> str:
 
 
 class _RequestWatch:
-    """Failed document/XHR requests of one browser page since the last ``reset``: those sent to
-    the base's origin, wherever a redirect then took them, and page loads in the tab itself.
-    Not the tool's own (:data:`PROBE_HEADER`), nor those a page sends to another origin from
-    the start, by its script or for a frame inside it (a customised app's analytics beacon, an
-    embedded help widget): the origin guard refuses those, and their failure says nothing of
-    how the page's own request went."""
+    """Failed page loads and XHR/fetch requests of one browser page since the last ``reset``:
+    page loads in the tab itself, wherever they go, and a script's requests sent to the base's
+    origin, wherever a redirect then took them. Not the tool's own (:data:`PROBE_HEADER`), nor
+    a frame's inside the page (an embedded help widget), nor what a script sends to another
+    origin from the start (a customised app's analytics beacon): the origin guard refuses
+    those, and their failure says nothing of how the page's own request went.
+
+    ``redirected``: of those failures, the origins elsewhere that a redirect of a request to
+    the base took them to (the origin guard refuses them): Inter-Hub sending the browser away,
+    which ends even a wait that lets other failures pass (an operator's login by hand)."""
 
     TYPES = ("document", "xhr", "fetch")
 
     def __init__(self, page: Page, base: str):
         self.base = scheme_host_port(base) if base else None  # None: every request counts
         self.failures: list[str] = []
+        self.redirected: list[str] = []
         page.on("requestfailed", self._on_failed)
         page.on("response", self._on_response)
 
     def reset(self) -> None:
         self.failures.clear()
+        self.redirected.clear()
 
     @staticmethod
     def _describe(request: Request) -> str:
@@ -452,6 +458,12 @@ class _RequestWatch:
     def _on_failed(self, request: Request) -> None:
         if request.resource_type in self.TYPES and not self._ignored(request):
             self.failures.append(f"{self._describe(request)} failed: {request.failure or 'connection error'}")
+            first = request
+            while first.redirected_from is not None:
+                first = first.redirected_from
+            here = scheme_host_port(request.url) == self.base
+            if self.base is not None and first is not request and not here and scheme_host_port(first.url) == self.base:
+                self.redirected.append(origin(request.url))
 
     def _on_response(self, response: Response) -> None:
         if response.request.resource_type in self.TYPES and response.status >= 400 and not self._ignored(response.request):
@@ -619,11 +631,14 @@ class AdminPage:
         """Raise :class:`OffTarget` where the page is on another origin (scheme, host, port) than
         the base's: nothing secret is typed into, sent to or read from another origin. A page
         that is on none (Chromium's error page for a load that failed, ``about:blank``) is not
-        elsewhere: what failed says so."""
+        elsewhere: what failed says so (the request watch; see :meth:`_await`)."""
         url = self.page.url
-        if url.startswith(("http:", "https:")) and scheme_host_port(url) != scheme_host_port(self.base_url):
+        if url.startswith(("about:", "chrome-error:")):
+            return
+        inner = url.split(":", 1)[1] if url.startswith(("blob:", "filesystem:")) else url  # of the origin inside
+        if scheme_host_port(inner) != scheme_host_port(self.base_url):
             raise OffTarget(
-                f"{what}: the browser is on {origin(url)}, not on {self.base_url}", screen=self.SCREEN, url=origin(url)
+                f"{what}: the browser is on {origin(inner)}, not on {self.base_url}", screen=self.SCREEN, url=origin(inner)
             )
 
     def browser_gone(self) -> bool:
@@ -843,10 +858,12 @@ class AdminPage:
         timeout (or at ``deadline``, a ``time.monotonic()`` value, where the wait is part of a
         longer one). ``give_up``, looked at between slices: stop waiting then (False).
         ``failed_requests=False``: a failed request does not end the wait (an operator at the
-        controls, who sees the page and may try again)."""
+        controls, who sees the page and may try again), unless a redirect of the base's took
+        it elsewhere (:class:`OffTarget`: Inter-Hub sent the browser away, not the operator)."""
         watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
+            self._raise_if_redirected(watch, what)
             if failed_requests:
                 self._raise_failed_request(watch, what)
             if give_up is not None and give_up():
@@ -860,6 +877,12 @@ class AdminPage:
                 self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
             self.ensure_on_target(what)
             return True
+
+    def _raise_if_redirected(self, watch: _RequestWatch, what: str) -> None:
+        if watch.redirected:
+            raise self._error(
+                OffTarget, f"{what}: Inter-Hub sent the browser to {watch.redirected[0]}, not to {self.base_url}"
+            )
 
     def _raise_failed_request(self, watch: _RequestWatch, what: str) -> None:
         if watch.failures:

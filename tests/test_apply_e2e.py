@@ -13,13 +13,14 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from playwright.sync_api import Browser
 
-from flows.errors import ExitCode
+from flows.errors import BadInputError, ExitCode
 from flows.keysink import FileSink
 from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, refusing_origin, rows, snapshot
 
@@ -132,13 +133,16 @@ def test_wrong_password_is_an_authentication_error(tool: Tool, sandbox) -> None:
     assert count(sandbox, "hubs") == 1
 
 
-def _login_by_hand(base: str, state: Path) -> None:
-    """``ihub-bootstrap login``'s work, the operator typing into the login form."""
+def _login_by_hand(base: str, state: Path, before: Any = None) -> None:
+    """``ihub-bootstrap login``'s work, the operator typing into the login form (``before``:
+    called with the page first)."""
     from flows.console import Console
     from flows.login import login_and_save
     from flows.settings import ExplicitSettings
 
     def operator(page) -> None:  # noqa: ANN001
+        if before is not None:
+            before(page)
         page.get_by_placeholder("E-Mail").fill(ADMIN_EMAIL)
         page.get_by_placeholder("Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Login").click()
@@ -167,6 +171,23 @@ def test_login_saves_a_session_on_a_layout_without_logout(sandbox_factory: Sandb
     started = time.monotonic()
     _login_by_hand(sandbox.base_url, tmp_path / "admin.storage-state.json")
     assert time.monotonic() - started < 25
+
+
+def test_a_login_by_hand_that_inter_hub_sends_elsewhere_is_named(sandbox: Any, tmp_path: Path) -> None:
+    # Inter-Hub answers the login with a redirect to another origin (its own idea of its
+    # address is not the base): `login` stops at once (not after the operator's 30 s), names
+    # that origin and what to check, and saves nothing.
+    state = tmp_path / "admin.storage-state.json"
+    with refusing_origin() as elsewhere:
+        def redirect(page) -> None:  # noqa: ANN001
+            page.route("**/CreateSession", lambda route: route.fulfill(status=302, headers={"Location": elsewhere + "/Hubs"}))
+
+        started = time.monotonic()
+        with pytest.raises(BadInputError) as raised:
+            _login_by_hand(sandbox.base_url, state, before=redirect)
+    assert time.monotonic() - started < 15
+    assert f"Inter-Hub sent the browser to {elsewhere}, not to {sandbox.base_url}" in raised.value.message
+    assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
 
 
 def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
@@ -198,7 +219,7 @@ def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: Sa
     assert "Name: This is already in use" in hub_step["detail"]
     assert "field 'Name'" in report["error"]["where"] and "screen Hubs" in report["error"]["where"]
     assert "Name: This is already in use" in stderr and "Traceback" not in stderr
-    assert ("the page also asked for " + elsewhere in report["error"]["hint"]) == bool(third_party)
+    assert ("Inter-Hub's pages also asked for " + elsewhere in report["error"]["hint"]) == bool(third_party)
     assert count(sandbox, "hubs", slug="ops-hub") == 0
 
 

@@ -89,6 +89,25 @@ def test_an_operators_login_is_not_done_on_a_page_between(page: Page, sandbox_fa
     expect(login.logout_button).to_have_count(0)
 
 
+@pytest.mark.parametrize("submit", ["js", "native"])
+def test_an_operators_login_that_inter_hub_sends_elsewhere_stops_at_once(page: Page, sandbox_factory: SandboxFactory, submit: str) -> None:
+    # Inter-Hub answers the login with a redirect to another origin (its own idea of its
+    # address is not the base): the operator's wait, which lets the page's failures pass (a
+    # mistyped code), stops at once there, naming that origin, not after its whole timeout.
+    base = sandbox_factory(submit=submit).base_url
+    login = LoginPage(page, base, 10)
+    login.open()
+    with refusing_origin() as elsewhere:
+        page.route(base + "/CreateSession", lambda route: route.fulfill(status=302, headers={"Location": elsewhere + "/Hubs"}))
+        login.email.fill(ADMIN_EMAIL)
+        login.password.fill(ADMIN_PASSWORD)
+        login.login_button.click()
+        started = time.monotonic()
+        with pytest.raises(OffTarget, match=f"log in by hand: Inter-Hub sent the browser to {elsewhere}, not to {base}"):
+            login.await_operator(what="log in by hand", timeout_s=8, admin_path=HubsTexts.INDEX_PATH)
+    assert time.monotonic() - started < 5
+
+
 def test_an_operators_login_ends_on_a_logout_control(page: Page, sandbox_factory: SandboxFactory) -> None:
     # Without an admin page to ask (``ihub-bootstrap`` always gives one), a Logout control on
     # screen is what ends it: a collapsed menu's (in the accessibility tree, of no size) does not.

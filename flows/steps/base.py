@@ -377,7 +377,7 @@ def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: b
     return BadInputError(
         f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; {there}",
         where=f"step {step.name}",
-        hint="check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)",
+        hint=hints.OFF_TARGET,
     )
 
 

@@ -13,6 +13,8 @@ from flows.steps.base import FRESH_SESSION_HINT, Action, Decision, Observation, 
 from pages.base import FormError, SessionExpired
 from pages.hubs import HubsTexts
 
+MANUAL_LOGIN_S = 600.0  # how long an operator has to log in by hand (the page timeout, if longer)
+
 
 class HubRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -55,7 +57,7 @@ class LoginStep(Step[LoginObservation]):
                         run.manual_login()
                         # a mistyped password is the operator's to retry: only success ends the wait
                         page.await_operator(
-                            what="log in by hand", timeout_s=max(run.hubs.timeout_s, 600), admin_path=HubsTexts.INDEX_PATH
+                            what="log in by hand", timeout_s=max(run.hubs.timeout_s, MANUAL_LOGIN_S), admin_path=HubsTexts.INDEX_PATH
                         )
                         how = "logged in by the operator (not recorded in the trace)"
             if run.trace is not None:
