@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from flows import hints
 from flows.api_path import choose_path, open_api_run, operator_credentials
@@ -30,7 +31,7 @@ from flows.keysink import open_sink
 from flows.plan import PlanFile, build_plan, check_context, check_decisions, check_observations, check_plan_out, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
-from flows.settings import DEFAULT_PARALLEL, Settings
+from flows.settings import DEFAULT_PARALLEL, MANUAL_LOGIN_S, Settings
 from flows.steps import (
     PLAN_STATUS,
     STEPS,
@@ -46,9 +47,8 @@ from flows.steps import (
     off_target_failure,
     page_failure,
 )
-from flows.steps.login import MANUAL_LOGIN_S
 from flows.verify import Check, verify
-from pages.base import PageError, first_line
+from pages.base import NotAsExpected, PageError, first_line
 from pages.widgets import WidgetsPage
 
 
@@ -161,9 +161,10 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
         return off_target_failure(step, run.base_url, elsewhere, followed=guard.went_out(elsewhere))
     error = _as_error(step, run, exc)
     refused = guard.refused() if guard is not None else None
-    if refused is not None and error.exit_code != ExitCode.NEEDS_DECISION:
-        # beside the failure, not as its cause; but a page that needs its script or style from
-        # there does not work without it
+    if refused is not None and isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):
+        # beside a failure a missing script or style could cause (an element not there, nothing
+        # happening after a click), not as its cause: a page that needs them does not work
+        # without them
         also = (
             f"Inter-Hub's pages also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
             "script, frame or beacon of their own); if a page needs it, that may be why"

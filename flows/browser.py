@@ -330,10 +330,10 @@ class OriginGuard:
     def refused(self) -> str | None:
         """The first origin a page asked for itself and was refused (an image, a stylesheet, a
         frame, an analytics beacon; a request's before a WebSocket's, such as a live-reload
-        socket), during this step, else before it (a page a step reuses was loaded by an
-        earlier one): no failure in itself, but what a page that needs it lacks. Named beside
-        a step's own error."""
-        for asked in (self.asked[self._since[1] :], self.asked):
+        socket), during this step, else the last before it (a page a step reuses was loaded
+        by an earlier one): no failure in itself, but what a page that needs it lacks. Named
+        beside a step's own error."""
+        for asked in (self.asked[self._since[1] :], self.asked[::-1]):
             requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
             if requests or asked:
                 return (requests or asked)[0]

@@ -20,7 +20,7 @@ from flows.command import Parser, envelope, run, seeds_arg
 from flows.console import Console, readers_may_leave
 from flows.errors import BadInputError, ExitCode, IhubError
 from flows.seeds import check_version, json_schemas, load_seeds
-from flows.settings import Settings, load_settings
+from flows.settings import MANUAL_LOGIN_S, Settings, load_settings
 
 
 def _milliseconds(text: str) -> int:
@@ -573,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument(
         "--out", type=Path, metavar="PATH", help="where to save the storage state (default: under ~/.local/share/ihub-bootstrap/)"
     )
-    login.add_argument("--wait", type=float, default=600, metavar="S", help="seconds to wait for the login")
+    login.add_argument("--wait", type=float, default=MANUAL_LOGIN_S, metavar="S", help="seconds to wait for the login")
     login.set_defaults(func=cmd_login)
 
     doctor = _command(

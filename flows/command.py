@@ -178,7 +178,9 @@ def ending_signals(console: Console) -> Iterator[None]:
 
     playwright_log = logging.getLogger("playwright")
     playwright_log.addFilter(before_an_interrupt)
-    names = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # a SIGHUP ignored when the tool was started (nohup) stays ignored: a closed terminal then
+    # does not end the run
+    names = [s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP) if not (s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN)]
     previous = {s: signal.signal(s, handler) for s in names}
     try:
         yield

@@ -20,6 +20,19 @@ def _show(value: object) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+def _ask(console: Console, question: str, where: str | None = None) -> None:
+    """Show a question. One that cannot be shown (the reader of stderr has gone, see
+    ``flows.console.readers_may_leave``) is no question answered: nothing is approved blind."""
+    console.stream.write(question)
+    console.stream.flush()
+    if getattr(console.stream, "gone", False):
+        raise Aborted(
+            "the confirmation prompt cannot be shown: nothing reads the tool's messages (stderr)",
+            where=where,
+            hint="run it again with stderr on a terminal, or without --confirm",
+        )
+
+
 class TerminalApprover(Approver):
     interactive = True
 
@@ -33,8 +46,7 @@ class TerminalApprover(Approver):
         lines += [f"  {name}: {_show(value)}" for name, value in write.values.items()]
         self.console.info("\n".join(lines))
         while True:
-            self.console.stream.write("Proceed? [y]es / [s]kip / [a]bort: ")
-            self.console.stream.flush()
+            _ask(self.console, "Proceed? [y]es / [s]kip / [a]bort: ", f"step {write.step}")
             line = self.stdin.readline()
             if not line:
                 raise Aborted("no answer at the confirmation prompt (end of input)", where=f"step {write.step}")
@@ -53,8 +65,7 @@ def approve_plan(console: Console, pending: int, stdin: TextIO | None = None) ->
     """--confirm: the operator approves the plan as a whole before the first write."""
     stdin = stdin or sys.stdin
     while True:
-        console.stream.write(f"\nApply this plan ({pending} write(s), each asked again)? [y]es / [n]o: ")
-        console.stream.flush()
+        _ask(console, f"\nApply this plan ({pending} write(s), each asked again)? [y]es / [n]o: ")
         line = stdin.readline()
         if not line:
             raise Aborted("no answer at the plan prompt (end of input)")
@@ -77,7 +88,6 @@ def confirm_target(base_url: str, *, loopback: bool, yes: bool, console: Console
             where="--base",
             hint="pass --yes to apply to it without a prompt (run `ihub-bootstrap plan` first to see what would change)",
         )
-    console.stream.write(f"Apply changes to {base_url} (not this machine)? Type 'yes' to continue: ")
-    console.stream.flush()
+    _ask(console, f"Apply changes to {base_url} (not this machine)? Type 'yes' to continue: ", "--base")
     if stdin.readline().strip().lower() != "yes":
         raise Aborted(f"not confirmed: nothing was changed on {base_url}")

@@ -7,6 +7,7 @@ passes through the run's known secrets first, so a value that must not be shown 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -93,12 +94,13 @@ class Console:
 
 
 class _ReaderMayLeave:
-    """A standard stream whose reader may go away (``| head``, ``| jq`` that stops early, a
-    terminal closed under ``nohup``): what is written after that is dropped, as a pipeline
-    expects, and the command goes on to its own end and exit code (a run finishes and leaves
-    its run folder) instead of failing on its next line ("cannot use a file: Broken pipe").
-    The descriptor is pointed at /dev/null then, so that Python's last flush at exit, and a
-    process started afterwards, write nowhere rather than fail."""
+    """A standard stream whose reader may go away (``| head``, ``| jq`` that stops early; a
+    terminal that hangs up, which also sends SIGHUP, see flows.command): what is written
+    after that is dropped, as a pipeline expects, and the command goes on to its own end and
+    exit code (a run finishes and leaves its run folder) instead of failing on its next line
+    ("cannot use a file: Broken pipe"). A question cannot be asked then (flows.confirm). The
+    descriptor is pointed at /dev/null, so that Python's last flush at exit, and a process
+    started afterwards, write nowhere rather than fail."""
 
     def __init__(self, stream: Any):
         self._stream = stream
@@ -108,20 +110,24 @@ class _ReaderMayLeave:
         if not self.gone:
             try:
                 return int(self._stream.write(text))
-            except BrokenPipeError:
-                self._leave()
+            except OSError as exc:
+                self._leave(exc)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
-                self._leave()
+            except OSError as exc:
+                self._leave(exc)
 
-    def _leave(self) -> None:
+    def _leave(self, exc: OSError) -> None:
+        """The reader has gone (a broken pipe or connection, a terminal hung up); any other
+        error is the caller's."""
+        if not isinstance(exc, (BrokenPipeError, ConnectionResetError)) and exc.errno != errno.EIO:
+            raise exc
         self.gone = True
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             try:
                 os.dup2(devnull, self._stream.fileno())
@@ -137,12 +143,15 @@ class _ReaderMayLeave:
 
 @contextlib.contextmanager
 def readers_may_leave() -> Iterator[None]:
-    """stdout and stderr as :class:`_ReaderMayLeave` for the time of a command."""
+    """stdout and stderr as :class:`_ReaderMayLeave` for the time of a command (one that is
+    not there at all, a descriptor closed before the start, stays None)."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)  # type: ignore[assignment]
+    wrapped = [None if stream is None else _ReaderMayLeave(stream) for stream in saved]
+    sys.stdout, sys.stderr = wrapped  # type: ignore[assignment]
     try:
         yield
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
+        for stream in wrapped:
+            if stream is not None:
+                stream.flush()
         sys.stdout, sys.stderr = saved

@@ -10,14 +10,13 @@ from pathlib import Path
 from flows import hints
 from flows.browser import BrowserOptions, BrowserSession, login_attempt
 from flows.console import Console
-from flows.errors import AuthError, BadInputError
+from flows.errors import AuthError, BadInputError, StepFailed
 from flows.keysink import check_secret_path, default_key_path, write_private
-from flows.settings import Settings
-from pages.base import OffTarget, PageError
+from flows.settings import MANUAL_LOGIN_S, Settings
+from pages.base import OffTarget, PageError, RequestFailed
 from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 
-DEFAULT_WAIT_S = 600.0
 
 
 def default_state_path(base_url: str) -> Path:
@@ -33,7 +32,7 @@ def save_storage_state(session: BrowserSession, path: Path) -> None:
 
 
 def login_and_save(
-    settings: Settings, path: Path, console: Console, *, headed: bool = True, wait_s: float = DEFAULT_WAIT_S, fill=None  # noqa: ANN001
+    settings: Settings, path: Path, console: Console, *, headed: bool = True, wait_s: float = MANUAL_LOGIN_S, fill=None  # noqa: ANN001
 ) -> None:
     """Open /NewSession, wait until the operator is logged in, check it, save the state.
 
@@ -45,11 +44,11 @@ def login_and_save(
     with BrowserSession(settings, BrowserOptions(headed=headed), mode="manual") as session:
         assert session.page is not None
         login = LoginPage(session.page, base, settings.timeout)
-        login.open()
-        console.info(f"Log in to {base} in the browser window (waiting up to {wait_s:g} s) ...")
-        if fill is not None:
-            fill(session.page)
         try:
+            login.open()
+            console.info(f"Log in to {base} in the browser window (waiting up to {wait_s:g} s) ...")
+            if fill is not None:
+                fill(session.page)
             with login_attempt(None, login):
                 login.await_operator(what="log in by hand", timeout_s=wait_s, admin_path=HubsTexts.INDEX_PATH)
             HubsPage(session.page, base, settings.timeout).list()
@@ -57,6 +56,8 @@ def login_and_save(
             raise BadInputError(
                 f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.OFF_TARGET
             ) from None
+        except RequestFailed as exc:  # the login page did not open (a wrong base, the network)
+            raise StepFailed(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.for_failure(exc.message, "login")) from None
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None
         save_storage_state(session, path)

@@ -54,6 +54,8 @@ _ENDS_IN_A_NUMBER = re.compile(r"(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
 _IPV4_CHARACTERS = re.compile(r"[0-9a-fx.]+")
 # Each scheme's port, left out of an address that uses it (a browser writes none).
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# how long an operator has to log in by hand (`login --wait`; apply: the page timeout, if longer)
+MANUAL_LOGIN_S = 600.0
 
 
 def canonical_host(host: str) -> str | None:

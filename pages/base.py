@@ -414,8 +414,10 @@ class _RequestWatch:
     those, and their failure says nothing of how the page's own request went.
 
     ``redirected``: of those failures, the origins elsewhere that a redirect of a request to
-    the base took them to (the origin guard refuses them): Inter-Hub sending the browser away,
-    which ends even a wait that lets other failures pass (an operator's login by hand)."""
+    the base took them to (the origin guard refused them; behind a corporate proxy, a page
+    that lands there instead is seen by its address, see :meth:`AdminPage.ensure_on_target`):
+    Inter-Hub sending the browser away, which ends even a wait that lets other failures pass
+    (an operator's login by hand)."""
 
     TYPES = ("document", "xhr", "fetch")
 
@@ -662,6 +664,7 @@ class AdminPage:
         except PlaywrightError as exc:
             if self.browser_gone():
                 raise  # not the server's doing: the caller reports a dead browser as such
+            self._raise_if_redirected(watch, f"open {path}")
             raise RequestFailed(f"cannot open {path}: {first_line(exc)}", screen=self.SCREEN, url=path) from None
         self.ensure_on_target(f"open {path}")  # a redirect elsewhere: nothing there is read
         if self.path == Ihp.LOGIN_PATH and not path.startswith(Ihp.LOGIN_PATH):
@@ -864,6 +867,7 @@ class AdminPage:
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
             self._raise_if_redirected(watch, what)
+            self.ensure_on_target(what)  # a redirect a corporate proxy's route let through: landed there
             if failed_requests:
                 self._raise_failed_request(watch, what)
             if give_up is not None and give_up():
@@ -873,6 +877,7 @@ class AdminPage:
             except PlaywrightTimeoutError:
                 self._raise_on_deadline(deadline, what)
                 continue
+            self._raise_if_redirected(watch, what)  # Chromium's error page may look like the outcome
             if failed_requests:
                 self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
             self.ensure_on_target(what)

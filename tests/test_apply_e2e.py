@@ -6,9 +6,11 @@ the run does, not how the process starts."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import stat
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -190,6 +192,33 @@ def test_a_login_by_hand_that_inter_hub_sends_elsewhere_is_named(sandbox: Any, t
     assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
 
 
+def test_a_login_page_that_inter_hub_sends_elsewhere_is_named(tmp_path: Path) -> None:
+    # The base answers every page, the login page first, with a redirect to another origin:
+    # `login` says so (exit 3's error, what to check), no traceback, and saves nothing.
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", elsewhere + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    state = tmp_path / "admin.storage-state.json"
+    with refusing_origin() as elsewhere:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            with pytest.raises(BadInputError) as raised:
+                _login_by_hand(base, state)
+        finally:
+            server.shutdown()
+    assert f"open /NewSession: Inter-Hub sent the browser to {elsewhere}, not to {base}" in raised.value.message
+    assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
+
+
 def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
     sandbox = sandbox_factory(schema="newer", submit="native")
     code, report, stderr = Tool(sandbox, tmp_path, browser).json("apply")
@@ -202,8 +231,9 @@ def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_p
 @pytest.mark.parametrize("markup", ["current", "custom"])  # custom: Bootstrap 4 groups, "Name *" labels
 def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser, markup: str) -> None:
     # custom: its pages also use another origin (a stylesheet, a frame, a logo, analytics; a
-    # loopback port that refuses), which is named beside the failure, not taken for where
-    # Inter-Hub sent the browser (that was exit 3, and the page's message was lost)
+    # loopback port that refuses), which is not taken for where Inter-Hub sent the browser
+    # (that was exit 3, and the page's message was lost), nor named beside an answer of the
+    # server's (see test_newcomer's UI mismatch for where it is)
     with refusing_origin() as elsewhere:
         third_party = elsewhere if markup == "custom" else ""
         sandbox = sandbox_factory(markup=markup, third_party=third_party)
@@ -219,7 +249,7 @@ def test_ui_validation_error_surfaces_with_the_pages_message(sandbox_factory: Sa
     assert "Name: This is already in use" in hub_step["detail"]
     assert "field 'Name'" in report["error"]["where"] and "screen Hubs" in report["error"]["where"]
     assert "Name: This is already in use" in stderr and "Traceback" not in stderr
-    assert ("Inter-Hub's pages also asked for " + elsewhere in report["error"]["hint"]) == bool(third_party)
+    assert "also asked for" not in report["error"]["hint"]
     assert count(sandbox, "hubs", slug="ops-hub") == 0
 
 

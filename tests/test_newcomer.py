@@ -16,7 +16,7 @@ from flows.confirm import approve_plan
 from flows.console import Console, use_color
 from flows.errors import Aborted, ExitCode
 from flows.lock import lock_path, target_lock
-from tests.support import PROJECT, SandboxFactory, Tool, tool_env
+from tests.support import PROJECT, SandboxFactory, Tool, refusing_origin, tool_env
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -172,12 +172,17 @@ def test_verify_against_an_unreachable_host_names_the_cause_once(tool: Tool) -> 
 
 
 def test_a_ui_mismatch_names_step_screen_element_and_doctor(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    sandbox = sandbox_factory(relabel={"Create Widget": "Add widget"})
-    result = Tool(sandbox, tmp_path)("apply", timeout="5")
+    # the pages also use another origin (a CDN stylesheet, a frame, analytics), which the tool
+    # refuses: a page that needed a script from there would lack what it renders, so the
+    # origin is named beside the error (not as its cause, and not as where the browser went)
+    with refusing_origin() as elsewhere:
+        sandbox = sandbox_factory(relabel={"Create Widget": "Add widget"}, third_party=elsewhere)
+        result = Tool(sandbox, tmp_path)("apply", timeout="5")
     assert result.returncode == ExitCode.STEP_FAILED, result.stderr
     # issue 10's page objects say it themselves: the step, the screen, the element and what it offers
     assert "step widgets" in result.stderr and "/Widgets/new" in result.stderr and "Create Widget" in result.stderr
     assert "doctor" in result.stderr and "Traceback" not in result.stderr
+    assert f"Inter-Hub's pages also asked for {elsewhere}, another origin" in result.stderr
 
 
 def test_after_a_new_manifest_version_the_seed_line_to_change_is_named(tool: Tool) -> None:

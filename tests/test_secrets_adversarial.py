@@ -231,28 +231,75 @@ def test_sigterm_sighup_and_ctrl_c_end_a_run_with_its_trace(how: str, sandbox_fa
     assert where(folder, secrets_of(sandbox, keys, HOSTILE), {"stdout": stdout, "stderr": stderr}) == []
 
 
-def test_a_reader_that_goes_away_does_not_end_a_run(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    """``apply ... | head`` or a closed terminal: stdout and stderr lose their reader before
-    the run writes its first line. The run goes on to its end and exit code, and leaves its run
-    folder (each next line used to fail the command: "cannot use a file: Broken pipe", exit 3,
-    and a traceback with --json); a result nobody reads is dropped quietly."""
+@pytest.mark.parametrize("reader", ["pipe", "terminal"])
+def test_a_reader_that_goes_away_does_not_end_a_run(sandbox_factory: SandboxFactory, tmp_path: Path, reader: str) -> None:
+    """``apply ... | head`` (pipe), or a terminal that hangs up (its writes fail with EIO; a
+    terminal that is not the process's own sends no SIGHUP): stdout and stderr lose their
+    reader before the run writes its first line. The run goes on to its end and exit code, and
+    leaves its run folder (each next line used to fail the command: "cannot use a file: Broken
+    pipe", exit 3, and a traceback with --json); a result nobody reads is dropped quietly."""
     sandbox = sandbox_factory()
     tool = Tool(sandbox, tmp_path)
-    proc = _start_cli(tool, "apply", "--json")
-    assert proc.stdout is not None and proc.stderr is not None
-    proc.stdout.close()
-    proc.stderr.close()
+    env = tool_env(tool.tmp_path, **tool.settings)
+    command = [sys.executable, "-m", "flows.cli", "apply", "--json"]
+    if reader == "pipe":
+        proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+    else:
+        controller, terminal = os.openpty()
+        proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=terminal, stderr=terminal)
+        os.close(terminal)
+        os.close(controller)  # hung up
     assert proc.wait(timeout=120) == ExitCode.OK
     (folder,) = tool.runs.iterdir()
     assert json.loads((folder / "summary.json").read_text())["exit_code"] == ExitCode.OK
     assert (folder / "trace.zip").is_file() and _work_dirs(tool) == []
     assert count(sandbox, "hubs", slug="ops-hub") == 1
+    if reader == "terminal":
+        return
     # a result cut short: the rest dropped, nothing said on stderr, the command's own exit code
     checked = _start_cli(tool, "seeds", "check", "--json")
     assert checked.stdout is not None
     checked.stdout.close()
     assert checked.wait(timeout=60) == ExitCode.OK
     assert checked.communicate()[1] == ""
+
+
+def test_a_prompt_nobody_can_see_approves_nothing(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """``apply --confirm`` whose stderr has no reader: its questions cannot be shown, so the
+    answers waiting on stdin approve nothing (exit 9, nothing written)."""
+    sandbox = sandbox_factory()
+    tool = Tool(sandbox, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "apply", "--confirm"], env=tool_env(tool.tmp_path, **tool.settings), cwd=tmp_path,
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stderr.close()
+    proc.stdin.write("y\n" * 20)
+    proc.stdin.close()
+    assert proc.wait(timeout=120) == ExitCode.ABORTED
+    assert count(sandbox, "hubs", slug="ops-hub") == 0
+
+
+def test_a_run_started_under_nohup_survives_its_terminal(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    """SIGHUP ignored when the tool starts (``nohup``): a closed terminal's SIGHUP does not end
+    the run (it used to: the tool's own handler replaced the ignore, exit 9)."""
+    sandbox = sandbox_factory()
+    sandbox.config.faults.latency_ms = 150  # a run long enough to be signalled in the middle
+    tool = Tool(sandbox, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "apply"], env=tool_env(tool.tmp_path, **tool.settings), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # noqa: PLW1509  what nohup does
+    )
+    _wait_for_step(tool, "hub")
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.OK, stderr
+    assert count(sandbox, "hubs", slug="ops-hub") == 1
 
 
 # A signal sent while the run waits in a Playwright call: "listener", while Playwright dispatches

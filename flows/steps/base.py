@@ -384,7 +384,7 @@ def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: b
 def page_failure(step: Step, exc: PageError) -> StepFailed | AuthError | BadInputError:
     """A page error as an operator reads it: step, screen, field, the page's own message."""
     if isinstance(exc, OffTarget):
-        return BadInputError(f"{step.title} stopped: {exc.message}", where=f"step {step.name}, screen {exc.screen}")
+        return BadInputError(f"{step.title} stopped: {exc.message}", where=f"step {step.name}, screen {exc.screen}", hint=hints.OFF_TARGET)
     where = f"step {step.name}, screen {exc.screen}, {exc.url}"
     if exc.field:
         where += f", field {exc.field!r}"

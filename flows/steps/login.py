@@ -8,12 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flows.errors import AuthError
 from flows.seeds import SeedSet
+from flows.settings import MANUAL_LOGIN_S
 from flows.browser import login_attempt
 from flows.steps.base import FRESH_SESSION_HINT, Action, Decision, Observation, Observations, Options, Run, Status, Step, StepResult
 from pages.base import FormError, SessionExpired
 from pages.hubs import HubsTexts
-
-MANUAL_LOGIN_S = 600.0  # how long an operator has to log in by hand (the page timeout, if longer)
 
 
 class HubRow(BaseModel):
