@@ -248,7 +248,10 @@ def test_a_reader_that_goes_away_does_not_end_a_run(sandbox_factory: SandboxFact
         proc.stdout.close()
         proc.stderr.close()
     else:
-        controller, terminal = os.openpty()
+        try:
+            controller, terminal = os.openpty()
+        except OSError as exc:  # a container without /dev/pts
+            pytest.skip(f"no pseudo-terminal here: {exc}")
         proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=terminal, stderr=terminal)
         os.close(terminal)
         os.close(controller)  # hung up
