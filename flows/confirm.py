@@ -20,17 +20,16 @@ def _show(value: object) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def _ask(console: Console, question: str, where: str | None = None) -> None:
+_WITHOUT_CONFIRM = "run it again with stderr on a terminal, or without --confirm"
+
+
+def _ask(console: Console, question: str, where: str | None = None, hint: str = _WITHOUT_CONFIRM) -> None:
     """Show a question. One that cannot be shown (the reader of stderr has gone, see
     ``flows.console.readers_may_leave``) is no question answered: nothing is approved blind."""
     console.stream.write(question)
     console.stream.flush()
     if getattr(console.stream, "gone", False):
-        raise Aborted(
-            "the confirmation prompt cannot be shown: nothing reads the tool's messages (stderr)",
-            where=where,
-            hint="run it again with stderr on a terminal, or without --confirm",
-        )
+        raise Aborted("the confirmation prompt cannot be shown: nothing reads the tool's messages (stderr)", where=where, hint=hint)
 
 
 class TerminalApprover(Approver):
@@ -88,6 +87,9 @@ def confirm_target(base_url: str, *, loopback: bool, yes: bool, console: Console
             where="--base",
             hint="pass --yes to apply to it without a prompt (run `ihub-bootstrap plan` first to see what would change)",
         )
-    _ask(console, f"Apply changes to {base_url} (not this machine)? Type 'yes' to continue: ", "--base")
+    _ask(
+        console, f"Apply changes to {base_url} (not this machine)? Type 'yes' to continue: ", "--base",
+        hint="run it again with stderr on a terminal, or pass --yes",
+    )
     if stdin.readline().strip().lower() != "yes":
         raise Aborted(f"not confirmed: nothing was changed on {base_url}")

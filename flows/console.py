@@ -105,6 +105,10 @@ class _ReaderMayLeave:
     def __init__(self, stream: Any):
         self._stream = stream
         self.gone = False
+        try:  # asked now: a terminal that has hung up is no terminal any more
+            self._terminal = bool(stream.isatty())
+        except (OSError, ValueError, AttributeError):
+            self._terminal = False
 
     def write(self, text: str) -> int:
         if not self.gone:
@@ -123,8 +127,8 @@ class _ReaderMayLeave:
 
     def _leave(self, exc: OSError) -> None:
         """The reader has gone (a broken pipe or connection, a terminal hung up); any other
-        error is the caller's."""
-        if not isinstance(exc, (BrokenPipeError, ConnectionResetError)) and exc.errno != errno.EIO:
+        error, an EIO of a file included (a failing disk), is the caller's."""
+        if not isinstance(exc, (BrokenPipeError, ConnectionResetError)) and not (self._terminal and exc.errno == errno.EIO):
             raise exc
         self.gone = True
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -144,14 +148,21 @@ class _ReaderMayLeave:
 @contextlib.contextmanager
 def readers_may_leave() -> Iterator[None]:
     """stdout and stderr as :class:`_ReaderMayLeave` for the time of a command (one that is
-    not there at all, a descriptor closed before the start, stays None)."""
+    not there at all, a descriptor closed before the start, as one whose reader has gone)."""
     saved = sys.stdout, sys.stderr
-    wrapped = [None if stream is None else _ReaderMayLeave(stream) for stream in saved]
-    sys.stdout, sys.stderr = wrapped  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for stream in wrapped:
-            if stream is not None:
+    with contextlib.ExitStack() as stack:
+        wrapped = []
+        for stream in saved:
+            if stream is None:
+                stream = _ReaderMayLeave(stack.enter_context(open(os.devnull, "w", encoding="utf-8")))
+                stream.gone = True
+            else:
+                stream = _ReaderMayLeave(stream)
+            wrapped.append(stream)
+        sys.stdout, sys.stderr = wrapped  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            for stream in wrapped:
                 stream.flush()
-        sys.stdout, sys.stderr = saved
+            sys.stdout, sys.stderr = saved

@@ -18,7 +18,6 @@ from pages.hubs import HubsPage, HubsTexts
 from pages.login import LoginPage
 
 
-
 def default_state_path(base_url: str) -> Path:
     """Outside the repository, per target: ~/.local/share/ihub-bootstrap/sessions/<host>.storage-state.json."""
     keys_of_target = default_key_path(base_url, "any").parent  # .../keys/<host>

@@ -215,6 +215,7 @@ def test_a_login_page_that_inter_hub_sends_elsewhere_is_named(tmp_path: Path) ->
                 _login_by_hand(base, state)
         finally:
             server.shutdown()
+            server.server_close()
     assert f"open /NewSession: Inter-Hub sent the browser to {elsewhere}, not to {base}" in raised.value.message
     assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
 
