@@ -99,14 +99,20 @@ def seeds_arg(p: argparse.ArgumentParser) -> None:
 
 def file_system_error(exc: OSError) -> BadInputError:
     """A file-system problem (an unwritable runs folder, a full disk ...) as a named error."""
-    path = exc.filename or "a file"
     problem = exc.strerror or exc.__class__.__name__
-    where = f"{path}" + (f" -> {exc.filename2}" if exc.filename2 else "")
+    if not exc.filename:  # a write to an open stream: the command's output, redirected to a file
+        return BadInputError(
+            f"cannot write the output: {problem}",
+            where="stdout or stderr, or a file being written",
+            hint="check where the output goes (its disk's space, its permissions), or choose another place: "
+            "--runs-dir DIR / IHUB_RUNS_DIR for run folders, --out for written files",
+        )
+    where = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
     hint = (
         "make the directory writable for this user, or choose another place: --runs-dir DIR / IHUB_RUNS_DIR "
         "for run folders, --out for written files"
     )
-    return BadInputError(f"cannot use {path}: {problem}", where=where, hint=hint)
+    return BadInputError(f"cannot use {exc.filename}: {problem}", where=where, hint=hint)
 
 
 class Terminated(KeyboardInterrupt):
@@ -156,7 +162,7 @@ def _nothing() -> None:
 def ending_signals(console: Console) -> Iterator[None]:
     """The first SIGINT, SIGTERM or SIGHUP interrupts the run; the next ones, while it cleans
     up, are noted and ignored; a third ends the process at once (its leftovers are removed by
-    the next run)."""
+    the next run). A SIGHUP ignored when the tool started (``nohup``) stays ignored."""
     received: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
@@ -202,7 +208,9 @@ def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Na
         try:
             with ending_signals(console):
                 clean_abandoned(console.warn)
-                return int(command(args, console))
+                code = int(command(args, console))
+                sys.stdout.flush()  # a result that cannot be written (a full disk) is this command's error
+                return code
         except OSError as exc:  # expected failures the file system reports: never a traceback
             raise file_system_error(exc) from None
     except IhubError as exc:
@@ -211,8 +219,9 @@ def run(command: Callable[[argparse.Namespace, Console], int], args: argparse.Na
             # the error on stdout as well, for scripts: the same envelope as a result
             name = " ".join(w for w in (getattr(args, "command", None), getattr(args, "seeds_command", None), getattr(args, "audit_command", None)) if w)
             body = {"ok": False, "error": error_json(exc)}
-            sys.stdout.write(console.redact(json.dumps(envelope(name or "ihub-bootstrap", exc.exit_code, body), indent=2)) + "\n")
-            sys.stdout.flush()
+            with contextlib.suppress(OSError):  # stdout itself may be what failed (a full disk): said on stderr
+                sys.stdout.write(console.redact(json.dumps(envelope(name or "ihub-bootstrap", exc.exit_code, body), indent=2)) + "\n")
+                sys.stdout.flush()
         return int(exc.exit_code)
     except KeyboardInterrupt as exc:
         console.info(f"interrupted ({exc.signal_name if isinstance(exc, Terminated) else 'Ctrl-C'})")

@@ -153,7 +153,7 @@ def readers_may_leave() -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         wrapped = []
         for stream in saved:
-            if stream is None:
+            if stream is None:  # a real file: Playwright hands its descriptor to its driver
                 stream = _ReaderMayLeave(stack.enter_context(open(os.devnull, "w", encoding="utf-8")))
                 stream.gone = True
             else:
@@ -163,6 +163,8 @@ def readers_may_leave() -> Iterator[None]:
         try:
             yield
         finally:
-            for stream in wrapped:
-                stream.flush()
-            sys.stdout, sys.stderr = saved
+            try:
+                for stream in wrapped:
+                    stream.flush()
+            finally:
+                sys.stdout, sys.stderr = saved

@@ -55,7 +55,7 @@ def login_and_save(
             raise BadInputError(
                 f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.OFF_TARGET
             ) from None
-        except RequestFailed as exc:  # the login page did not open (a wrong base, the network)
+        except RequestFailed as exc:  # the login page or the hubs index did not open (a wrong base, the network, a 5xx)
             raise StepFailed(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.for_failure(exc.message, "login")) from None
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

@@ -65,7 +65,8 @@ class LoginPage(AdminPage):
         )
         # Logged in: a Logout control shows, or, where none does (IHP's generated layout has
         # none until one is added; a customised one may word it otherwise or keep it in a closed
-        # menu), the login form is gone: a page with no password box (see await_logged_in).
+        # menu), the login form is gone: a page with no password box (see await_logged_in and
+        # await_operator).
         # Visible ones only: an `or` lists its matches in document order, <body> first.
         self.password_boxes = self.page.locator("input[type=password]")
         no_password_box = self.page.locator("body").filter(has_not=self.password_boxes)

@@ -3,6 +3,7 @@ CLI as an operator would (a subprocess, real exit codes) against a sandbox on lo
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from flows.confirm import approve_plan
-from flows.console import Console, use_color
+from flows.console import Console, readers_may_leave, use_color
 from flows.errors import Aborted, ExitCode
 from flows.lock import lock_path, target_lock
 from tests.support import PROJECT, SandboxFactory, Tool, refusing_origin, tool_env
@@ -140,6 +141,48 @@ def test_colour_conventions() -> None:
     assert not use_color(Tty(), {"TERM": "dumb"})
     assert not use_color(io.StringIO(), {"TERM": "xterm"})
     assert use_color(io.StringIO(), {"FORCE_COLOR": "1"})
+
+
+class _Failing(io.StringIO):
+    """A stream whose writes fail with EIO: a terminal that hung up, or a file on a failing disk."""
+
+    def __init__(self, terminal: bool):
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_gone_reader_is_told_from_a_failing_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    # EIO on a terminal: it hung up, the rest is dropped; on a file: the command's own error
+    monkeypatch.setattr(sys, "stdout", _Failing(terminal=True))
+    with readers_may_leave():
+        print("dropped")
+        assert sys.stdout.gone  # type: ignore[attr-defined]
+    monkeypatch.setattr(sys, "stdout", _Failing(terminal=False))
+    with pytest.raises(OSError), readers_may_leave():
+        print("lost on a failing disk")
+    # closed before the start (`2>&-`): a reader that has gone, so no question is asked
+    monkeypatch.setattr(sys, "stderr", None)
+    with readers_may_leave(), pytest.raises(Aborted, match="cannot be shown"):
+        approve_plan(Console(), 3, stdin=io.StringIO("y\n"))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_result_that_cannot_be_written_is_a_named_error(tmp_path: Path) -> None:
+    # `seeds check --json > file` on a full disk: said on stderr (exit 3), no traceback (the
+    # JSON error envelope's own write failed again)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "seeds", "check", "--json"], stdout=full, stderr=subprocess.PIPE, text=True,
+            cwd=tmp_path, env=tool_env(tmp_path), timeout=60, check=False,
+        )
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+    assert "cannot write the output: No space left on device" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_the_plan_prompt_understands_no() -> None:

@@ -11,6 +11,7 @@ import http.server
 import io
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -168,21 +169,21 @@ def test_line_separators_in_seeds_do_not_break_scrubbing(
 # ---------------------------------------------------------------- 4. every way a run ends
 
 
-# The CLI with SIGHUP at its default, as at a terminal, whatever this test run inherited (a
-# suite started under nohup, as some CI runners do, would hand its ignore down: the tool keeps
-# an ignored SIGHUP ignored).
-_CLI_AT_A_TERMINAL = (
+# The CLI with SIGHUP at its default, whatever this test run inherited (a suite started under
+# nohup, as some CI runners do, would hand its ignore down: the tool keeps an ignored SIGHUP
+# ignored).
+_CLI_WITH_DEFAULT_SIGHUP = (
     "import runpy, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
     "sys.argv[0] = 'ihub-bootstrap'; runpy.run_module('flows.cli', run_name='__main__')"
 )
 
 
 def _start_cli(tool: Tool, *args: str, own_group: bool = False, **env: str) -> subprocess.Popen[str]:
-    """The CLI in a process of its own; ``own_group``: the leader of a process group, as a
-    command started at a terminal is (Ctrl-C there signals the whole group)."""
+    """The CLI in a process of its own, SIGHUP at its default; ``own_group``: the leader of a
+    process group, as a command started at a terminal is (Ctrl-C there signals the whole group)."""
     merged = tool_env(tool.tmp_path, **tool.settings) | env
     return subprocess.Popen(
-        [sys.executable, "-c", _CLI_AT_A_TERMINAL, *args],
+        [sys.executable, "-c", _CLI_WITH_DEFAULT_SIGHUP, *args],
         env=merged,
         cwd=tool.tmp_path,
         stdout=subprocess.PIPE,
@@ -264,8 +265,15 @@ def test_a_reader_that_goes_away_does_not_end_a_run(sandbox_factory: SandboxFact
             pytest.skip(f"no pseudo-terminal here: {exc}")
         proc = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=terminal, stderr=terminal)
         os.close(terminal)
-        assert os.read(controller, 1)  # the run's first words, on the terminal
-        os.close(controller)  # then it hangs up
+        try:
+            spoke, _, _ = select.select([controller], [], [], 60)  # the run's first words, on the terminal
+            assert spoke, "the run wrote nothing to its terminal within 60 s"
+            os.read(controller, 1)
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            os.close(controller)  # then it hangs up
     assert proc.wait(timeout=120) == ExitCode.OK
     (folder,) = tool.runs.iterdir()
     assert json.loads((folder / "summary.json").read_text())["exit_code"] == ExitCode.OK

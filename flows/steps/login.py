@@ -7,9 +7,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from flows.errors import AuthError
+from flows.browser import login_attempt
 from flows.seeds import SeedSet
 from flows.settings import MANUAL_LOGIN_S
-from flows.browser import login_attempt
 from flows.steps.base import FRESH_SESSION_HINT, Action, Decision, Observation, Observations, Options, Run, Status, Step, StepResult
 from pages.base import FormError, SessionExpired
 from pages.hubs import HubsTexts
@@ -54,7 +54,8 @@ class LoginStep(Step[LoginObservation]):
                     else:
                         page.open()
                         run.manual_login()
-                        # a mistyped password is the operator's to retry: only success ends the wait
+                        # a mistyped password or code is the operator's to retry: the wait ends on
+                        # success, a redirect of Inter-Hub's elsewhere, its deadline or Ctrl-C
                         page.await_operator(
                             what="log in by hand", timeout_s=max(run.hubs.timeout_s, MANUAL_LOGIN_S), admin_path=HubsTexts.INDEX_PATH
                         )
