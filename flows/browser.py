@@ -24,7 +24,7 @@ from flows.network import browser_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import SessionMode, Settings
 from flows.workdir import private_directory
-from pages.base import first_line, origin, scheme_host_port
+from pages.base import first_line, origin, redirect_chain, scheme_host_port
 
 
 @dataclass(frozen=True)
@@ -286,9 +286,7 @@ class OriginGuard:
             return False
         if request.resource_type not in ("xhr", "fetch"):
             return False
-        while request.redirected_from is not None:
-            request = request.redirected_from
-        return not self._elsewhere(request.url)
+        return not self._elsewhere(redirect_chain(request)[-1].url)
 
     def _failed(self, request) -> None:  # noqa: ANN001
         if self._elsewhere(request.url):

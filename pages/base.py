@@ -405,6 +405,14 @@ def origin(url: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
+def redirect_chain(request: Request) -> list[Request]:
+    """``request`` and the requests it was redirected from, back to the first one sent (last)."""
+    chain = [request]
+    while chain[-1].redirected_from is not None:
+        chain.append(chain[-1].redirected_from)
+    return chain
+
+
 class _RequestWatch:
     """Failed page loads and XHR/fetch requests of one browser page since the last ``reset``:
     page loads in the tab itself, wherever they go, and a script's requests sent to the base's
@@ -443,28 +451,20 @@ class _RequestWatch:
         a frame's in the page (a help widget, wherever it starts). A page load in the tab itself
         is never ignored, elsewhere included (a form whose action is another origin: the origin
         guard names it)."""
-        first = request
-        while True:
-            if PROBE_HEADER in first.headers:
-                return True
-            if first.redirected_from is None:
-                break
-            first = first.redirected_from
+        chain = redirect_chain(request)
+        if any(PROBE_HEADER in r.headers for r in chain):
+            return True
         if request.resource_type == "document":
             try:
                 return request.frame.parent_frame is not None  # a frame in the page, wherever it starts
             except PlaywrightError:  # no frame (a service worker's): not the tab's page load
                 return True
-        return self.base is not None and scheme_host_port(first.url) != self.base
+        return self.base is not None and scheme_host_port(chain[-1].url) != self.base
 
     def _on_failed(self, request: Request) -> None:
         if request.resource_type in self.TYPES and not self._ignored(request):
             self.failures.append(f"{self._describe(request)} failed: {request.failure or 'connection error'}")
-            first = request
-            while first.redirected_from is not None:
-                first = first.redirected_from
-            here = scheme_host_port(request.url) == self.base
-            if self.base is not None and first is not request and not here and scheme_host_port(first.url) == self.base:
+            if scheme_host_port(redirect_chain(request)[-1].url) == self.base != scheme_host_port(request.url):
                 self.redirected.append(origin(request.url))
 
     def _on_response(self, response: Response) -> None:
