@@ -31,7 +31,7 @@ from flows.keysink import open_sink
 from flows.plan import PlanFile, build_plan, check_context, check_decisions, check_observations, check_plan_out, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
-from flows.settings import DEFAULT_PARALLEL, MANUAL_LOGIN_S, Settings
+from flows.settings import DEFAULT_PARALLEL, Settings
 from flows.steps import (
     PLAN_STATUS,
     STEPS,
@@ -390,10 +390,10 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
             if mode == "password" and settings.email and settings.password is not None:
                 credentials = (settings.email, settings.password.get_secret_value())
 
-            def ask_for_manual_login() -> None:
+            def ask_for_manual_login(wait_s: float) -> None:
                 console.info(
                     "Log in to Inter-Hub in the browser window; the run continues once you are in "
-                    f"(waiting up to {max(settings.timeout, MANUAL_LOGIN_S):g} s; Ctrl-C stops it)."
+                    f"(waiting up to {wait_s:g} s; Ctrl-C stops it)."
                 )
 
             run = Run(

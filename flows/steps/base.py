@@ -229,7 +229,7 @@ class Run:
         self.options = options
         self.trace = trace  # a TraceRecorder, or None
         self.credentials = credentials
-        self.manual_login = manual_login  # callback telling the operator to log in by hand
+        self.manual_login = manual_login  # callback(wait_s) telling the operator to log in by hand
         self.guard = guard  # what the browser was kept from (None: no browser, or a test's own)
         args = (page, base_url, timeout_s)
         self.login_page = LoginPage(*args)

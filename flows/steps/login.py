@@ -53,11 +53,12 @@ class LoginStep(Step[LoginObservation]):
                         how = f"logged in as {email} (not recorded in the trace)"
                     else:
                         page.open()
-                        run.manual_login()
+                        wait_s = max(run.hubs.timeout_s, MANUAL_LOGIN_S)
+                        run.manual_login(wait_s)
                         # a mistyped password or code is the operator's to retry: the wait ends on
                         # success, a redirect of Inter-Hub's elsewhere, its deadline or Ctrl-C
                         page.await_operator(
-                            what="log in by hand", timeout_s=max(run.hubs.timeout_s, MANUAL_LOGIN_S), admin_path=HubsTexts.INDEX_PATH
+                            what="log in by hand", timeout_s=wait_s, admin_path=HubsTexts.INDEX_PATH
                         )
                         how = "logged in by the operator (not recorded in the trace)"
             if run.trace is not None:
