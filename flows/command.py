@@ -97,6 +97,9 @@ def seeds_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+_PLACES = "--runs-dir DIR / IHUB_RUNS_DIR for run folders, --out for written files"
+
+
 def file_system_error(exc: OSError) -> BadInputError:
     """A file-system problem (an unwritable runs folder, a full disk ...) as a named error."""
     problem = exc.strerror or exc.__class__.__name__
@@ -104,14 +107,10 @@ def file_system_error(exc: OSError) -> BadInputError:
         return BadInputError(
             f"cannot write the output: {problem}",
             where="stdout or stderr, or a file being written",
-            hint="check where the output goes (its disk's space, its permissions), or choose another place: "
-            "--runs-dir DIR / IHUB_RUNS_DIR for run folders, --out for written files",
+            hint=f"check where the output goes (its disk's space, its permissions), or choose another place: {_PLACES}",
         )
     where = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 else "")
-    hint = (
-        "make the directory writable for this user, or choose another place: --runs-dir DIR / IHUB_RUNS_DIR "
-        "for run folders, --out for written files"
-    )
+    hint = f"make the directory writable for this user, or choose another place: {_PLACES}"
     return BadInputError(f"cannot use {exc.filename}: {problem}", where=where, hint=hint)
 
 

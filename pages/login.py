@@ -77,8 +77,7 @@ class LoginPage(AdminPage):
 
     def log_in(self, email: str, password: str) -> None:
         """Fill and send the form; raise :class:`FormError` with the page's message on failure."""
-        self.open()
-        self.ensure_on_target("log in")
+        self.open()  # on the base's origin, or an error (see _open)
         self.email.fill(email)
         self.password.fill(password)
         self._click(self.login_button)
