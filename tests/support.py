@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.server
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -61,6 +63,34 @@ def _sandboxes_stopped() -> Iterator[None]:
     yield
     for running in _stopping:
         running.join()
+
+
+class _Redirecting(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.send_response(302)
+        self.send_header("Location", self.target + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_GET  # noqa: N815
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def redirecting_origin(target: str) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a loopback server that answers every GET and POST with a
+    redirect to the same path on ``target`` (a base whose Inter-Hub sends the browser there)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Redirecting", (_Redirecting,), {"target": target}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextlib.contextmanager

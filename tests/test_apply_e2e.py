@@ -6,11 +6,9 @@ the run does, not how the process starts."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import stat
-import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from playwright.sync_api import Browser
 
 from flows.errors import BadInputError, ExitCode
 from flows.keysink import FileSink
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, refusing_origin, rows, snapshot
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, redirecting_origin, refusing_origin, rows, snapshot
 
 @pytest.fixture
 def tool(sandbox, tmp_path: Path, browser: Browser) -> Tool:  # noqa: ANN001
@@ -195,27 +193,10 @@ def test_a_login_by_hand_that_inter_hub_sends_elsewhere_is_named(sandbox: Any, t
 def test_a_login_page_that_inter_hub_sends_elsewhere_is_named(tmp_path: Path) -> None:
     # The base answers every page, the login page first, with a redirect to another origin:
     # `login` says so (exit 3's error, what to check), no traceback, and saves nothing.
-    class Redirect(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(302)
-            self.send_header("Location", elsewhere + self.path)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
     state = tmp_path / "admin.storage-state.json"
-    with refusing_origin() as elsewhere:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        try:
-            with pytest.raises(BadInputError) as raised:
-                _login_by_hand(base, state)
-        finally:
-            server.shutdown()
-            server.server_close()
+    with refusing_origin() as elsewhere, redirecting_origin(elsewhere) as base:
+        with pytest.raises(BadInputError) as raised:
+            _login_by_hand(base, state)
     assert f"open /NewSession: Inter-Hub sent the browser to {elsewhere}, not to {base}" in raised.value.message
     assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
 

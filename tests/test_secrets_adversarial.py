@@ -39,7 +39,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, count, refusing_origin, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, count, redirecting_origin, refusing_origin, rows, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.
@@ -440,31 +440,11 @@ def test_playwright_debug_variables_print_no_secret(sandbox_factory: SandboxFact
 # ---------------------------------------------------------------- 6. the browser stays on the base
 
 
-class _Redirect(http.server.BaseHTTPRequestHandler):
-    target = ""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(302)
-        self.send_header("Location", self.target + self.path)
-        self.end_headers()
-
-    do_POST = do_GET  # noqa: N815
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_a_redirect_to_another_origin_stops_the_run(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
     elsewhere = sandbox_factory()  # another origin (another port) that would accept the login
-    handler = type("Handler", (_Redirect,), {"target": elsewhere.base_url})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with redirecting_origin(elsewhere.base_url) as base:
         tool = Tool(elsewhere, tmp_path)
         result = tool("apply", base=base)
-    finally:
-        server.shutdown()
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert elsewhere.base_url in result.stderr and base in result.stderr
     assert "nothing was typed, sent or read there" in result.stderr
