@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -81,16 +82,23 @@ class _Redirecting(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def redirecting_origin(target: str) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of a loopback server that answers every GET and POST with a
-    redirect to the same path on ``target`` (a base whose Inter-Hub sends the browser there)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), type("Redirecting", (_Redirecting,), {"target": target}))
+def serving(handler: type, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """The base URL of a loopback HTTP(S) server with ``handler``, for the time of the block."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def redirecting_origin(target: str) -> contextlib.AbstractContextManager[str]:
+    """``http://127.0.0.1:PORT`` of a loopback server that answers every GET and POST with a
+    redirect to the same path on ``target`` (a base whose Inter-Hub sends the browser there)."""
+    return serving(type("Redirecting", (_Redirecting,), {"target": target}))
 
 
 @contextlib.contextmanager
