@@ -158,7 +158,7 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     guard = getattr(run, "guard", None)  # the API path has no browser to keep on the base
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
-        return off_target_failure(step, run.base_url, elsewhere, followed=guard.went_out(elsewhere))
+        return off_target_failure(step, run.base_url, elsewhere)
     error = _as_error(step, run, exc)
     refused = guard.refused() if guard is not None else None
     if refused is not None and isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import socket
 import stat
 import threading
@@ -20,7 +19,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from playwright.sync_api import Error as PlaywrightError
 
 from flows.errors import BadInputError, StepFailed
-from flows.network import browser_proxy
+from flows.guard_proxy import GuardProxy, Upstream
+from flows.network import corporate_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import SessionMode, Settings
 from flows.workdir import private_directory
@@ -203,35 +203,35 @@ def bypass_rules(base: str) -> str:
 
 class OriginGuard:
     """Keeps the browser on the base's origin (scheme, host, port): no request to anywhere else
-    leaves (a redirect's included), and each one tried is remembered for the error.
+    leaves (a redirect's hop included: Chromium asks its proxy for each), and each one tried is
+    remembered for the error.
 
-    Without a corporate proxy, the context's own proxy settings do it: every request goes to a
+    The context's own proxy settings do it. Without a corporate proxy, every request goes to a
     "proxy" that refuses every connection (a loopback port this process holds bound and never
     listens on), except those to the base (:func:`bypass_rules`), which Chromium sends direct.
-    Behind a corporate proxy, which the base's traffic must go through, a route aborts them
-    instead: a route makes Chromium drop its HTTP cache for the whole context (Playwright turns
-    it off while requests are intercepted), so every page load fetches its stylesheets and
-    scripts again (on the sandbox, 10 widgets one after another: 66 requests for them instead
-    of 4, 13 % more wall time; a real IHP layout loads a dozen scripts)."""
+    Behind one (``upstream``), which the base's traffic must go through, every request goes to
+    a :class:`GuardProxy` on loopback, which relays the base's to it and refuses the rest."""
 
-    def __init__(self, base: str, *, route: bool = False):
+    def __init__(self, base: str, *, upstream: Upstream | None = None):
         self.base = origin(base)
         self.target = scheme_host_port(base)
-        # every origin refused (or, behind a corporate proxy, redirected to), in order; of those,
-        # where the browser itself was sent (see _sent), and what a page asked for
-        self.blocked: list[str] = []
+        # every origin refused, in order: where the browser itself was sent (see _sent), and
+        # what a page asked for
         self.sent: list[str] = []
         self.asked: list[str] = []
-        self.reached: list[str] = []  # of those sent, where the request did go (a route's redirect)
-        self._since = (0, 0, 0)  # where the current step's entries in sent, asked and reached start
+        self._since_sent = self._since_asked = 0  # where the current step's entries start
         self._popups: weakref.WeakSet[Page] = weakref.WeakSet()  # pages a page's script opened
-        self.route = route
+        self.upstream = upstream
         self._refuser: socket.socket | None = None
+        self._relay: GuardProxy | None = None
 
-    def proxy(self) -> dict[str, str] | None:
-        """The context's ``proxy`` option (None with ``route``)."""
-        if self.route:
-            return None
+    def proxy(self) -> dict[str, str]:
+        """The context's ``proxy`` option."""
+        if self.upstream is not None:
+            if self._relay is None:
+                self._relay = GuardProxy(self.base, self.upstream)
+            # nothing direct: <-loopback> sends loopback addresses through it too
+            return {"server": self._relay.start(), "bypass": "<-loopback>"}
         if self._refuser is None:
             self._refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._refuser.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
@@ -239,36 +239,20 @@ class OriginGuard:
 
     def install(self, context: BrowserContext) -> None:
         context.on("page", self._watch_page)
-        if not self.route:
-            context.on("requestfailed", self._failed)
-            return
-        # A regular expression is matched inside the driver: requests to the base are never
-        # paused for Python (a function matcher would pause every one of them).
-        elsewhere = re.compile(r"^(?!" + re.escape(self.base) + r"(?:[/?#]|$))https?://", re.IGNORECASE)
-        context.route(elsewhere, self._abort)
-        # Chromium follows a redirect without asking the route: its next request, elsewhere,
-        # goes through (the corporate proxy); the run stops on it all the same
-        context.on("request", self._followed)
-        # A route sees no WebSocket: without this, one elsewhere would connect through the
-        # corporate proxy. Closed before it connects (Playwright's WebSocket routing).
-        ws_base = _WEBSOCKET[self.target[0]] + self.base[len(self.target[0]) :]
-        ws_elsewhere = re.compile(r"^(?!" + re.escape(ws_base) + r"(?:[/?#]|$))wss?://", re.IGNORECASE)
-        context.route_web_socket(ws_elsewhere, self._refuse_socket)
+        context.on("requestfailed", self._failed)
 
     def _watch_page(self, page) -> None:  # noqa: ANN001
         # told as the popup is made, before its requests (Page.opener() would give the event
         # loop a turn inside a request's handler)
         page.on("popup", self._popups.add)
-        if not self.route:
-            # a WebSocket raises no requestfailed: each page names the ones it opens elsewhere
-            # (the refusing proxy refuses them like any other request)
-            page.on("websocket", self._socket)
+        # a WebSocket raises no requestfailed: each page names the ones it opens elsewhere
+        # (the proxy refuses them like any other request)
+        page.on("websocket", self._socket)
 
     def _elsewhere(self, url: str) -> bool:
         return url.startswith(("http:", "https:")) and scheme_host_port(url) != self.target
 
     def _record(self, url: str, *, sent: bool) -> None:
-        self.blocked.append(origin(url))
         (self.sent if sent else self.asked).append(origin(url))
 
     def _sent(self, request) -> bool:  # noqa: ANN001
@@ -292,38 +276,19 @@ class OriginGuard:
         if self._elsewhere(request.url):
             self._record(request.url, sent=self._sent(request))
 
-    def _followed(self, request) -> None:  # noqa: ANN001
-        if request.redirected_from is not None and self._elsewhere(request.url) and self._sent(request):
-            self._record(request.url, sent=True)
-            self.reached.append(origin(request.url))
-
     def _socket(self, socket) -> None:  # noqa: ANN001
         if scheme_host_port(_as_http(socket.url)) != self.target:
             self._record(socket.url, sent=False)
 
-    def _abort(self, route) -> None:  # noqa: ANN001
-        self._record(route.request.url, sent=self._sent(route.request))
-        with contextlib.suppress(PlaywrightError):
-            route.abort("blockedbyclient")
-
-    def _refuse_socket(self, socket_route) -> None:  # noqa: ANN001
-        self._record(socket_route.url, sent=False)
-        with contextlib.suppress(PlaywrightError):
-            socket_route.close(code=1008, reason="blocked by ihub-bootstrap: not the base's origin")
-
     def begin_step(self) -> None:
         """What follows is the next step's: :meth:`violation` names only what it saw."""
-        self._since = (len(self.sent), len(self.asked), len(self.reached))
+        self._since_sent, self._since_asked = len(self.sent), len(self.asked)
 
     def violation(self) -> str | None:
         """The first origin the browser was sent to instead of the base during this step: why
         it failed."""
-        sent = self.sent[self._since[0] :]
+        sent = self.sent[self._since_sent :]
         return sent[0] if sent else None
-
-    def went_out(self, elsewhere: str) -> bool:
-        """Whether a request of this step did go to ``elsewhere`` (a redirect a route let through)."""
-        return elsewhere in self.reached[self._since[2] :]
 
     def refused(self) -> str | None:
         """The first origin a page asked for itself and was refused (an image, a stylesheet, a
@@ -331,7 +296,7 @@ class OriginGuard:
         socket), during this step, else the last before it (a page a step reuses was loaded
         by an earlier one): no failure in itself, but what a page that needs it lacks. Named
         beside a step's own error."""
-        for asked in (self.asked[self._since[1] :], self.asked[::-1]):
+        for asked in (self.asked[self._since_asked :], self.asked[::-1]):
             requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
             if requests or asked:
                 return (requests or asked)[0]
@@ -341,6 +306,9 @@ class OriginGuard:
         if self._refuser is not None:
             self._refuser.close()
             self._refuser = None
+        if self._relay is not None:
+            self._relay.close()
+            self._relay = None
 
 
 def executable(settings: Settings, *, headless: bool = False) -> str | None:
@@ -516,10 +484,9 @@ class BrowserSession:
         self.context: BrowserContext | None = None
         self.page: Page | None = None
         self.trace: TraceRecorder | None = None
-        # the corporate proxy of the environment, if any (see flows.network), for the launch;
-        # the origin guard needs another way then (see OriginGuard)
-        self.corporate_proxy = browser_proxy(settings.require_base())
-        self.guard = OriginGuard(settings.require_base(), route=self.corporate_proxy is not None)
+        # the corporate proxy of the environment, if any (see flows.network): the origin guard
+        # sends the base's traffic through it
+        self.guard = OriginGuard(settings.require_base(), upstream=corporate_proxy(settings.require_base()))
 
     def __enter__(self) -> BrowserSession:
         base = self.settings.require_base()
@@ -535,7 +502,6 @@ class BrowserSession:
                 headless=not self.options.headed,
                 slow_mo=self.options.slow_mo_ms or None,
                 args=CHROMIUM_ARGS,
-                proxy=self.corporate_proxy,  # type: ignore[arg-type]
                 # A SIGINT that reaches Playwright's driver (Ctrl-C at a terminal did, before the
                 # driver had a session of its own; one sent to the whole cgroup still does) must
                 # not make it close the browser at once: the trace could not be saved. The run

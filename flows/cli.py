@@ -358,8 +358,8 @@ ENVIRONMENT_HELP = """\
 other settings (flags win over the environment, the environment over .env; an empty value is unset):
   IHUB_BASE, IHUB_KEY_SINK, IHUB_RUNS_DIR, IHUB_BROWSER, IHUB_TIMEOUT, IHUB_ALLOW_INSECURE_HTTP,
   IHUB_OPERATOR (the audit log's operator), IHUB_SEEDS (the seed directory), IHUB_UI_TEXTS (a ui-texts file), IHUB_WORK_DIR (the private 0700 work directory), IHUB_CA_BUNDLE (a PEM
-  file of CAs to trust besides the system's), HTTPS_PROXY / HTTP_PROXY / NO_PROXY (the corporate
-  proxy, for the browser and the HTTP checks), NO_COLOR / FORCE_COLOR (terminal colours)
+  file of CAs to trust besides the system's), HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY (the
+  corporate proxy, an http:// one, for the browser and the HTTP checks), NO_COLOR / FORCE_COLOR (terminal colours)
 """
 
 EXIT_CODES = {

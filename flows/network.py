@@ -4,7 +4,11 @@ reads them itself, as ``trust_env``)."""
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+from urllib.request import proxy_bypass_environment
+
+from flows.errors import BadInputError
+from flows.guard_proxy import Upstream
 
 
 # The variables read here (each also in lower case).
@@ -15,19 +19,25 @@ def _env(name: str) -> str:
     return os.environ.get(name) or os.environ.get(name.lower()) or ""
 
 
-def browser_proxy(base_url: str) -> dict[str, str] | None:
-    """Playwright's ``proxy`` launch option from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY."""
-    scheme = urlsplit(base_url).scheme
+def corporate_proxy(base_url: str) -> Upstream | None:
+    """The corporate proxy the browser must reach the base through, from HTTPS_PROXY /
+    HTTP_PROXY / ALL_PROXY (by the base's scheme); None without one, or where NO_PROXY names
+    the base's host (reached directly then)."""
+    parts_of_base = urlsplit(base_url)
+    scheme = parts_of_base.scheme
     server = (_env("HTTPS_PROXY") if scheme == "https" else _env("HTTP_PROXY")) or _env("ALL_PROXY")
-    if not server:
+    if not server or proxy_bypass_environment(parts_of_base.netloc.rpartition("@")[2], {"no": _env("NO_PROXY")}):
         return None
-    proxy = {"server": server}
     parts = urlsplit(server if "://" in server else f"http://{server}")
-    if parts.username:  # Playwright wants credentials apart, and the server without them
-        proxy["server"] = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        proxy["username"] = parts.username
-        proxy["password"] = parts.password or ""
-    bypass = ",".join(h.strip() for h in _env("NO_PROXY").split(",") if h.strip())
-    if bypass:
-        proxy["bypass"] = bypass
-    return proxy
+    try:
+        port = parts.port or 80
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or port is None:
+        raise BadInputError(
+            f"the proxy variable's address {parts.scheme}://{parts.hostname or ''}:... is not one the browser can go through",
+            where="HTTPS_PROXY / HTTP_PROXY / ALL_PROXY",
+            hint="give the corporate proxy's http://HOST:PORT address (the browser's traffic to the base goes through it; "
+            "an https:// or socks proxy is not supported), or unset the variable if no proxy is needed",
+        )
+    return Upstream(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""))

@@ -422,8 +422,8 @@ class _RequestWatch:
     those, and their failure says nothing of how the page's own request went.
 
     ``redirected``: of those failures, the origins elsewhere that a redirect of a request to
-    the base took them to (the origin guard refused them; behind a corporate proxy, a page
-    that lands there instead is seen by its address, see :meth:`AdminPage.ensure_on_target`):
+    the base took them to (the origin guard refused them; where nothing refused them, a page
+    that lands there is seen by its address, see :meth:`AdminPage.ensure_on_target`):
     Inter-Hub sending the browser away, which ends even a wait that lets other failures pass
     (an operator's login by hand)."""
 
@@ -867,7 +867,7 @@ class AdminPage:
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
             self._raise_if_redirected(watch, what)
-            self.ensure_on_target(what)  # a redirect a corporate proxy's route let through: landed there
+            self.ensure_on_target(what)  # a redirect nothing refused: landed there
             if failed_requests:
                 self._raise_failed_request(watch, what)
             if give_up is not None and give_up():

@@ -101,6 +101,92 @@ def redirecting_origin(target: str) -> contextlib.AbstractContextManager[str]:
     return serving(type("Redirecting", (_Redirecting,), {"target": target}))
 
 
+class _ForwardProxy(http.server.BaseHTTPRequestHandler):
+    """A corporate proxy on loopback. A plain request's absolute URL names a host of
+    ``upstreams`` (a name it resolves to a server's base URL) or, with ``upstreams`` empty,
+    any server; a tunnel (``CONNECT``) goes to the host and port it names (a name of
+    ``upstreams`` resolved the same way). ``redirects``: "METHOD host[:port]/path" answered
+    with (status, location) instead. Every request is noted in ``seen`` ("METHOD
+    host[:port]/path", "CONNECT host:port")."""
+
+    upstreams: dict[str, str] = {}
+    redirects: dict[str, tuple[int, str]] = {}
+    seen: list[str] = []
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self) -> None:
+        url = httpx.URL(self.path)
+        said = f"{self.command} {url.netloc.decode()}{url.path}"
+        self.seen.append(said)
+        upstream = self.upstreams.get(url.host) if self.upstreams else f"{url.scheme}://{url.netloc.decode()}"
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if upstream is None:
+            self.send_error(403)
+            return
+        if said in self.redirects:
+            status, location = self.redirects[said]
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection", "connection")}
+        response = httpx.request(
+            self.command, upstream + url.raw_path.decode(), headers=headers, content=body, follow_redirects=False, trust_env=False,
+        )
+        self.send_response(response.status_code)
+        for key, value in response.headers.multi_items():
+            if key.lower() not in ("transfer-encoding", "connection", "content-encoding", "content-length"):
+                self.send_header(key, value.replace(upstream, f"http://{url.host}"))
+        self.send_header("Content-Length", str(len(response.content)))
+        self.end_headers()
+        self.wfile.write(response.content)
+
+    do_GET = do_POST = do_HEAD = _forward  # noqa: N815
+
+    def do_CONNECT(self) -> None:  # noqa: N802
+        self.seen.append(f"CONNECT {self.path}")
+        host, _, port = self.path.rpartition(":")
+        if self.upstreams:
+            if host not in self.upstreams:
+                self.send_error(403)
+                return
+            target = httpx.URL(self.upstreams[host])
+            host, port = target.host, str(target.port)
+        with socket.create_connection((host, int(port)), timeout=30) as there:
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.close_connection = True
+
+            def copy(source: socket.socket, sink: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := source.recv(65536):
+                        sink.sendall(data)
+                with contextlib.suppress(OSError):
+                    sink.shutdown(socket.SHUT_WR)
+
+            back = threading.Thread(target=copy, args=(there, self.connection), daemon=True)
+            back.start()
+            copy(self.connection, there)
+            back.join(timeout=30)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def forward_proxy(
+    upstreams: dict[str, str] | None = None, redirects: dict[str, tuple[int, str]] | None = None
+) -> Iterator[tuple[str, list[str]]]:
+    """A corporate proxy on loopback for the time of the block (see :class:`_ForwardProxy`):
+    its URL, and the list of requests it saw."""
+    seen: list[str] = []
+    handler = type("ForwardProxy", (_ForwardProxy,), {"upstreams": upstreams or {}, "redirects": redirects or {}, "seen": seen})
+    with serving(handler) as url:
+        yield url, seen
+
+
 @contextlib.contextmanager
 def refusing_origin() -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a loopback port bound and never listening: every connection

@@ -11,11 +11,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from flows.errors import ExitCode
-from tests.support import SandboxFactory, Tool, rows, serving
+from sandbox.server import RunningSandbox
+from tests.support import SandboxFactory, Tool, forward_proxy, refusing_origin, rows, serving
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 
@@ -98,81 +98,66 @@ def test_a_ca_bundle_that_is_no_pem_file_is_bad_input(tool: Tool, tmp_path: Path
     assert result.returncode == ExitCode.BAD_INPUT and "IHUB_CA_BUNDLE / --ca-bundle" in result.stderr
 
 
-class _Proxy(http.server.BaseHTTPRequestHandler):
-    """A forward proxy on loopback: http://NAME/... goes to the sandbox ``upstreams`` names,
-    nothing else anywhere; a GET of one of the ``redirects`` paths of http://ihub.test is
-    answered with a redirect to where it names."""
-
-    upstreams: dict[str, str] = {}
-    redirects: dict[str, str] = {}
-    seen: list[str] = []
-
-    def _forward(self) -> None:
-        url = httpx.URL(self.path)
-        self.seen.append(f"{self.command} {url.host}{url.path}")
-        upstream = self.upstreams.get(url.host)
-        if upstream is None:
-            self.send_error(403)
-            return
-        if self.command == "GET" and url.host == "ihub.test" and url.path in self.redirects:
-            self.send_response(302)
-            self.send_header("Location", self.redirects[url.path])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        length = int(self.headers.get("Content-Length") or 0)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection", "connection")}
-        response = httpx.request(
-            self.command, upstream + url.raw_path.decode(), headers=headers,
-            content=self.rfile.read(length) if length else None, follow_redirects=False, trust_env=False,
-        )
-        self.send_response(response.status_code)
-        for key, value in response.headers.multi_items():
-            if key.lower() not in ("transfer-encoding", "connection", "content-encoding", "content-length"):
-                self.send_header(key, value.replace(upstream, f"http://{url.host}"))
-        self.send_header("Content-Length", str(len(response.content)))
-        self.end_headers()
-        self.wfile.write(response.content)
-
-    do_GET = do_POST = _forward
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def _proxy_env(proxy: str) -> dict[str, str]:
     return {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": "", "no_proxy": ""}
 
 
 def test_the_proxy_variables_are_honoured(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
     sandbox = sandbox_factory()
-    _Proxy.upstreams, _Proxy.redirects, _Proxy.seen = {"ihub.test": sandbox.base_url}, {}, []
-    for proxy in _serve(_Proxy):
+    with forward_proxy({"ihub.test": sandbox.base_url}) as (proxy, seen):
         tool = Tool(sandbox, tmp_path)
         env = _proxy_env(proxy)
         plan = tool("plan", "--allow-insecure-http", base="http://ihub.test", extra_env=env)
         assert plan.returncode == ExitCode.OK, plan.stderr
-        assert any(s.startswith("GET ihub.test/Hubs") for s in _Proxy.seen), _Proxy.seen
+        assert any(s.startswith("GET ihub.test/Hubs") for s in seen), seen
         verify = tool("verify", "--allow-insecure-http", base="http://ihub.test", extra_env=env)
-        assert any("/api/v2/" in s for s in _Proxy.seen), _Proxy.seen
+        assert any("/api/v2/" in s for s in seen), seen
         assert "cannot reach" not in verify.stderr, verify.stderr
 
 
+def test_a_base_named_in_no_proxy_is_reached_directly(sandbox: RunningSandbox, tool: Tool) -> None:
+    with refusing_origin() as nothing_there:
+        env = {**_proxy_env(nothing_there), "NO_PROXY": "example.com, 127.0.0.1", "no_proxy": "example.com, 127.0.0.1"}
+        plan = tool("plan", extra_env=env)
+    assert plan.returncode == ExitCode.OK, plan.stderr
+
+
+def test_a_proxy_the_browser_cannot_chain_is_named(tool: Tool) -> None:
+    result = tool("plan", extra_env=_proxy_env("socks5://user:Pr0xy-secret@127.0.0.1:1080"))
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+    assert "socks5://127.0.0.1" in result.stderr and "HTTPS_PROXY / HTTP_PROXY / ALL_PROXY" in result.stderr
+    assert "Pr0xy-secret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
 def test_a_redirect_elsewhere_behind_a_corporate_proxy_stops_the_run(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    # Behind a corporate proxy the origin guard is a route, which Chromium does not ask about a
-    # redirect: Inter-Hub's redirect of the API consumers' index to another Inter-Hub is
-    # followed there (the GET reaches it, as README says), and the run stops on the page that
-    # landed there, naming both origins; no login was typed there, nothing was read from it.
+    # Inter-Hub redirects the API consumers' index to another Inter-Hub: the origin guard's
+    # proxy refuses that hop (Chromium asks its proxy for each), so not even the GET reaches the
+    # corporate proxy; the run stops, naming both origins.
     sandbox, elsewhere = sandbox_factory(), sandbox_factory()
-    _Proxy.upstreams = {"ihub.test": sandbox.base_url, "elsewhere.test": elsewhere.base_url}
-    _Proxy.redirects, _Proxy.seen = {"/ApiConsumers": "http://elsewhere.test/ApiConsumers"}, []
-    for proxy in _serve(_Proxy):
+    upstreams = {"ihub.test": sandbox.base_url, "elsewhere.test": elsewhere.base_url}
+    with forward_proxy(upstreams, {"GET ihub.test/ApiConsumers": (302, "http://elsewhere.test/ApiConsumers")}) as (proxy, seen):
         tool = Tool(sandbox, tmp_path)
         code, report, stderr = tool.json("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(proxy))
     assert code == ExitCode.BAD_INPUT, stderr
     message = report["error"]["message"]
     assert "Inter-Hub sent the browser to http://elsewhere.test, not to the base http://ihub.test" in message
-    assert "the redirected request went out to it" in message and "nothing was typed into or read from a page there" in message
-    assert "GET elsewhere.test/ApiConsumers" in _Proxy.seen  # the one request a route cannot stop
-    assert not [s for s in _Proxy.seen if s.startswith("POST elsewhere.test")], _Proxy.seen
+    assert "nothing was typed, sent or read there" in message
+    assert "GET ihub.test/ApiConsumers" in seen and not [s for s in seen if "elsewhere.test" in s], seen
+    assert elsewhere.config.faults.requests_seen == 0
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_login_redirected_elsewhere_with_its_fields_goes_nowhere(sandbox_factory: SandboxFactory, tmp_path: Path, status: int) -> None:
+    # The login form's POST answered with a 307 or 308 to another origin: a browser would send
+    # it there again, password and all. The guard's proxy refuses that hop: the password
+    # reaches only the base (through the corporate proxy), and the run stops.
+    sandbox, elsewhere = sandbox_factory(), sandbox_factory()
+    upstreams = {"ihub.test": sandbox.base_url, "elsewhere.test": elsewhere.base_url}
+    with forward_proxy(upstreams, {"POST ihub.test/CreateSession": (status, "http://elsewhere.test/CreateSession")}) as (proxy, seen):
+        tool = Tool(sandbox, tmp_path)
+        code, report, stderr = tool.json("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(proxy))
+    assert code == ExitCode.BAD_INPUT, stderr
+    assert "Inter-Hub sent the browser to http://elsewhere.test" in report["error"]["message"]
+    assert "POST ihub.test/CreateSession" in seen and not [s for s in seen if "elsewhere.test" in s], seen
+    assert elsewhere.config.faults.requests_seen == 0
     assert [r for r in rows(elsewhere, "sessions") if r.user_id is not None] == []

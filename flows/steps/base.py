@@ -365,17 +365,10 @@ def unrecorded(run: Run, before_resume: Any = None) -> contextlib.AbstractContex
     return _unrecorded(run.trace, before_resume)
 
 
-def off_target_failure(step: Step, base_url: str, elsewhere: str, *, followed: bool = False) -> BadInputError:
-    """``followed``: the redirected request itself went there (behind a corporate proxy, where
-    the guard is a route, which Chromium does not ask about a redirect)."""
-    there = (
-        "the redirected request went out to it through the corporate proxy (the tool's route there cannot stop a redirect; "
-        "after a 307 or 308 redirect, a form's fields with it); nothing was typed into or read from a page there"
-        if followed
-        else "nothing was typed, sent or read there"
-    )
+def off_target_failure(step: Step, base_url: str, elsewhere: str) -> BadInputError:
     return BadInputError(
-        f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; {there}",
+        f"{step.title} stopped: Inter-Hub sent the browser to {elsewhere}, not to the base {base_url}; "
+        "nothing was typed, sent or read there",
         where=f"step {step.name}",
         hint=hints.OFF_TARGET,
     )
