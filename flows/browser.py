@@ -24,7 +24,8 @@ from flows.network import corporate_proxy
 from flows.provision import CHROMIUM_ARGS, NoBrowser, find_browser
 from flows.settings import SessionMode, Settings
 from flows.workdir import private_directory
-from pages.base import first_line, origin, redirect_chain, scheme_host_port
+from pages.base import first_line, redirect_chain
+from pages.origins import origin, scheme_host_port
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from pages.base import origin, scheme_host_port
+from pages.origins import origin, scheme_host_port
 
 _HEAD_LIMIT = 64 * 1024  # a request's or a reply's head, at most
 _HEAD_TIMEOUT_S = 30.0  # for a head to arrive, from Chromium or from the corporate proxy

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.errors import BadInputError
 from flows.known_secrets import MIN_LENGTH
+from pages.origins import DEFAULT_PORTS
 
 SessionMode = Literal["storage-state", "cookie", "password", "manual"]
 
@@ -52,8 +53,6 @@ def _describe_octet(char: str) -> str:
 # address, in any of the forms inet_aton reads (127.1, 0x7f.0.0.1, 0177.0.0.1).
 _ENDS_IN_A_NUMBER = re.compile(r"(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
 _IPV4_CHARACTERS = re.compile(r"[0-9a-fx.]+")
-# Each scheme's port, left out of an address that uses it (a browser writes none).
-DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # how long an operator has to log in by hand (`login --wait`; apply: the page timeout, if longer)
 MANUAL_LOGIN_S = 600.0
 

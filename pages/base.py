@@ -28,6 +28,8 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Dialog, Locator, Page, Request, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from pages.origins import origin, scheme_host_port
+
 
 class Ihp:
     """Texts and selectors of IHP's layout, the same on every screen."""
@@ -380,29 +382,6 @@ def query_param(url: str, name: str) -> str | None:
 # A request the tool's own script sends from a page (LoginPage.admits) carries this header: its
 # outcome is the tool's to read, not a failure of what the page was doing.
 PROBE_HEADER = "x-ihub-bootstrap-probe"
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
-def scheme_host_port(url: str) -> tuple[str, str, int | None]:
-    """A URL's scheme, its host lower-cased (an IPv6 one in brackets), and its port, the
-    scheme's default made explicit: what two addresses must share to be of one origin."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.scheme, host, port or _DEFAULT_PORTS.get(parts.scheme)
-
-
-def origin(url: str) -> str:
-    """scheme://host[:port] of a URL, lower-cased, without a default port."""
-    scheme, host, port = scheme_host_port(url)
-    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS.get(scheme) else "")
 
 
 def redirect_chain(request: Request) -> list[Request]:

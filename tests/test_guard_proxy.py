@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.guard_proxy import GuardProxy, Upstream, upstream_line
-from pages.base import origin
+from pages.origins import origin
 
 BASE = "http://ihub.test:8000"
 
