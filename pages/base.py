@@ -803,8 +803,7 @@ class AdminPage:
         watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s
         while True:
-            self._raise_failed_request(watch, what)
-            self.ensure_on_target(what)  # a page elsewhere may look like the outcome, or the login
+            self._check_page(watch, what)  # a page elsewhere may look like the outcome, or the login
             try:
                 success.first.wait_for(state="visible", timeout=_SLICE_MS)
             except PlaywrightTimeoutError:
@@ -812,7 +811,7 @@ class AdminPage:
                     raise self._error(SessionExpired, f"{what}: Inter-Hub showed the login page; the session has ended")
                 errors = self.read_form_errors()
                 if errors:
-                    self._raise_failed_request(watch, what)  # an error page swapped in is the request's
+                    self._check_page(watch, what)  # an error page swapped in is the request's
                     raise FormError(errors, screen=self.SCREEN, url=self._relative(self.page.url))
                 if target is not None and time.monotonic() >= deadline:
                     raise self._error(
@@ -823,8 +822,7 @@ class AdminPage:
                     )
                 self._raise_on_deadline(deadline, what)
                 continue
-            self._raise_failed_request(watch, what)  # a failed request outranks what the page shows
-            self.ensure_on_target(what)
+            self._check_page(watch, what)  # a failed request outranks what the page shows
             return
 
     def _await(
@@ -845,10 +843,7 @@ class AdminPage:
         watch = request_watch(self.page)
         deadline = time.monotonic() + self.timeout_s if deadline is None else deadline
         while True:
-            self._raise_if_redirected(watch, what)
-            self.ensure_on_target(what)  # a redirect nothing refused: landed there
-            if failed_requests:
-                self._raise_failed_request(watch, what)
+            self._check_page(watch, what, failed_requests=failed_requests)
             if give_up is not None and give_up():
                 return False
             try:
@@ -856,11 +851,20 @@ class AdminPage:
             except PlaywrightTimeoutError:
                 self._raise_on_deadline(deadline, what)
                 continue
-            self._raise_if_redirected(watch, what)  # Chromium's error page may look like the outcome
-            if failed_requests:
-                self._raise_failed_request(watch, what)  # IHP swaps an error page in: the request failed
-            self.ensure_on_target(what)
+            # Chromium's error page may look like the outcome; IHP swaps an error page in where
+            # the request failed
+            self._check_page(watch, what, failed_requests=failed_requests)
             return True
+
+    def _check_page(self, watch: _RequestWatch, what: str, *, failed_requests: bool = True) -> None:
+        """Between the slices of a wait and once its outcome shows, in this order: raise
+        :class:`OffTarget` where Inter-Hub sent the browser elsewhere (a redirect of the base's
+        refused there, or a page that landed there: nothing is read from it), then
+        :class:`RequestFailed` where a request of the page's failed (``failed_requests``)."""
+        self._raise_if_redirected(watch, what)
+        self.ensure_on_target(what)
+        if failed_requests:
+            self._raise_failed_request(watch, what)
 
     def _raise_if_redirected(self, watch: _RequestWatch, what: str) -> None:
         if watch.redirected:
