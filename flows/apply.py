@@ -160,6 +160,9 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     error = _as_error(step, run, exc)
+    if guard is not None and (trouble := guard.proxy_trouble()) is not None:
+        said = f"{trouble}: {hints.CORPORATE_PROXY}"
+        error.hint = f"{said}; {error.hint}" if error.hint else said
     refused = guard.refused() if guard is not None else None
     if refused is not None and isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):
         # beside a failure a missing script or style could cause (an element not there, nothing

@@ -281,9 +281,16 @@ class OriginGuard:
         if scheme_host_port(_as_http(socket.url)) != self.target:
             self._record(socket.url, sent=False)
 
+    def proxy_trouble(self) -> str | None:
+        """What the corporate proxy last refused or could not be reached for during this step
+        (None: nothing, or no corporate proxy)."""
+        return self._relay.trouble if self._relay is not None else None
+
     def begin_step(self) -> None:
         """What follows is the next step's: :meth:`violation` names only what it saw."""
         self._since_sent, self._since_asked = len(self.sent), len(self.asked)
+        if self._relay is not None:
+            self._relay.trouble = None
 
     def violation(self) -> str | None:
         """The first origin the browser was sent to instead of the base during this step: why
@@ -493,7 +500,7 @@ class BrowserSession:
         base = self.settings.require_base()
         if self.options.browser is not None:
             self.browser = self.options.browser
-            return self._open_context(base)
+            return self._opened(base)
         path = executable(self.settings, headless=not self.options.headed)
         try:
             with driver_environment(self.options.driver_tmp):
@@ -516,7 +523,14 @@ class BrowserSession:
                 "check IHUB_BROWSER / that Chromium runs (`chromium --version`)"
             )
             raise StepFailed(f"cannot start Chromium: {first}", where=f"browser {path or 'bundled'}", hint=hint) from None
-        return self._open_context(base)
+        return self._opened(base)
+
+    def _opened(self, base: str) -> BrowserSession:
+        try:
+            return self._open_context(base)
+        except BaseException:
+            self.close()  # no __exit__ follows a failed __enter__: the browser, driver and guard end here
+            raise
 
     def _open_context(self, base: str) -> BrowserSession:
         assert self.browser is not None

@@ -18,6 +18,12 @@ UI_CHANGED = (
 )
 # Inter-Hub sent the browser to another origin
 OFF_TARGET = "check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)"
+# the corporate proxy would not relay the browser's request to the base
+CORPORATE_PROXY = (
+    "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (an http:// proxy; a user name and password in it, percent-encoded, are "
+    "sent as Basic authentication, the only kind the tool speaks: for NTLM or Kerberos, point it at a local proxy "
+    "that authenticates, such as cntlm or px) and that the proxy lets the base through"
+)
 DIALOG = (
     "the page asked something the runbook does not (a dialog, dismissed; `doctor` cannot see dialogs): see that screen "
     "in a headed run (`apply --headed`) or in the browser; if Inter-Hub asks it on purpose now, report it, since "

@@ -112,12 +112,24 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
     upstreams: dict[str, str] = {}
     redirects: dict[str, tuple[int, str]] = {}
     seen: list[str] = []
+    authorization: str | None = None  # the Proxy-Authorization it wants (else 407)
     protocol_version = "HTTP/1.1"
+
+    def _authorized(self) -> bool:
+        if self.authorization is None or self.headers.get("Proxy-Authorization") == self.authorization:
+            return True
+        self.send_response(407)
+        self.send_header("Proxy-Authenticate", 'Basic realm="corp"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
 
     def _forward(self) -> None:
         url = httpx.URL(self.path)
         said = f"{self.command} {url.netloc.decode()}{url.path}"
         self.seen.append(said)
+        if not self._authorized():
+            return
         upstream = self.upstreams.get(url.host) if self.upstreams else f"{url.scheme}://{url.netloc.decode()}"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
@@ -147,6 +159,8 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:  # noqa: N802
         self.seen.append(f"CONNECT {self.path}")
+        if not self._authorized():
+            return
         host, _, port = self.path.rpartition(":")
         if self.upstreams:
             if host not in self.upstreams:
@@ -177,12 +191,16 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def forward_proxy(
-    upstreams: dict[str, str] | None = None, redirects: dict[str, tuple[int, str]] | None = None
+    upstreams: dict[str, str] | None = None, redirects: dict[str, tuple[int, str]] | None = None, authorization: str | None = None
 ) -> Iterator[tuple[str, list[str]]]:
     """A corporate proxy on loopback for the time of the block (see :class:`_ForwardProxy`):
     its URL, and the list of requests it saw."""
     seen: list[str] = []
-    handler = type("ForwardProxy", (_ForwardProxy,), {"upstreams": upstreams or {}, "redirects": redirects or {}, "seen": seen})
+    handler = type(
+        "ForwardProxy",
+        (_ForwardProxy,),
+        {"upstreams": upstreams or {}, "redirects": redirects or {}, "seen": seen, "authorization": authorization},
+    )
     with serving(handler) as url:
         yield url, seen
 

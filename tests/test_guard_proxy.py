@@ -1,6 +1,7 @@
 """The origin guard's proxy behind a corporate proxy (flows.guard_proxy), over real sockets on
 loopback: what it relays to the corporate proxy, what it refuses, and that no address it is
-given, however written, makes it send anything to another origin."""
+given, however written, makes it send anything to another origin; and how the proxy variables
+are read (flows.network)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flows.errors import BadInputError
 from flows.guard_proxy import GuardProxy, Upstream, upstream_line
+from flows.network import corporate_proxy, no_proxy_names
 from pages.origins import origin
 
 BASE = "http://ihub.test:8000"
@@ -77,45 +81,68 @@ def test_whatever_chromium_asks_only_the_base_is_named_upstream(line: str) -> No
     assert version in ("HTTP/1.0", "HTTP/1.1") and sent.isascii() and sent.isprintable()
     if method == "CONNECT":
         assert target == "ihub.test:8000"
+        target = "http://" + target
     else:
-        assert method.isalpha() and target.startswith(origin(BASE) + "/")
-        assert origin(target) == origin(BASE) and "@" not in target.split("/", 3)[2] and "#" not in target
+        assert method.isalpha() and target.startswith(origin(BASE) + "/") and "#" not in target
+    # read by another parser (the corporate proxy's), what was accepted still names the base
+    url = httpx.URL(target)
+    assert (url.scheme, url.host, url.port, url.userinfo) == ("http", "ihub.test", 8000, b"")
+    # and what was accepted was Chromium's own way of asking for the base's origin
+    asked = line.split(" ")[1]
+    assert origin(asked if method != "CONNECT" else "http://" + asked) == origin(BASE)
 
 
 class _Upstream:
-    """A corporate proxy that notes what it receives: it answers a CONNECT with 200 and then
-    echoes the tunnel's bytes, and anything else with a small 200 response, kept alive (as a
-    careless proxy might), closing after a quiet half second."""
+    """A corporate proxy that notes what it receives: it answers a CONNECT with 200 (or
+    ``status``) and then echoes the tunnel's bytes, and anything else with a small response
+    (``status``), kept alive (as a careless proxy might), closing after a quiet half second."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: bytes = b"200 OK") -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
+        self.status = status
+        self.accepted = 0
         self.received: list[bytes] = []
+        self._threads: list[threading.Thread] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
         with contextlib.suppress(OSError):
             while True:
                 connection, _ = self.server.accept()
-                threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+                self.accepted += 1
+                self._threads.append(threading.Thread(target=self._serve, args=(connection,), daemon=True))
+                self._threads[-1].start()
 
     def _serve(self, connection: socket.socket) -> None:
         got = b""
         connection.settimeout(0.5)
         with connection, contextlib.suppress(OSError):
-            while b"\r\n\r\n" not in got:
-                got += connection.recv(65536)
+            while b"\r\n\r\n" not in got and (data := connection.recv(65536)):
+                got += data
+            refusal = b"HTTP/1.1 " + self.status + b"\r\nProxy-Authenticate: Negotiate\r\nContent-Length: 0\r\n\r\n"
             if got.startswith(b"CONNECT "):
+                if not self.status.startswith(b"200"):
+                    connection.sendall(refusal)
+                    return
                 connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 got_tunnel = connection.recv(65536)
                 connection.sendall(got_tunnel)
                 got += got_tunnel
-            else:
-                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+            elif got:
+                connection.sendall(
+                    refusal if not self.status.startswith(b"200")
+                    else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok"
+                )
                 with contextlib.suppress(TimeoutError):
                     while data := connection.recv(65536):
                         got += data
         self.received.append(got)
+
+    def finish(self) -> None:
+        """Every connection it took has ended (what they carried is in ``received``)."""
+        for thread in self._threads:
+            thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -146,7 +173,7 @@ def test_a_request_elsewhere_is_refused_and_none_reaches_the_corporate_proxy(rel
     _, upstream, port = relay
     assert _exchange(port, b"CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\r\n").startswith(b"HTTP/1.1 403 ")
     assert _exchange(port, b"POST http://elsewhere.test/CreateSession HTTP/1.1\r\nContent-Length: 3\r\n\r\npw!") == b""
-    assert upstream.received == []
+    assert upstream.accepted == 0
 
 
 def test_the_bases_tunnel_goes_through_with_the_proxys_credentials(relay: tuple[GuardProxy, _Upstream, int]) -> None:
@@ -166,17 +193,61 @@ def test_a_plain_request_goes_alone_and_its_answer_closes_the_connection(relay: 
     second = b"POST http://elsewhere.test/steal HTTP/1.1\r\nHost: elsewhere.test\r\nContent-Length: 2\r\n\r\npw"
     got = _exchange(port, first + second)
     head, _, body = got.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close" in head and b"keep-alive" not in head and body == b"ok"
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close" in head and body == b"ok"
+    assert b"keep-alive" not in head.lower()
+    upstream.finish()
+    assert upstream.accepted == 1
     sent = b"".join(upstream.received)
     assert sent.startswith(b"POST http://ihub.test:8000/CreateHub HTTP/1.1\r\nHost: ihub.test:8000\r\n")
     assert sent.endswith(b"Connection: close\r\n\r\nname=") and b"keep-alive" not in sent
     assert b"elsewhere" not in sent and b"Proxy-Authorization: Basic " in sent
 
 
-def test_a_chunked_body_is_not_relayed(relay: tuple[GuardProxy, _Upstream, int]) -> None:
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\npw\r\n0\r\n\r\n",  # no length
+        b"Content-Length: 2\r\nContent-Length: 40\r\n\r\npw",  # two lengths: the rest would be a request of its own
+        b"Content-Length: +2\r\n\r\npw",
+        b"Content-Length: 2\r\n  x: folded\r\n\r\npw",  # a folded line would join the tool's own Host
+    ],
+)
+def test_a_request_of_no_one_plain_length_is_not_relayed(relay: tuple[GuardProxy, _Upstream, int], head: bytes) -> None:
     _, upstream, port = relay
-    got = _exchange(port, b"POST http://ihub.test:8000/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\npw\r\n0\r\n\r\n")
-    assert got == b"" and upstream.received == []
+    assert _exchange(port, b"POST http://ihub.test:8000/x HTTP/1.1\r\nHost: ihub.test:8000\r\n" + head) == b""
+    assert upstream.accepted == 0
+
+
+def test_only_the_tools_own_host_length_and_credentials_go_upstream(relay: tuple[GuardProxy, _Upstream, int]) -> None:
+    _, upstream, port = relay
+    _exchange(port, (
+        b"POST http://ihub.test:8000/x HTTP/1.1\r\nHost: elsewhere.test\r\nConnection: keep-alive, X-Secret\r\n"
+        b"X-Secret: hop\r\nProxy-Authorization: Basic Y2hyb21pdW0=\r\nContent-Length: 00002\r\nX-Kept: 1\r\n\r\npw"
+    ))
+    upstream.finish()
+    sent = upstream.received[0]
+    assert b"elsewhere" not in sent and b"X-Secret" not in sent and b"Y2hyb21pdW0" not in sent and b"X-Kept: 1\r\n" in sent
+    assert sent.count(b"Host: ") == 1 and b"Content-Length: 2\r\n" in sent and sent.endswith(b"\r\n\r\npw")
+
+
+@pytest.mark.parametrize("tunnel", [True, False], ids=["tunnel", "plain"])
+def test_a_corporate_proxy_that_wants_other_credentials_is_named(tunnel: bool) -> None:
+    upstream = _Upstream(b"407 Proxy Authentication Required")
+    guard = GuardProxy(BASE, Upstream("127.0.0.1", upstream.port, "corp", "Pr0xy-secret"))
+    try:
+        port = int(guard.start().rsplit(":", 1)[1])
+        request = b"CONNECT ihub.test:8000 HTTP/1.1\r\n\r\n" if tunnel else b"GET http://ihub.test:8000/Hubs HTTP/1.1\r\n\r\n"
+        got = _exchange(port, request)
+        # not the corporate proxy's challenge (Chromium has nothing to answer it with)
+        assert got.startswith(b"HTTP/1.1 502 ") if tunnel else got == b""
+        assert b"Negotiate" not in got
+        assert guard.trouble == (
+            f"the corporate proxy 127.0.0.1:{upstream.port} answered 407 Proxy Authentication Required for ihub.test:8000 "
+            "(it wants credentials, or another kind of authentication than Basic)"
+        )
+    finally:
+        guard.close()
+        upstream.server.close()
 
 
 def test_a_corporate_proxy_that_does_not_answer_is_a_bad_gateway() -> None:
@@ -186,5 +257,83 @@ def test_a_corporate_proxy_that_does_not_answer_is_a_bad_gateway() -> None:
         try:
             port = int(guard.start().rsplit(":", 1)[1])
             assert _exchange(port, b"CONNECT ihub.test:8000 HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 502 ")
+            assert guard.trouble == f"cannot connect to the corporate proxy 127.0.0.1:{nothing.getsockname()[1]} (Connect call failed)" or (
+                guard.trouble is not None and guard.trouble.startswith("cannot connect to the corporate proxy 127.0.0.1:")
+            )
+            # a plain request: not answered (a 502 would read as Inter-Hub's own)
+            assert _exchange(port, b"GET http://ihub.test:8000/Hubs HTTP/1.1\r\n\r\n") == b""
         finally:
             guard.close()
+    guard.close()  # a second time: nothing to do
+
+
+def test_a_proxy_that_cannot_listen_says_so_and_leaves_nothing_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    async def cannot(*args: object, **kwargs: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(asyncio, "start_server", cannot)
+    guard = GuardProxy(BASE, Upstream("127.0.0.1", 9))
+    with pytest.raises(OSError, match="Too many open files"):
+        guard.start()
+    assert not [t for t in threading.enumerate() if t.name == "ihub-guard-proxy"]
+    guard.close()
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "host", "port", "names"),
+    [
+        ("*", "hub.example", 443, True),
+        (" example.com , * ", "hub.example", 443, True),
+        ("example.com", "example.com", 443, True),
+        ("example.com", "hub.example.com", 443, True),  # a name covers its subdomains
+        (".example.com", "hub.example.com", 443, True),
+        ("*.example.com", "hub.example.com", 443, True),
+        ("example.com", "notexample.com", 443, False),
+        ("example.com:8443", "example.com", 443, False),
+        ("example.com:443", "example.com", 443, True),
+        ("::1", "[::1]", 8000, True),
+        ("[::1]:8000", "[::1]", 8000, True),
+        ("[::1]:9000", "[::1]", 8000, False),
+        ("10.0.0.0/8", "10.1.2.3", 80, True),
+        ("10.0.0.0/8", "11.1.2.3", 80, False),
+        ("10.0.0.0/8", "hub.example", 80, False),
+        ("", "hub.example", 443, False),
+    ],
+)
+def test_no_proxy_is_read_as_curl_and_httpx_read_it(no_proxy: str, host: str, port: int, names: bool) -> None:
+    assert no_proxy_names(host, port, no_proxy) is names
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://c0rpuser:Xq9z\uff0fwv@proxy:3128",  # a character Python's URL parser refuses
+        "http://c0rpuser:Xq9z/wv@proxy:3128",  # an unencoded / in the password: host "wv" otherwise
+        "http://c0rpuser:77/Xq9z@proxy",
+        "http://c0rpuser:Xq9z?wv@proxy",
+        "http://c0rpuser:Xq9z@proxy:0",
+        "socks5://c0rpuser:Xq9z/wv@proxy",
+        "https://c0rpuser:Xq9z@proxy:3128",
+        "ftp://c0rpuser:Xq9z@proxy",
+    ],
+)
+def test_a_proxy_variable_that_is_no_http_proxy_is_refused_without_showing_it(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", value)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(BadInputError) as raised:
+        corporate_proxy("https://hub.example")
+    said = f"{raised.value.message} {raised.value.where} {raised.value.hint}"
+    assert "HTTPS_PROXY" in said and "percent-encoded" in said
+    assert "c0rpuser" not in said and "Xq9z" not in said and "wv" not in said and "77" not in said, said
+
+
+def test_a_proxy_variables_credentials_are_read_percent_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "Proxy.Corp:8080")
+    monkeypatch.setenv("HTTPS_PROXY", "http://c%40rp:p%2Fw%3A1@proxy.corp:3128/")
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert corporate_proxy("https://hub.example") == Upstream("proxy.corp", 3128, "c@rp", "p/w:1")
+    assert corporate_proxy("http://127.0.0.1:8000") == Upstream("proxy.corp", 8080)
+    assert corporate_proxy("http://localhost:8000") is None

@@ -98,8 +98,9 @@ def test_an_operators_login_that_inter_hub_sends_elsewhere_stops_at_once(
     # Inter-Hub answers the login with a redirect to another origin (its own idea of its
     # address is not the base): the operator's wait, which lets the page's failures pass (a
     # mistyped code), stops at once there, naming that origin, not after its whole timeout.
-    # Refused there (the origin guard's proxy), or answering with a login form of its own (a
-    # corporate proxy's route lets a redirect through; a password box: not "logged in").
+    # Refused there (as the origin guard's proxy does), or answering with a login form of its
+    # own (where nothing refuses it, the page objects' own check is the last line: a password
+    # box elsewhere is not "logged in").
     base = sandbox_factory(submit=submit).base_url
     login = LoginPage(page, base, 10)
     login.open()
