@@ -29,6 +29,7 @@ import httpx
 from flows.audit import RunFolder
 from flows.errors import AuthError, ExitCode, IhubError
 from flows.keysink import KeySink
+from flows.network import http_client
 from flows.known_secrets import KnownSecrets
 from flows.seeds import SeedSet
 from flows.steps.base import Approver, Options, Run
@@ -297,7 +298,7 @@ class ApiClient:
         self.secrets = secrets
         self.folder = folder
         self.timeout_s = timeout_s
-        self.http = httpx.Client(base_url=base, timeout=timeout_s, follow_redirects=False)
+        self.http = http_client(base, timeout_s=timeout_s)
         self._token: str | None = None
         self.step = "login"  # the step the requests belong to, for the audit log
         self.last = ""  # "METHOD path" of the last request

@@ -48,7 +48,7 @@ from flows.steps import (
     page_failure,
 )
 from flows.verify import Check, verify
-from pages.base import NotAsExpected, PageError, first_line
+from pages.base import NotAsExpected, PageError, RequestFailed, first_line
 from pages.widgets import WidgetsPage
 
 
@@ -160,7 +160,8 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     error = _as_error(step, run, exc)
-    if guard is not None and (trouble := guard.proxy_trouble()) is not None:
+    if guard is not None and isinstance(exc, (RequestFailed, PlaywrightError)) and (trouble := guard.proxy_trouble()) is not None:
+        # a request that failed or never came back, not a page that shows something else
         said = f"{trouble}: {hints.CORPORATE_PROXY}"
         error.hint = f"{said}; {error.hint}" if error.hint else said
     refused = guard.refused() if guard is not None else None

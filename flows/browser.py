@@ -231,8 +231,16 @@ class OriginGuard:
         if self.upstream is not None:
             if self._relay is None:
                 self._relay = GuardProxy(self.base, self.upstream)
+            try:
+                relay = self._relay.start()
+            except OSError as exc:
+                raise StepFailed(
+                    f"cannot start the browser's proxy on 127.0.0.1: {exc.strerror or exc}",
+                    where="the origin guard (behind a corporate proxy)",
+                    hint="free a loopback port or file descriptors (ulimit -n), then run the command again",
+                ) from None
             # nothing direct: <-loopback> sends loopback addresses through it too
-            return {"server": self._relay.start(), "bypass": "<-loopback>"}
+            return {"server": relay, "bypass": "<-loopback>"}
         if self._refuser is None:
             self._refuser = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self._refuser.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused

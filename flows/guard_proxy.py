@@ -7,16 +7,20 @@ not even a form's fields (a login's password among them). (A Playwright route, t
 filter requests, is not asked about a redirect's next hop, and turns Chromium's HTTP cache off.)
 
 Only what the base needs is relayed: a tunnel (``CONNECT``) to the base's host and port (HTTPS,
-and a WebSocket), and a plain request whose absolute URL is of the base's origin (plain
-``http://``, which the tool allows for loopback addresses only). What goes upstream is written
+and a WebSocket), and a plain request whose absolute URL is of the base's origin (a plain
+``http://`` base, which needs ``--allow-insecure-http`` here: a loopback one goes direct). What goes upstream is written
 from the parsed address, not copied: the tunnel always names the base, a plain request is sent as
 the base's origin and the path, so an address the corporate proxy would read otherwise than this
 check did cannot lead anywhere else. Of a plain request, only its head and its body (by its one
 Content-Length) go upstream, with ``Connection: close``, and its answer goes back marked as the
 connection's last: a next request on the same connection could be for another host, and is
 never relayed. The corporate proxy's credentials (Basic) are added here: Chromium never sees
-them. What the corporate proxy refused (a 407: it wants another kind of authentication) or
-could not be reached for is kept in :attr:`GuardProxy.trouble`, for the error's hint.
+them. Where the corporate proxy could not be reached, refused a tunnel, or asked for
+authentication (407), that is kept in :attr:`GuardProxy.trouble`, for the error's hint (its
+other answers to a plain request are relayed as they are).
+
+Any process of this machine can connect to the proxy's loopback port while a run lasts; it
+relays nothing but requests to the base, the corporate proxy's credentials added.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ _CLOSE = b"Connection: close\r\n\r\n"
 # Host and Content-Length (written here from what was checked)
 _HOP_BY_HOP = {"connection", "proxy-connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "te", "trailer", "upgrade"}
 _DIGITS = re.compile(r"[0-9]{1,15}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # a header's name
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a header line: a line break of its own, NUL, ...
 _BODY_LIMIT = 16 * 1024 * 1024  # a form's body, at most (read whole before anything goes upstream)
 _T = TypeVar("_T")
 
@@ -90,35 +96,47 @@ def upstream_line(base: str, request_line: str) -> str | None:
     return f"{method} {origin(base)}{path} {version}"
 
 
+def _header_lines(head: str) -> list[tuple[str, str, str]]:
+    """A head's header lines (after its first line) as (line, lower-case name, value).
+    ValueError for a line no proxy should read otherwise than this one: a name that is no
+    token, a control character (a lone CR or LF would start a line of its own there), a line
+    folded onto the one before."""
+    lines = []
+    for line in (h for h in head.split("\r\n") if h):
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name) or _CONTROL.search(line):
+            raise ValueError("a header line that is not plain")
+        lines.append((line, name.lower(), value.strip()))
+    return lines
+
+
 def request_fields(head: str) -> tuple[str, int | None]:
     """A plain request's header lines to pass on (each ending in CRLF, without the hop-by-hop
     ones and Host and Content-Length), and its body's length (None: no Content-Length).
     ValueError where its body has no one plain length (chunked, two Content-Length headers, a
     malformed one, more than :data:`_BODY_LIMIT`) or a header is folded onto the next line:
     such a request is not relayed (Chromium sends none of them for the admin UI's forms)."""
-    lines = [h for h in head.split("\r\n") if h]
-    if any(h[0] in " \t" for h in lines):
-        raise ValueError("a folded header line")
-    fields = [(name.strip().lower(), value.strip()) for name, _, value in (h.partition(":") for h in lines)]
-    if any(name == "transfer-encoding" for name, _ in fields):
+    lines = _header_lines(head)
+    if any(name == "transfer-encoding" for _, name, _ in lines):
         raise ValueError("a request body without a length")
-    lengths = [value for name, value in fields if name == "content-length"]
+    lengths = [value for _, name, value in lines if name == "content-length"]
     if len(lengths) > 1 or (lengths and not _DIGITS.fullmatch(lengths[0])) or (lengths and int(lengths[0]) > _BODY_LIMIT):
         raise ValueError("not one plain Content-Length")
-    dropped = _HOP_BY_HOP | {"host", "content-length"} | {
-        token.strip().lower() for name, value in fields if name == "connection" for token in value.split(",")
-    }
-    kept = "".join(f"{h}\r\n" for h, (name, _) in zip(lines, fields) if name not in dropped)
-    return kept, int(lengths[0]) if lengths else None
+    return _kept(lines, {"host", "content-length"}), int(lengths[0]) if lengths else None
+
+
+def _kept(lines: list[tuple[str, str, str]], dropped: set[str]) -> str:
+    """The lines to pass on, each ending in CRLF: not the hop-by-hop ones, nor those a
+    Connection header names, nor the ``dropped``."""
+    named = {token.strip().lower() for _, name, value in lines if name == "connection" for token in value.split(",")}
+    return "".join(f"{line}\r\n" for line, name, _ in lines if name not in _HOP_BY_HOP | named | dropped)
 
 
 def _answer_head(reply: str) -> str:
     """The corporate proxy's answer head as passed to Chromium: the same, without hop-by-hop
     headers, marked as the connection's last."""
     status_line, _, head = reply.partition("\r\n")
-    lines = [h for h in head.split("\r\n") if h]
-    kept = "".join(f"{h}\r\n" for h in lines if h.partition(":")[0].strip().lower() not in _HOP_BY_HOP)
-    return f"{status_line}\r\n{kept}"
+    return f"{status_line}\r\n{_kept(_header_lines(head), set())}"
 
 
 class GuardProxy:
@@ -148,20 +166,28 @@ class GuardProxy:
             def run() -> None:
                 asyncio.set_event_loop(loop)
                 try:
-                    self._server = loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_HEAD_LIMIT))
-                except BaseException as exc:  # noqa: BLE001 - handed to start()'s caller
-                    failed.append(exc)
-                    return
+                    try:
+                        self._server = loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_HEAD_LIMIT))
+                    except BaseException as exc:  # noqa: BLE001 - handed to start()'s caller
+                        failed.append(exc)
+                        return
+                    finally:
+                        ready.set()
+                    loop.run_forever()
+                    # stopped (close()): every connection's task ends, one accepted at the last moment too
+                    while tasks := asyncio.all_tasks(loop):
+                        for task in tasks:
+                            task.cancel()
+                        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                    loop.run_until_complete(loop.shutdown_asyncgens())
                 finally:
-                    ready.set()
-                loop.run_forever()
+                    loop.close()
 
             self._loop, self._thread = loop, threading.Thread(target=run, name="ihub-guard-proxy", daemon=True)
             self._thread.start()
             ready.wait()
             if failed:
                 self._thread.join()
-                loop.close()
                 self._loop = self._thread = None
                 raise failed[0]
         assert self._server is not None
@@ -175,21 +201,14 @@ class GuardProxy:
             return
         server, self._server = self._server, None
 
-        async def stop() -> None:
+        def stop() -> None:
             if server is not None:
                 server.close()
-            # every connection's task, one accepted a moment ago and not yet started included
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            loop.stop()
+            loop.stop()  # the thread then ends every connection and closes the loop
 
-        if thread.is_alive():
-            asyncio.run_coroutine_threadsafe(stop(), loop)
-            thread.join(timeout=10)
-        if not thread.is_alive():
-            loop.close()
+        with contextlib.suppress(RuntimeError):  # the loop closed already
+            loop.call_soon_threadsafe(stop)
+        thread.join(timeout=10)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: list[asyncio.StreamWriter] = []  # the connection to the corporate proxy, once open
@@ -232,7 +251,7 @@ class GuardProxy:
         except (OSError, asyncio.TimeoutError):
             writer.write(_BAD_GATEWAY)
             return
-        user_agent = next((h for h in headers.split("\r\n") if h.lower().startswith("user-agent:")), None)
+        user_agent = next((h for h, name, _ in _header_lines(headers) if name == "user-agent"), None)
         upstream[0].write(
             f"{line}\r\nHost: {self._authority}\r\n".encode("ascii")
             + (f"{user_agent}\r\n".encode("latin-1") if user_agent else b"")
@@ -272,9 +291,9 @@ class GuardProxy:
 
     def _refused_by_upstream(self, reply: str) -> None:
         status = reply.partition("\r\n")[0].split(" ", 1)[-1]
-        self.trouble = f"the corporate proxy {self.upstream.address} answered {status} for {self._authority}"
-        if status.startswith("407"):
-            self.trouble += " (it wants credentials, or another kind of authentication than Basic)"
+        said = "".join(c for c in status[:80] if c.isascii() and c.isprintable())  # its words, not its control codes
+        why = " (it wants credentials, or another kind of authentication than Basic)" if said.startswith("407") else ""
+        self.trouble = f"the corporate proxy {self.upstream.address} answered {said} for {self._authority}{why}"
 
 
 async def _until_gone(reader: asyncio.StreamReader, work: Awaitable[_T]) -> _T:
@@ -284,18 +303,18 @@ async def _until_gone(reader: asyncio.StreamReader, work: Awaitable[_T]) -> _T:
     job = asyncio.ensure_future(work)
 
     async def gone() -> None:
-        while await reader.read(65536):
-            pass  # nothing more is relayed from this connection
+        with contextlib.suppress(OSError):  # reset: gone all the same
+            while await reader.read(65536):
+                pass  # nothing more is relayed from this connection
 
     watch = asyncio.ensure_future(gone())
     try:
         await asyncio.wait({job, watch}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
-    if not job.done():
-        job.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await job
+    finally:  # also where this task is cancelled (the proxy closes): neither is left running
+        for task in (job, watch):
+            task.cancel()
+        await asyncio.gather(job, watch, return_exceptions=True)
+    if job.cancelled():
         raise EOFError("the browser closed the connection")
     return job.result()
 

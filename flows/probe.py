@@ -250,11 +250,9 @@ def probe(base_url: str, timeout_s: float, ca_bundle: Any = None) -> ProbeResult
     """Run the gate's checks against ``base_url``; never raises for what the server does."""
     result = ProbeResult(base_url)
     headers = {"Accept": "application/json"}
-    from flows.verify import tls_verify
+    from flows.network import http_client
 
-    with httpx.Client(
-        base_url=base_url, timeout=timeout_s, follow_redirects=False, headers=headers, verify=tls_verify(ca_bundle)
-    ) as client:
+    with http_client(base_url, timeout_s=timeout_s, ca_bundle=ca_bundle, headers=headers) as client:
         try:
             result.criteria.append(check_hubs(client))
         except _NoAnswer as exc:

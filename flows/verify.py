@@ -16,6 +16,7 @@ from flows import hints
 from flows.errors import ExitCode, IhubError
 from flows.keysink import StoredKey
 from flows.known_secrets import KnownSecrets
+from flows.network import http_client
 from flows.seeds import SeedSet
 
 REGISTRIES = (
@@ -147,26 +148,12 @@ def verify(
     timeout_s: float = 30,
     ca_bundle: Any = None,
 ) -> list[Check]:
-    with httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False, verify=tls_verify(ca_bundle)) as client:
+    with http_client(base_url, timeout_s=timeout_s, ca_bundle=ca_bundle) as client:
         reachable(client, base_url)
         checks = [check_registry(client, seeds, registry, field) for registry, field in REGISTRIES]
         checks.append(check_token(client, seeds, key, secrets))
         checks.append(check_hub_registry(client, seeds))
     return checks
-
-
-def tls_verify(ca_bundle: Any = None) -> Any:
-    """httpx's ``verify``: the system's CAs (certifi), plus IHUB_CA_BUNDLE's when given. Proxies
-    come from HTTPS_PROXY / HTTP_PROXY / NO_PROXY (httpx's trust_env)."""
-    if ca_bundle is None:
-        return True
-    import ssl
-
-    import certifi
-
-    context = ssl.create_default_context(cafile=certifi.where())
-    context.load_verify_locations(cafile=str(ca_bundle))
-    return context
 
 
 def reachable(client: httpx.Client, base_url: str) -> None:

@@ -210,6 +210,10 @@ def test_a_plain_request_goes_alone_and_its_answer_closes_the_connection(relay: 
         b"Content-Length: 2\r\nContent-Length: 40\r\n\r\npw",  # two lengths: the rest would be a request of its own
         b"Content-Length: +2\r\n\r\npw",
         b"Content-Length: 2\r\n  x: folded\r\n\r\npw",  # a folded line would join the tool's own Host
+        b"X: a\nGET http://elsewhere.test/ HTTP/1.1\r\nContent-Length: 2\r\n\r\npw",  # a lone LF: a line of its own there
+        b"X: a\rb\r\nContent-Length: 2\r\n\r\npw",
+        b"X: a\x00b\r\nContent-Length: 2\r\n\r\npw",
+        b"X y: a\r\nContent-Length: 2\r\n\r\npw",  # a name that is no token
     ],
 )
 def test_a_request_of_no_one_plain_length_is_not_relayed(relay: tuple[GuardProxy, _Upstream, int], head: bytes) -> None:
@@ -299,6 +303,8 @@ def test_a_proxy_that_cannot_listen_says_so_and_leaves_nothing_running(monkeypat
         ("10.0.0.0/8", "10.1.2.3", 80, True),
         ("10.0.0.0/8", "11.1.2.3", 80, False),
         ("10.0.0.0/8", "hub.example", 80, False),
+        ("0.0.1", "10.0.0.1", 443, False),  # an address is not named by a suffix
+        ("10.0.0.1", "10.0.0.1", 443, True),
         ("", "hub.example", 443, False),
     ],
 )
@@ -335,5 +341,10 @@ def test_a_proxy_variables_credentials_are_read_percent_decoded(monkeypatch: pyt
     monkeypatch.setenv("HTTPS_PROXY", "http://c%40rp:p%2Fw%3A1@proxy.corp:3128/")
     monkeypatch.setenv("NO_PROXY", "localhost")
     assert corporate_proxy("https://hub.example") == Upstream("proxy.corp", 3128, "c@rp", "p/w:1")
-    assert corporate_proxy("http://127.0.0.1:8000") == Upstream("proxy.corp", 8080)
-    assert corporate_proxy("http://localhost:8000") is None
+    assert corporate_proxy("http://ihub.test:8000") == Upstream("proxy.corp", 8080)
+    monkeypatch.setenv("https_proxy", "http://lower.corp:3128")  # the lower-case one first, as curl and httpx read them
+    assert corporate_proxy("https://hub.example") == Upstream("lower.corp", 3128)
+    # this machine's own base: no proxy can reach it (and its login would cross the network in clear)
+    monkeypatch.setenv("NO_PROXY", "")
+    for base in ("http://localhost:8000", "http://127.0.0.1:8000", "http://[::1]:8000", "https://127.0.0.2"):
+        assert corporate_proxy(base) is None, base

@@ -122,17 +122,30 @@ def test_the_proxy_variables_are_honoured(sandbox_factory: SandboxFactory, tmp_p
         assert "cannot reach" not in verify.stderr, verify.stderr
 
 
-def test_a_base_named_in_no_proxy_is_reached_directly(sandbox: RunningSandbox, tool: Tool) -> None:
+def test_a_base_on_this_machine_never_goes_through_the_corporate_proxy(sandbox: RunningSandbox, tool: Tool) -> None:
+    # A corporate shell exports HTTP_PROXY, and NO_PROXY does not name 127.0.0.1: the sandbox
+    # (make rehearse's too) is reached directly by the browser and the HTTP checks alike (no
+    # proxy can reach this machine's loopback; its login would cross the network in clear).
     with refusing_origin() as nothing_there:
-        env = {**_proxy_env(nothing_there), "NO_PROXY": "example.com, 127.0.0.1", "no_proxy": "example.com, 127.0.0.1"}
+        env = {**_proxy_env(nothing_there), "HTTPS_PROXY": nothing_there, "ALL_PROXY": nothing_there}
         plan = tool("plan", extra_env=env)
+        verify = tool("verify", extra_env=env)
     assert plan.returncode == ExitCode.OK, plan.stderr
+    assert "cannot reach" not in verify.stderr and "Connection refused" not in verify.stderr, verify.stderr
+
+
+def test_a_proxy_variable_that_is_no_address_stops_the_http_checks_too(tool: Tool) -> None:
+    # httpx would have raised InvalidURL with the password in it (a traceback)
+    result = tool("verify", base="https://hub.example", extra_env={"HTTPS_PROXY": "http://c0rp:s3cr3t?x@proxy:8080", "NO_PROXY": ""})
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+    assert "HTTPS_PROXY is not the address of an http:// proxy" in result.stderr
+    assert "s3cr3t" not in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_proxy_the_browser_cannot_chain_is_named(tool: Tool) -> None:
-    result = tool("plan", extra_env=_proxy_env("socks5://user:Pr0xy-secret@127.0.0.1:1080"))
+    result = tool("plan", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env("socks5://user:Pr0xy-secret@127.0.0.1:1080"))
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
-    assert "HTTP_PROXY is a socks5:// proxy" in result.stderr and "percent-encoded" in result.stderr
+    assert "http_proxy is a socks5:// proxy" in result.stderr and "percent-encoded" in result.stderr  # the variable as set
     assert "Pr0xy-secret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
