@@ -202,6 +202,17 @@ def bypass_rules(base: str) -> str:
     return ",".join(rules)
 
 
+def launch_args(base: str) -> list[str]:
+    """Chromium's flags for a run against ``base``: :data:`CHROMIUM_ARGS`, and host resolver
+    rules under which no name resolves but the base's host (and 127.0.0.1, where the origin
+    guard's proxy listens). A request elsewhere goes to that proxy, which refuses it; but
+    Chromium still looked its name up first, so a page's script could spell what it read into a
+    name that DNS would carry off the machine."""
+    host = scheme_host_port(base)[1].strip("[]")  # an IPv6 address unbracketed, as the rules want it
+    excluded = dict.fromkeys(["127.0.0.1", host])
+    return [*CHROMIUM_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, " + ", ".join(f"EXCLUDE {h}" for h in excluded)]
+
+
 class OriginGuard:
     """Keeps the browser on the base's origin (scheme, host, port): no request to anywhere else
     leaves (a redirect's hop included: Chromium asks its proxy for each), and each one tried is
@@ -517,7 +528,7 @@ class BrowserSession:
                 executable_path=path,
                 headless=not self.options.headed,
                 slow_mo=self.options.slow_mo_ms or None,
-                args=CHROMIUM_ARGS,
+                args=launch_args(base),
                 # A SIGINT that reaches Playwright's driver (Ctrl-C at a terminal did, before the
                 # driver had a session of its own; one sent to the whole cgroup still does) must
                 # not make it close the browser at once: the trace could not be saved. The run

@@ -58,6 +58,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-features=" + ",".join(PLAYWRIGHT_DISABLED_FEATURES + UNUSED_FEATURES),
+    # WebRTC sends UDP past any proxy: a page's script could send what it reads (a typed
+    # password, a shown API key) to another origin, the origin guard notwithstanding. Only
+    # what goes through the proxy (which refuses it) is left.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 ]
 
 

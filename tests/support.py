@@ -29,7 +29,8 @@ from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
 from flows.network import PROXY_VARIABLES
-from flows.provision import CHROMIUM_ARGS, find_browser
+from flows.browser import launch_args
+from flows.provision import find_browser
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
 
@@ -47,7 +48,9 @@ for name in list(os.environ):
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     found = find_browser(headless=browser_type_launch_args.get("headless", True))  # as apply picks
-    args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
+    # as the tool launches it: its flags, and no name resolving but localhost's (the sandboxes
+    # listen on 127.0.0.1)
+    args = {**browser_type_launch_args, "args": launch_args("http://localhost")}
     if found is not None:
         args["executable_path"] = str(found)
     return args

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserType, Page
 from playwright.sync_api import Error as PlaywrightError
 
 from flows.apply import ApplyOptions, Report, execute
 from flows.audit import UNSAFE_NO_SCRUB_ENV
-from flows.browser import OriginGuard, bypass_rules
+from flows.browser import OriginGuard, bypass_rules, launch_args
+from flows.provision import find_browser
 from flows.guard_proxy import Upstream
 from flows.console import Console
 from flows.errors import BadInputError, ExitCode
@@ -41,7 +42,7 @@ from flows.seeds import PROJECT_SEEDS, load_seeds
 from flows.settings import ExplicitSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import RunningSandbox, start_in_thread
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, count, forward_proxy, redirecting_origin, refusing_origin, rows, tool_env, work_dir_for
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, PROJECT, SandboxFactory, Tool, count, forward_proxy, redirecting_origin, refusing_origin, rows, serving, tool_env, work_dir_for
 from tests.secret_finder import where
 
 # A quote, a backslash and non-ASCII: Playwright's JSON keeps it raw UTF-8 with \" and \\.
@@ -584,6 +585,55 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, corp
     assert "/live" in servers[0].RequestHandlerClass.hits  # type: ignore[attr-defined]
     assert servers[1].RequestHandlerClass.hits == []  # type: ignore[attr-defined]
     assert servers[0].RequestHandlerClass.hits.count("/app.js") == 1  # type: ignore[attr-defined]
+
+
+def test_a_pages_script_cannot_send_by_webrtc_past_the_guard(browser: Browser) -> None:
+    # A script of the base's own (a self-hosted session recorder, say) that reads the page
+    # and sends it over WebRTC: UDP goes past any proxy. Chromium's flags leave WebRTC only
+    # what goes through the proxy, which refuses it: not one datagram arrives.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as collector, serving(type("WebRtc", (_Origin,), {"hits": []})) as base:
+        collector.bind(("127.0.0.1", 0))
+        collector.settimeout(3)
+        guard = OriginGuard(base)
+        context = browser.new_context(proxy=guard.proxy())
+        try:
+            page = context.new_page()
+            page.goto(base + "/blank")
+            page.evaluate(
+                """port => { const pc = new RTCPeerConnection({iceServers: [{urls: 'stun:127.0.0.1:' + port}]});
+                pc.createDataChannel('leak'); pc.createOffer().then(o => pc.setLocalDescription(o)); window.pc = pc; }""",
+                collector.getsockname()[1],
+            )
+            with pytest.raises(TimeoutError):
+                collector.recvfrom(2048)
+        finally:
+            context.close()
+            guard.close()
+
+
+def test_no_name_is_looked_up_but_the_bases(browser_type: BrowserType, tmp_path: Path) -> None:
+    # A page's requests elsewhere are refused by the proxy, but Chromium looked their names up
+    # first: a script could spell what it read into a name, and DNS would carry it off. With
+    # the tool's flags, only the base's host resolves (Chromium's own log of its resolver).
+    netlog = tmp_path / "netlog.json"
+    base = "http://localhost:9"
+    found = find_browser(headless=True)
+    chromium = browser_type.launch(executable_path=str(found) if found else None, args=[*launch_args(base), f"--log-net-log={netlog}"])
+    guard = OriginGuard(base)
+    try:
+        page = chromium.new_context(proxy=guard.proxy()).new_page()  # type: ignore[arg-type]
+        page.set_content("<img src='https://img-l3ak-pw.example.org/x.png'><link rel=dns-prefetch href='//pre-l3ak-pw.example.org'>")
+        page.evaluate("() => fetch('https://fetch-l3ak-pw.example.org/').catch(() => null)")
+        with contextlib.suppress(PlaywrightError):
+            page.goto(base + "/")  # the base's own host is looked up (nothing listens on port 9)
+    finally:
+        chromium.close()
+        guard.close()
+    log = json.loads(netlog.read_text())
+    kinds = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    looked_up = {e["params"]["host"] for e in log["events"] if kinds.get(e["type"]) == "HOST_RESOLVER_MANAGER_REQUEST" and "host" in e.get("params", {})}
+    assert not [h for h in looked_up if "l3ak" in h], looked_up
+    assert any("localhost" in h for h in looked_up), looked_up  # the log does show lookups
 
 
 @pytest.mark.parametrize(
