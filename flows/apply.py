@@ -28,6 +28,7 @@ from flows.console import Console
 from flows.command import interrupted
 from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
+from flows.network import corporate_proxy
 from flows.plan import PlanFile, build_plan, check_context, check_decisions, check_observations, check_plan_out, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
@@ -343,7 +344,9 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     if not opts.plan:
         confirm_target(base, loopback=settings.is_loopback_target, yes=opts.yes, console=console)
     secrets = session.secrets
+    proxy = corporate_proxy(base)
     options: dict[str, Any] = {
+        "corporate_proxy": proxy.address if proxy is not None else None,
         "headed": opts.headed,
         "confirm": opts.confirm,
         "rotate_key": opts.steps.rotate_key,
@@ -364,6 +367,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     how = f"saved plan {opts.plan_file} (sha256 {saved.sha256[:12]}…)" if saved is not None else mode
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
     console.info(f"path: {'v2 bootstrap API' if via == 'api' else 'admin UI'} ({via_reason})")
+    if proxy is not None:
+        console.info(f"network: through the corporate proxy {proxy.address} (from {proxy.variable}); nothing but the base's origin")
     if saved is not None:
         console.info(f"carrying out {how}: every step is observed again first; any difference refuses the plan")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()

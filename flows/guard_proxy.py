@@ -63,6 +63,7 @@ class Upstream:
     port: int
     username: str = ""
     password: str = field(default="", repr=False)
+    variable: str = field(default="", compare=False)  # the variable it was read from, as set
 
     def authorization(self) -> bytes:
         if not self.username:

@@ -96,7 +96,7 @@ def corporate_proxy(base_url: str) -> Upstream | None:
         )
     if parts is None or parts.scheme.lower() != "http" or not parts.hostname or not 0 < proxy_port < 65536 or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise BadInputError(f"{name} is not the address of an http:// proxy", where=name, hint=_REFUSED_ADDRESS)
-    return Upstream(parts.hostname, proxy_port, unquote(parts.username or ""), unquote(parts.password or ""))
+    return Upstream(parts.hostname, proxy_port, unquote(parts.username or ""), unquote(parts.password or ""), name)
 
 
 def tls_verify(ca_bundle: Any = None) -> Any:

@@ -168,6 +168,8 @@ def test_a_corporate_proxy_that_wants_credentials_gets_them_and_nothing_shows_th
         address = proxy.replace("http://", f"http://c0rp.user:{quote(PROXY_PASSWORD, safe='')}@")
         with_them = tool("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(address))
         assert with_them.returncode == ExitCode.OK, with_them.stderr
+        # the operator is told which way the browser goes (the proxy's address, never its credentials)
+        assert f"network: through the corporate proxy {proxy.removeprefix('http://')} (from http_proxy)" in with_them.stderr
         assert any(s.startswith("POST ihub.test/CreateHub") for s in seen), seen
     shown = with_them.stdout + with_them.stderr + without.stdout + without.stderr
     assert PROXY_PASSWORD not in shown and quote(PROXY_PASSWORD, safe="") not in shown and token not in shown
