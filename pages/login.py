@@ -125,18 +125,18 @@ class LoginPage(AdminPage):
                 # the login form after all: its error, or the next page, within what is left
                 self._raise_on_deadline(deadline, what)
 
-    def await_operator(self, *, what: str, timeout_s: float, admin_path: str | None = None) -> None:
+    def await_operator(self, *, what: str, timeout_s: float, admin_path: str) -> None:
         """Wait until an operator has logged in by hand, within ``timeout_s``. An operator may
         retry and may pass a second factor on pages without a password box, so neither the
         form's error nor a failed request (a mistyped code answered 422, a page opened by
-        mistake) ends the wait: a Logout control does, or, given ``admin_path`` (an admin
-        page), a page without a password box once that page opens with the browser's session
-        (see :meth:`_await_operator`; each check within the page's own timeout)."""
+        mistake) ends the wait: a Logout control does, or a page without a password box once
+        ``admin_path`` (an admin page) opens with the browser's session (see
+        :meth:`_await_operator`; each check within the page's own timeout)."""
         ask_s = self.timeout_s
         with self._waiting(timeout_s) as deadline:
             self._await_operator(what, deadline, admin_path, ask_s=ask_s)
 
-    def _await_operator(self, what: str, deadline: float, admin_path: str | None, ask_s: float) -> None:
+    def _await_operator(self, what: str, deadline: float, admin_path: str, ask_s: float) -> None:
         """An operator's login, done when a Logout control shows, or (a layout without one on
         screen: IHP's generated layout, a customised one's closed account menu) on a loaded page
         without a password box once ``admin_path`` opens with the browser's session, as it is, not
@@ -156,8 +156,8 @@ class LoginPage(AdminPage):
         try:
             unanswered = 0
             while True:
-                self._await(self.logout_button if admin_path is None else self.logged_in, what, deadline, failed_requests=False)
-                if admin_path is None or self.logout_button.count():
+                self._await(self.logged_in, what, deadline, failed_requests=False)
+                if self.logout_button.count():
                     return
                 self._await_loaded(what, deadline)  # a native submit's next page may show before its form does
                 if self.password_boxes.count():

@@ -120,7 +120,7 @@ def test_an_operators_login_that_inter_hub_sends_elsewhere_stops_at_once(
 
 
 def test_an_operators_login_ends_on_a_logout_control(page: Page, sandbox_factory: SandboxFactory) -> None:
-    # Without an admin page to ask (``ihub-bootstrap`` always gives one), a Logout control on
+    # On a page between (no password box, the admin page does not open yet), a Logout control on
     # screen is what ends it: a collapsed menu's (in the accessibility tree, of no size) does not.
     base = sandbox_factory(markup="custom").base_url
     login = LoginPage(page, base, 10)
@@ -129,9 +129,9 @@ def test_an_operators_login_ends_on_a_logout_control(page: Page, sandbox_factory
     collapsed = '<a href="#" style="display:inline-block;width:0;height:0;overflow:hidden">Logout</a>'
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", collapsed)
     with pytest.raises(NotAsExpected, match="nothing happened within 1 s"):
-        login.await_operator(what="log in by hand", timeout_s=1)
+        login.await_operator(what="log in by hand", timeout_s=1, admin_path=HubsTexts.INDEX_PATH)
     page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", '<a href="#">Logout</a>')
-    login.await_operator(what="log in by hand", timeout_s=10)
+    login.await_operator(what="log in by hand", timeout_s=10, admin_path=HubsTexts.INDEX_PATH)
 
 
 @pytest.mark.parametrize("submit", ["js", "native"])
