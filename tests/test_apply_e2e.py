@@ -20,9 +20,9 @@ import pytest
 
 from playwright.sync_api import Browser
 
-from flows.errors import BadInputError, ExitCode
+from flows.errors import BadInputError, ExitCode, StepFailed
 from flows.keysink import FileSink
-from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, login, redirecting_origin, refusing_origin, rows, snapshot
+from tests.support import ADMIN_EMAIL, ADMIN_PASSWORD, SandboxFactory, Tool, count, forward_proxy, login, redirecting_origin, refusing_origin, rows, snapshot
 
 @pytest.fixture
 def tool(sandbox, tmp_path: Path, browser: Browser) -> Tool:  # noqa: ANN001
@@ -133,7 +133,7 @@ def test_wrong_password_is_an_authentication_error(tool: Tool, sandbox) -> None:
     assert count(sandbox, "hubs") == 1
 
 
-def _login_by_hand(base: str, state: Path, before: Any = None) -> None:
+def _login_by_hand(base: str, state: Path, before: Any = None, **settings: Any) -> None:
     """``ihub-bootstrap login``'s work, the operator typing into the login form (``before``:
     called with the page first)."""
     from flows.console import Console
@@ -147,10 +147,9 @@ def _login_by_hand(base: str, state: Path, before: Any = None) -> None:
         page.get_by_placeholder("Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Login").click()
 
-    settings = ExplicitSettings(base=base)
     # a thread of its own: this worker's Playwright (the shared browser) runs in the main thread
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(login_and_save, settings, state, Console(), headed=False, wait_s=30, fill=operator).result()
+        pool.submit(login_and_save, ExplicitSettings(base=base, **settings), state, Console(), headed=False, wait_s=30, fill=operator).result()
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert any(c["name"] == "SESSION" for c in json.loads(state.read_text())["cookies"])
 
@@ -199,6 +198,22 @@ def test_a_login_page_that_inter_hub_sends_elsewhere_is_named(tmp_path: Path) ->
             _login_by_hand(base, state)
     assert f"open /NewSession: Inter-Hub sent the browser to {elsewhere}, not to {base}" in raised.value.message
     assert "IHUB_BASE" in (raised.value.hint or "") and not state.exists()
+
+
+def test_a_login_that_the_corporate_proxy_refuses_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The corporate proxy wants credentials the variable does not give: `login` says what it
+    # answered and what to do, not only that the page did not open.
+    state = tmp_path / "admin.storage-state.json"
+    with forward_proxy(authorization="Basic c29tZW9uZTplbHNl") as (proxy, seen):
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(StepFailed) as raised:
+            _login_by_hand("http://ihub.test", state, allow_insecure_http=True)
+    assert set(seen) == {"GET ihub.test/NewSession"}, seen
+    assert "not logged in: cannot open /NewSession" in raised.value.message
+    hint = raised.value.hint or ""
+    assert f"the corporate proxy {proxy.removeprefix('http://')} answered 407 Proxy Authentication Required for ihub.test:80" in hint
+    assert "cntlm" in hint and not state.exists()
 
 
 def test_newer_schema_gets_its_vsm_fields(sandbox_factory: SandboxFactory, tmp_path: Path, browser: Browser) -> None:
