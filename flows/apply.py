@@ -28,7 +28,7 @@ from flows.console import Console
 from flows.command import interrupted
 from flows.errors import ExitCode, IhubError, SecretLeak, StepFailed
 from flows.keysink import open_sink
-from flows.network import corporate_proxy
+from flows.network import corporate_proxy, network_way
 from flows.plan import PlanFile, build_plan, check_context, check_decisions, check_observations, check_plan_out, load_plan, save_plan
 from flows.seeds import SeedSet
 from flows.session import RunSession
@@ -161,10 +161,10 @@ def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     error = _as_error(step, run, exc)
-    if guard is not None and isinstance(exc, (RequestFailed, PlaywrightError)) and (trouble := guard.proxy_trouble()) is not None:
-        # a request that failed or never came back, not a page that shows something else
-        said = f"{trouble}: {hints.CORPORATE_PROXY}"
-        error.hint = f"{said}; {error.hint}" if error.hint else said
+    if guard is not None and (isinstance(exc, RequestFailed) or (isinstance(exc, PlaywrightError) and not isinstance(exc, PlaywrightTimeoutError))):
+        # a request that failed or never came back, not a page that shows something else (nor
+        # a wait for an element that did not come)
+        error.hint = hints.with_proxy_trouble(guard.proxy_trouble(), error.hint)
     refused = guard.refused() if guard is not None else None
     if refused is not None and isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):
         # beside a failure a missing script or style could cause (an element not there, nothing
@@ -344,7 +344,7 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     if not opts.plan:
         confirm_target(base, loopback=settings.is_loopback_target, yes=opts.yes, console=console)
     secrets = session.secrets
-    proxy = corporate_proxy(base)
+    proxy, way = corporate_proxy(base), network_way(base)
     options: dict[str, Any] = {
         "corporate_proxy": proxy.address if proxy is not None else None,
         "headed": opts.headed,
@@ -367,8 +367,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     how = f"saved plan {opts.plan_file} (sha256 {saved.sha256[:12]}…)" if saved is not None else mode
     console.info(f"{command} {seeds.hub.slug} on {base} (session: {mode}); run folder {folder.path}")
     console.info(f"path: {'v2 bootstrap API' if via == 'api' else 'admin UI'} ({via_reason})")
-    if proxy is not None:
-        console.info(f"network: through the corporate proxy {proxy.address} (from {proxy.variable}); nothing but the base's origin")
+    if way is not None:
+        console.info(f"network: {way}")
     if saved is not None:
         console.info(f"carrying out {how}: every step is observed again first; any difference refuses the plan")
     approver: Approver = TerminalApprover(console, base) if opts.confirm else Approver()

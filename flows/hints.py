@@ -19,6 +19,14 @@ UI_CHANGED = (
 # Inter-Hub sent the browser to another origin
 OFF_TARGET = "check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)"
 # the corporate proxy would not relay the browser's request to the base
+def with_proxy_trouble(trouble: str | None, hint: str | None) -> str | None:
+    """``hint``, after what the corporate proxy refused or could not be reached for, if anything."""
+    if trouble is None:
+        return hint
+    said = f"{trouble}: {CORPORATE_PROXY}"
+    return f"{said}; {hint}" if hint else said
+
+
 CORPORATE_PROXY = (
     "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (an http:// proxy; a user name and password in it, percent-encoded, are "
     "sent as Basic authentication, the only kind the tool speaks: for NTLM or Kerberos, point it at a local proxy "
@@ -53,7 +61,7 @@ def for_failure(message: str, command: str = "apply") -> str:
         return ("the TLS certificate is not trusted: if a corporate proxy or CA signs it, set IHUB_CA_BUNDLE to a PEM "
                 "file of that CA; otherwise check IHUB_BASE")
     if any(t in message for t in _UNREACHABLE):
-        return ("Inter-Hub cannot be reached: check IHUB_BASE, the network, and HTTPS_PROXY / NO_PROXY if a proxy is "
+        return ("Inter-Hub cannot be reached: check IHUB_BASE, the network, and HTTPS_PROXY / HTTP_PROXY / NO_PROXY if a proxy is "
                 f"needed; then {again(command)}")
     if "Timeout" in message and "waiting for" in message:
         return DOCTOR

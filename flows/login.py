@@ -56,9 +56,7 @@ def login_and_save(
                 f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hints.OFF_TARGET
             ) from None
         except RequestFailed as exc:  # the login page or the hubs index did not open (a wrong base, the network, a 5xx)
-            hint = hints.for_failure(exc.message, "login")
-            if (trouble := session.guard.proxy_trouble()) is not None:
-                hint = f"{trouble}: {hints.CORPORATE_PROXY}; {hint}"
+            hint = hints.with_proxy_trouble(session.guard.proxy_trouble(), hints.for_failure(exc.message, "login"))
             raise StepFailed(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint=hint) from None
         except PageError as exc:
             raise AuthError(f"not logged in: {exc.message}", where=f"{base}/NewSession", hint="run login again") from None

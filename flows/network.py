@@ -37,9 +37,10 @@ def _variable(scheme: str) -> tuple[str, str]:
 
 
 def no_proxy_names(host: str, port: int | None, no_proxy: str) -> bool:
-    """Whether NO_PROXY names ``host`` (lower case, an IPv6 one in brackets) at ``port``, as curl
-    reads it: ``*``; a name, which also covers its subdomains (a leading ``.`` or ``*.`` alike);
-    an IP address (only itself) or a CIDR range; any of them with ``:PORT`` for that port only."""
+    """Whether NO_PROXY names ``host`` (lower case, an IPv6 one in brackets) at ``port``, read the
+    way Go's net/http reads it: ``*``; a name, which also covers its subdomains (a leading ``.``
+    or ``*.`` alike); an IP address (only itself) or a CIDR range; any of them with ``:PORT``
+    for that port only."""
     bare = host.strip("[]")
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(bare)
@@ -67,6 +68,7 @@ def no_proxy_names(host: str, port: int | None, no_proxy: str) -> bool:
     return False
 
 
+_OTHER_SCHEMES = {"https", "socks", "socks4", "socks4a", "socks5", "socks5h"}
 _REFUSED_ADDRESS = (
     "give it as http://[USER:PASSWORD@]HOST[:PORT], a user name and password percent-encoded (%40 for @, %2F for /, "
     "%3A for :), or unset it if the base needs no proxy"
@@ -88,7 +90,7 @@ def corporate_proxy(base_url: str) -> Upstream | None:
         proxy_port = parts.port if parts.port is not None else 80
     except ValueError:
         parts, proxy_port = None, 0
-    if parts is not None and parts.scheme.lower() != "http" and parts.scheme.lower() in _OTHER_SCHEMES:
+    if parts is not None and parts.scheme.lower() in _OTHER_SCHEMES:
         raise BadInputError(
             f"{name} is a {parts.scheme.lower()}:// proxy: the browser goes through an http:// one only",
             where=name,
@@ -97,6 +99,20 @@ def corporate_proxy(base_url: str) -> Upstream | None:
     if parts is None or parts.scheme.lower() != "http" or not parts.hostname or not 0 < proxy_port < 65536 or parts.path not in ("", "/") or parts.query or parts.fragment:
         raise BadInputError(f"{name} is not the address of an http:// proxy", where=name, hint=_REFUSED_ADDRESS)
     return Upstream(parts.hostname, proxy_port, unquote(parts.username or ""), unquote(parts.password or ""), name)
+
+
+def network_way(base_url: str) -> str | None:
+    """What ``plan`` and ``apply`` say of the way to the base where a proxy variable is set
+    (None where none is): through which corporate proxy, or directly and why."""
+    scheme, host, port = scheme_host_port(base_url)
+    name, server = _variable(scheme)
+    if not server:
+        return None
+    proxy = corporate_proxy(base_url)
+    if proxy is not None:
+        return f"through the corporate proxy {proxy.address} (from {proxy.variable}); nothing but the base's origin"
+    why = "the base is this machine's" if is_loopback(host) else f"{_env('NO_PROXY')[0]} names the base"
+    return f"directly to the base, {name} not used ({why})"
 
 
 def tls_verify(ca_bundle: Any = None) -> Any:
@@ -127,4 +143,3 @@ def http_client(base_url: str, *, timeout_s: float, ca_bundle: Any = None, **opt
     return httpx.Client(base_url=base_url, timeout=timeout_s, follow_redirects=False, **way, **options)
 
 
-_OTHER_SCHEMES = {"https", "socks", "socks4", "socks4a", "socks5", "socks5h"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import shutil
 import ssl
 import subprocess
@@ -23,9 +24,6 @@ from flows.errors import ExitCode
 from flows.guard_proxy import Upstream
 from sandbox.server import RunningSandbox
 from tests.support import SandboxFactory, Tool, forward_proxy, refusing_origin, rows, serving
-
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-
 
 class _NotFound(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
@@ -52,7 +50,10 @@ def not_inter_hub() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def corporate_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A CA and a certificate it signed for 127.0.0.1, made with openssl."""
+    """A CA and a certificate it signed for 127.0.0.1, made with openssl (only the TLS tests
+    need it: the proxy tests run without)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
     d = tmp_path_factory.mktemp("ca")
 
     def openssl(*args: str) -> None:
@@ -131,6 +132,7 @@ def test_a_base_on_this_machine_never_goes_through_the_corporate_proxy(sandbox: 
         plan = tool("plan", extra_env=env)
         verify = tool("verify", extra_env=env)
     assert plan.returncode == ExitCode.OK, plan.stderr
+    assert "network: directly to the base, http_proxy not used (the base is this machine's)" in plan.stderr
     assert "cannot reach" not in verify.stderr and "Connection refused" not in verify.stderr, verify.stderr
 
 
@@ -166,8 +168,12 @@ def test_a_corporate_proxy_that_wants_credentials_gets_them_and_nothing_shows_th
         assert "Basic" in without.stderr and "cntlm" in without.stderr
         # with them, percent-encoded in the variable: through, and sent only to it
         address = proxy.replace("http://", f"http://c0rp.user:{quote(PROXY_PASSWORD, safe='')}@")
-        with_them = tool("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(address))
+        code, report, stderr = tool.json("apply", "--yes", "--allow-insecure-http", base="http://ihub.test", extra_env=_proxy_env(address))
+        with_them = subprocess.CompletedProcess([], code, json.dumps(report, ensure_ascii=False), stderr)
+        assert json.dumps(PROXY_PASSWORD)[1:-1] not in json.dumps(report)  # nor JSON-escaped
         assert with_them.returncode == ExitCode.OK, with_them.stderr
+        start = json.loads((Path(report["run_folder"]) / "audit.jsonl").read_text().splitlines()[0])
+        assert start["options"]["corporate_proxy"] == proxy.removeprefix("http://")  # its address, for the auditor
         # the operator is told which way the browser goes (the proxy's address, never its credentials)
         assert f"network: through the corporate proxy {proxy.removeprefix('http://')} (from http_proxy)" in with_them.stderr
         assert any(s.startswith("POST ihub.test/CreateHub") for s in seen), seen
