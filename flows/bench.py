@@ -59,7 +59,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from flows.apply import DEFAULT_PARALLEL, ApplyOptions, Report, execute
 from flows.console import Console
-from flows.provision import CHROMIUM_ARGS, browser_name, find_browser
+from flows.browser import launch_args
+from flows.provision import browser_name, find_browser
 from flows.seeds import PROJECT_SEEDS, SeedSet, load_seeds
 from flows import settings
 from flows.settings import WIDGETS_PER_PAGE, ExplicitSettings, widget_pages
@@ -312,7 +313,8 @@ def playwright_script(sandbox: RunningSandbox, seeds: SeedSet) -> str:
     config, hub, manifest, consumer = sandbox.config, seeds.hub, seeds.manifest, seeds.api_consumer
     found = find_browser(headless=True)  # what apply launches headless (and Playwright's default)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(found) if found else None, headless=True, args=CHROMIUM_ARGS)
+        # with apply's own flags (flows.browser.launch_args), the resolver rules among them
+        browser = p.chromium.launch(executable_path=str(found) if found else None, headless=True, args=launch_args(sandbox.base_url))
         chromium = browser.version
         context = browser.new_context(base_url=sandbox.base_url, viewport={"width": 1280, "height": 900})
         page = context.new_page()
