@@ -22,7 +22,7 @@ PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
 
 
 def _env(name: str) -> tuple[str, str]:
-    """The variable's name as set (the lower-case one first, as curl, urllib and httpx read
+    """The variable's name as set (the lower-case one first, as urllib and httpx read
     them) and its value; ``(name, "")`` where neither is set."""
     for spelled in (name.lower(), name):
         if os.environ.get(spelled):
@@ -37,10 +37,11 @@ def _variable(scheme: str) -> tuple[str, str]:
 
 
 def no_proxy_names(host: str, port: int | None, no_proxy: str) -> bool:
-    """Whether NO_PROXY names ``host`` (lower case, an IPv6 one in brackets) at ``port``, read the
-    way Go's net/http reads it: ``*``; a name, which also covers its subdomains (a leading ``.``
-    or ``*.`` alike); an IP address (only itself) or a CIDR range; any of them with ``:PORT``
-    for that port only."""
+    """Whether NO_PROXY names ``host`` (lower case, an IPv6 one in brackets) at ``port``: ``*``;
+    a name, which covers itself and its subdomains, with or without a leading ``.`` or ``*.``
+    (curl's reading of a name; Go's leaves the name itself out after a dot); an IP address
+    (only itself) or a CIDR range; any of them with ``:PORT`` for that port only (as Go reads
+    those; curl has neither)."""
     bare = host.strip("[]")
     try:
         address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(bare)

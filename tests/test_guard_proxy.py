@@ -352,7 +352,7 @@ def test_a_proxy_that_cannot_listen_says_so_and_leaves_nothing_running(monkeypat
         ("", "hub.example", 443, False),
     ],
 )
-def test_no_proxy_is_read_as_curl_and_httpx_read_it(no_proxy: str, host: str, port: int, names: bool) -> None:
+def test_no_proxy_names_a_host_itself_its_subdomains_an_address_or_a_range(no_proxy: str, host: str, port: int, names: bool) -> None:
     assert no_proxy_names(host, port, no_proxy) is names
 
 
