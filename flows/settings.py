@@ -142,9 +142,12 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    # ::ffff:127.0.0.1 too (Python 3.11 says no; 3.13 reads the IPv4 address inside)
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 # Widgets created side by side on up to this many browser pages (apply --parallel, IHUB_PARALLEL).

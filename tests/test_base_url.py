@@ -143,3 +143,23 @@ def test_a_key_stored_under_another_spelling_of_the_base_is_still_this_targets(t
     assert FileSink(path, "https://hub.example.com").load("consumer-1") is None
     sink.store("consumer-1", "ops-hub", "key-two-" + "y" * 24)  # a regenerated key replaces it
     assert [(e["target"], e["api_key"][:7]) for e in sink.entries()] == [("https://hub.example.org", "key-two")]
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.5.6.7", True),
+        ("[::1]", True),
+        ("[::ffff:7f00:1]", True),  # ::ffff:127.0.0.1, as Chromium writes it
+        ("[::ffff:a00:1]", False),  # ::ffff:10.0.0.1
+        ("x.localhost", False),  # a name DNS answers for
+        ("hub.example", False),
+    ],
+)
+def test_this_machines_own_addresses_are_loopback(host: str, loopback: bool) -> None:
+    # a loopback base needs no --allow-insecure-http, is not asked about, and goes through no proxy
+    from flows.settings import is_loopback
+
+    assert is_loopback(host) is loopback
