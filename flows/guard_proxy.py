@@ -19,8 +19,11 @@ them. Where the corporate proxy could not be reached, refused a tunnel, or asked
 authentication (407), that is kept in :attr:`GuardProxy.trouble`, for the error's hint (its
 other answers to a plain request are relayed as they are).
 
-Any process of this machine can connect to the proxy's loopback port while a run lasts; it
-relays nothing but requests to the base, the corporate proxy's credentials added.
+The proxy listens on 127.0.0.1, where any process of this machine can connect while a run
+lasts; on Linux, a connection from another user's process is closed unanswered (the socket's
+owner, from /proc/net/tcp), so another user cannot reach the base with the operator's
+corporate-proxy credentials. (Elsewhere that check is not made; the proxy still relays nothing
+but requests to the base.)
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import re
+import socket
+import sys
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -133,6 +139,27 @@ def _kept(lines: list[tuple[str, str, str]], dropped: set[str]) -> str:
     return "".join(f"{line}\r\n" for line, name, _ in lines if name not in _HOP_BY_HOP | named | dropped)
 
 
+def peer_uid(peer: tuple[str, int], local: tuple[str, int], table: str = "/proc/net/tcp") -> int | None:
+    """The user owning the other end of a loopback TCP connection (``peer``, as this side sees
+    it, to ``local``), from Linux's socket table; None where there is no such table (not Linux)
+    or the socket is not in it."""
+    def hex_address(address: tuple[str, int]) -> str:
+        packed = socket.inet_aton(address[0])
+        return f"{int.from_bytes(packed, sys.byteorder):08X}:{address[1]:04X}"  # as the kernel prints them
+
+    try:
+        with open(table, encoding="ascii") as sockets:
+            lines = sockets.read().splitlines()[1:]
+    except OSError:
+        return None
+    theirs, ours = hex_address(peer), hex_address(local)
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 7 and fields[1] == theirs and fields[2] == ours:
+            return int(fields[7])
+    return None
+
+
 def _answer_head(reply: str) -> str:
     """The corporate proxy's answer head as passed to Chromium: the same, without hop-by-hop
     headers, marked as the connection's last."""
@@ -214,6 +241,8 @@ class GuardProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: list[asyncio.StreamWriter] = []  # the connection to the corporate proxy, once open
         try:
+            if peer_uid(writer.get_extra_info("peername"), writer.get_extra_info("sockname")) not in (None, os.getuid()):
+                return  # another user's process
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _CLIENT_TIMEOUT_S)
             request_line, _, headers = head.decode("latin-1").partition("\r\n")
             line = upstream_line(self.base, request_line)

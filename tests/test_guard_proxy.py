@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -169,6 +172,39 @@ def _exchange(port: int, data: bytes) -> bytes:
                 if got.startswith(b"HTTP/1.1 200 Connection established\r\n\r\n") and got.endswith(b"hello"):
                     break
         return got
+
+
+_CONNECT_AS_NOBODY = """
+import os, socket, sys
+"".encode("idna")  # loaded before the stdlib (root's) is out of reach
+os.setgid(65534); os.setuid(65534)
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+    s.sendall(b"CONNECT ihub.test:8000 HTTP/1.1\\r\\n\\r\\nhello")
+    got = b""
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+            if got.endswith(b"hello"):
+                break
+    except ConnectionResetError:  # closed unanswered, what was sent unread
+        pass
+    sys.stdout.write(repr(got))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0 or not os.path.exists("/proc/net/tcp"), reason="needs root (to be another user) and Linux")
+def test_another_users_process_cannot_use_the_proxy(relay: tuple[GuardProxy, _Upstream, int]) -> None:
+    # While a run lasts, its proxy listens on 127.0.0.1: another user's process gets nothing
+    # from it (else it could reach the base with the operator's corporate-proxy credentials).
+    _, upstream, port = relay
+    other = subprocess.run(
+        [os.path.realpath(sys.executable), "-I", "-S", "-c", _CONNECT_AS_NOBODY, str(port)],
+        capture_output=True, text=True, timeout=30, cwd="/",
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout == "b''" and upstream.accepted == 0
+    # the same request from this user goes through
+    assert _exchange(port, b"CONNECT ihub.test:8000 HTTP/1.1\r\n\r\nhello").endswith(b"hello") and upstream.accepted == 1
 
 
 def test_a_request_elsewhere_is_refused_and_none_reaches_the_corporate_proxy(relay: tuple[GuardProxy, _Upstream, int]) -> None:
