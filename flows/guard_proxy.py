@@ -21,9 +21,9 @@ other answers to a plain request are relayed as they are).
 
 The proxy listens on 127.0.0.1, where any process of this machine can connect while a run
 lasts; on Linux, a connection from another user's process is closed unanswered (the socket's
-owner, from /proc/net/tcp), so another user cannot reach the base with the operator's
-corporate-proxy credentials. (Elsewhere that check is not made; the proxy still relays nothing
-but requests to the base.)
+owner, from /proc/net/tcp and /proc/net/tcp6; one listed in neither is closed too), so another
+user cannot reach the base with the operator's corporate-proxy credentials. (Where there are no
+such tables, that check is not made; the proxy still relays nothing but requests to the base.)
 """
 
 from __future__ import annotations
@@ -139,25 +139,44 @@ def _kept(lines: list[tuple[str, str, str]], dropped: set[str]) -> str:
     return "".join(f"{line}\r\n" for line, name, _ in lines if name not in _HOP_BY_HOP | named | dropped)
 
 
-def peer_uid(peer: tuple[str, int], local: tuple[str, int], table: str = "/proc/net/tcp") -> int | None:
-    """The user owning the other end of a loopback TCP connection (``peer``, as this side sees
-    it, to ``local``), from Linux's socket table; None where there is no such table (not Linux)
-    or the socket is not in it."""
-    def hex_address(address: tuple[str, int]) -> str:
-        packed = socket.inet_aton(address[0])
-        return f"{int.from_bytes(packed, sys.byteorder):08X}:{address[1]:04X}"  # as the kernel prints them
+SOCKET_TABLES = ("/proc/net/tcp", "/proc/net/tcp6")  # Linux's, IPv4 and IPv6
 
-    try:
-        with open(table, encoding="ascii") as sockets:
-            lines = sockets.read().splitlines()[1:]
-    except OSError:
+
+def _kernel_hex(address: tuple[str, int], width: int) -> str:
+    """An IPv4 address and port as the kernel prints them in a socket table of ``width`` bytes
+    per address: an IPv6 table holds an IPv4 client as ::ffff:a.b.c.d; each 32-bit word in the
+    machine's byte order."""
+    packed = socket.inet_aton(address[0])
+    if width == 16:
+        packed = bytes(10) + b"\xff\xff" + packed
+    words = (int.from_bytes(packed[i : i + 4], sys.byteorder) for i in range(0, width, 4))
+    return "".join(f"{w:08X}" for w in words) + f":{address[1]:04X}"
+
+
+def peer_uid(peer: tuple[str, int] | None, local: tuple[str, int] | None, tables: tuple[str, ...] = SOCKET_TABLES) -> int | None:
+    """The user owning the other end of a TCP connection to this 127.0.0.1 server (``peer``, as
+    this side sees it, to ``local``): from Linux's socket tables, IPv4's and IPv6's (a client's
+    IPv6 socket to ::ffff:127.0.0.1 is listed there only). None where no table can be read (not
+    Linux): nothing to tell by. LookupError where the tables do not list it (gone already, or
+    no address): not a connection to serve."""
+    if peer is None or local is None:
+        raise LookupError("a connection without its addresses")
+    read = False
+    for table in tables:
+        width = 16 if table.endswith("6") else 4
+        theirs, ours = _kernel_hex(peer, width), _kernel_hex(local, width)
+        try:
+            with open(table, encoding="ascii") as sockets:
+                read = True
+                for line in sockets:  # the first is the heading: it matches nothing
+                    fields = line.split()
+                    if len(fields) > 7 and fields[1] == theirs and fields[2] == ours:
+                        return int(fields[7])
+        except OSError:
+            continue
+    if not read:
         return None
-    theirs, ours = hex_address(peer), hex_address(local)
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 7 and fields[1] == theirs and fields[2] == ours:
-            return int(fields[7])
-    return None
+    raise LookupError("the connection is in no socket table")
 
 
 def _answer_head(reply: str) -> str:
@@ -241,7 +260,11 @@ class GuardProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream: list[asyncio.StreamWriter] = []  # the connection to the corporate proxy, once open
         try:
-            if peer_uid(writer.get_extra_info("peername"), writer.get_extra_info("sockname")) not in (None, os.getuid()):
+            try:  # the tables may be long: read beside the loop, which relays everything else
+                uid = await asyncio.to_thread(peer_uid, writer.get_extra_info("peername"), writer.get_extra_info("sockname"))
+            except LookupError:
+                return
+            if uid is not None and uid != os.getuid():
                 return  # another user's process
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _CLIENT_TIMEOUT_S)
             request_line, _, headers = head.decode("latin-1").partition("\r\n")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.errors import BadInputError
-from flows.guard_proxy import GuardProxy, Upstream, upstream_line
+from flows.guard_proxy import GuardProxy, Upstream, peer_uid, upstream_line
 from flows.network import corporate_proxy, no_proxy_names
 from pages.origins import origin
 
@@ -178,7 +179,10 @@ _CONNECT_AS_NOBODY = """
 import os, socket, sys
 "".encode("idna")  # loaded before the stdlib (root's) is out of reach
 os.setgid(65534); os.setuid(65534)
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+family, address = (socket.AF_INET, "127.0.0.1") if sys.argv[2] == "ipv4" else (socket.AF_INET6, "::ffff:127.0.0.1")
+with socket.socket(family) as s:
+    s.settimeout(10)
+    s.connect((address, int(sys.argv[1])))
     s.sendall(b"CONNECT ihub.test:8000 HTTP/1.1\\r\\n\\r\\nhello")
     got = b""
     try:
@@ -193,18 +197,45 @@ with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0 or not os.path.exists("/proc/net/tcp"), reason="needs root (to be another user) and Linux")
-def test_another_users_process_cannot_use_the_proxy(relay: tuple[GuardProxy, _Upstream, int]) -> None:
+@pytest.mark.parametrize("family", ["ipv4", "ipv6 to ::ffff:127.0.0.1"])
+def test_another_users_process_cannot_use_the_proxy(relay: tuple[GuardProxy, _Upstream, int], family: str) -> None:
     # While a run lasts, its proxy listens on 127.0.0.1: another user's process gets nothing
-    # from it (else it could reach the base with the operator's corporate-proxy credentials).
+    # from it (else it could reach the base with the operator's corporate-proxy credentials),
+    # whichever socket it comes by (an IPv6 one is listed in /proc/net/tcp6 only).
     _, upstream, port = relay
     other = subprocess.run(
-        [os.path.realpath(sys.executable), "-I", "-S", "-c", _CONNECT_AS_NOBODY, str(port)],
+        [os.path.realpath(sys.executable), "-I", "-S", "-c", _CONNECT_AS_NOBODY, str(port), family.split()[0]],
         capture_output=True, text=True, timeout=30, cwd="/",
     )
     assert other.returncode == 0, other.stderr
     assert other.stdout == "b''" and upstream.accepted == 0
     # the same request from this user goes through
     assert _exchange(port, b"CONNECT ihub.test:8000 HTTP/1.1\r\n\r\nhello").endswith(b"hello") and upstream.accepted == 1
+
+
+def _table(path: Path, rows: list[tuple[str, str, int]]) -> str:
+    """A socket table as Linux prints it: a heading, then rows of (local, remote, uid)."""
+    heading = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    lines = [f"{i:4}: {local} {remote} 01 00000000:00000000 00:00000000 00000000 {uid:5} 0 {1000 + i} 1 0\n" for i, (local, remote, uid) in enumerate(rows)]
+    path.write_text(heading + "".join(lines))
+    return str(path)
+
+
+def test_the_peers_owner_is_read_from_either_socket_table(tmp_path: Path) -> None:
+    # (little-endian words, as on x86: 127.0.0.1 is 0100007F)
+    if sys.byteorder != "little":
+        pytest.skip("the rows below are written as a little-endian kernel prints them")
+    peer, local = ("127.0.0.1", 0xD962), ("127.0.0.1", 0x1F90)
+    tcp = _table(tmp_path / "tcp", [("0100007F:1F90", "0100007F:D962", 0), ("0100007F:D962", "0100007F:1F90", 1000)])
+    assert peer_uid(peer, local, (tcp,)) == 1000  # the client's row, not the server's own
+    tcp6 = _table(tmp_path / "tcp6", [("0000000000000000FFFF00000100007F:D962", "0000000000000000FFFF00000100007F:1F90", 1001)])
+    empty = _table(tmp_path / "empty", [])
+    assert peer_uid(peer, local, (empty, tcp6)) == 1001  # an IPv6 socket to ::ffff:127.0.0.1
+    with pytest.raises(LookupError):  # listed nowhere: not served
+        peer_uid(("127.0.0.1", 1), local, (tcp, tcp6))
+    with pytest.raises(LookupError):
+        peer_uid(None, local, (tcp,))
+    assert peer_uid(peer, local, (str(tmp_path / "none"),)) is None  # no table: nothing to tell by
 
 
 def test_a_request_elsewhere_is_refused_and_none_reaches_the_corporate_proxy(relay: tuple[GuardProxy, _Upstream, int]) -> None:
