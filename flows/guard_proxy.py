@@ -88,7 +88,13 @@ def upstream_line(base: str, request_line: str) -> str | None:
     parts = request_line.split(" ")
     if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1") or not request_line.isascii() or not request_line.isprintable():
         return None
-    method, target, version = parts
+    try:
+        return _checked_line(base, *parts)
+    except ValueError:  # no address at all (an unclosed [, a port out of range)
+        return None
+
+
+def _checked_line(base: str, method: str, target: str, version: str) -> str | None:
     scheme, host, port = scheme_host_port(base)
     if method == "CONNECT":
         if "/" in target or "@" in target or scheme_host_port(f"{scheme}://{target}")[1:] != (host, port):

@@ -43,6 +43,11 @@ KEEP = {"IHUB_BROWSER", "IHUB_TEST_PG_URL"}  # machine settings for the tests th
 for name in list(os.environ):
     if name.startswith("IHUB_") and name not in KEEP:
         del os.environ[name]
+# Nor the machine's proxy (a CI behind one): tests about proxies set their own. Both spellings:
+# the lower-case one wins (flows.network).
+for name in PROXY_VARIABLES:
+    os.environ.pop(name, None)
+    os.environ.pop(name.lower(), None)
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +154,7 @@ class _ForwardProxy(http.server.BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "proxy-connection", "connection")}
         response = httpx.request(
             self.command, upstream + url.raw_path.decode(), headers=headers, content=body, follow_redirects=False, trust_env=False,
+            timeout=60,  # a sandbox slowed by a busy machine
         )
         self.send_response(response.status_code)
         for key, value in response.headers.multi_items():
