@@ -344,7 +344,8 @@ def execute(settings: Settings, seeds: SeedSet, opts: ApplyOptions, console: Con
     if not opts.plan:
         confirm_target(base, loopback=settings.is_loopback_target, yes=opts.yes, console=console)
     secrets = session.secrets
-    proxy, way = corporate_proxy(base), network_way(base)
+    proxy = corporate_proxy(base)
+    way = network_way(base, proxy)
     options: dict[str, Any] = {
         "corporate_proxy": proxy.address if proxy is not None else None,
         "headed": opts.headed,

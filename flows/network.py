@@ -102,16 +102,16 @@ def corporate_proxy(base_url: str) -> Upstream | None:
     return Upstream(parts.hostname, proxy_port, unquote(parts.username or ""), unquote(parts.password or ""), name)
 
 
-def network_way(base_url: str) -> str | None:
+def network_way(base_url: str, proxy: Upstream | None) -> str | None:
     """What ``plan`` and ``apply`` say of the way to the base where a proxy variable is set
-    (None where none is): through which corporate proxy, or directly and why."""
-    scheme, host, port = scheme_host_port(base_url)
+    (None where none is): through ``proxy`` (:func:`corporate_proxy`'s answer), or directly
+    and why."""
+    if proxy is not None:
+        return f"through the corporate proxy {proxy.address} (from {proxy.variable}); nothing but the base's origin"
+    scheme, host, _ = scheme_host_port(base_url)
     name, server = _variable(scheme)
     if not server:
         return None
-    proxy = corporate_proxy(base_url)
-    if proxy is not None:
-        return f"through the corporate proxy {proxy.address} (from {proxy.variable}); nothing but the base's origin"
     why = "the base is this machine's" if is_loopback(host) else f"{_env('NO_PROXY')[0]} names the base"
     return f"directly to the base, {name} not used ({why})"
 
