@@ -158,23 +158,19 @@ def _record_failure(folder: RunFolder, run: Run | None, message: str) -> None:
 
 def _failure(step: Step, run: Run, exc: BaseException) -> IhubError:
     guard = getattr(run, "guard", None)  # the API path has no browser to keep on the base
-    if guard is not None and (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
+    if guard is None:
+        return _as_error(step, run, exc)
+    if (elsewhere := guard.violation()) is not None:  # a redirect took the browser elsewhere
         return off_target_failure(step, run.base_url, elsewhere)
     error = _as_error(step, run, exc)
-    if guard is not None and (isinstance(exc, RequestFailed) or (isinstance(exc, PlaywrightError) and not isinstance(exc, PlaywrightTimeoutError))):
+    if isinstance(exc, RequestFailed) or (isinstance(exc, PlaywrightError) and not isinstance(exc, PlaywrightTimeoutError)):
         # a request that failed or never came back, not a page that shows something else (nor
         # a wait for an element that did not come)
         error.hint = hints.with_proxy_trouble(guard.proxy_trouble(), error.hint)
-    refused = guard.refused() if guard is not None else None
-    if refused is not None and isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):
-        # beside a failure a missing script or style could cause (an element not there, nothing
-        # happening after a click), not as its cause: a page that needs them does not work
-        # without them
-        also = (
-            f"Inter-Hub's pages also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
-            "script, frame or beacon of their own); if a page needs it, that may be why"
-        )
-        error.hint = f"{error.hint}; {also}" if error.hint else also
+    if isinstance(exc, (NotAsExpected, PlaywrightTimeoutError)):
+        # an element not there, nothing happening after a click: a page that needs what was
+        # refused does not work without it
+        error.hint = hints.with_refused(guard.refused(), error.hint)
     return error
 
 

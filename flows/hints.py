@@ -19,14 +19,6 @@ UI_CHANGED = (
 # Inter-Hub sent the browser to another origin
 OFF_TARGET = "check IHUB_BASE (the exact scheme, host and port Inter-Hub answers on, after its redirects)"
 # the corporate proxy would not relay the browser's request to the base
-def with_proxy_trouble(trouble: str | None, hint: str | None) -> str | None:
-    """``hint``, after what the corporate proxy refused or could not be reached for, if anything."""
-    if trouble is None:
-        return hint
-    said = f"{trouble}: {CORPORATE_PROXY}"
-    return f"{said}; {hint}" if hint else said
-
-
 CORPORATE_PROXY = (
     "check HTTPS_PROXY / HTTP_PROXY / ALL_PROXY (an http:// proxy; a user name and password in it, percent-encoded, are "
     "sent as Basic authentication, the only kind the tool speaks: for NTLM or Kerberos, point it at a local proxy "
@@ -37,6 +29,26 @@ DIALOG = (
     "in a headed run (`apply --headed`) or in the browser; if Inter-Hub asks it on purpose now, report it, since "
     "ihub-bootstrap answers yes only to the button's own confirmation; else run apply again"
 )
+
+
+def _joined(*hints: str | None) -> str | None:
+    return "; ".join(h for h in hints if h) or None
+
+
+def with_proxy_trouble(trouble: str | None, hint: str | None) -> str | None:
+    """``hint``, after what the corporate proxy refused or could not be reached for, if anything."""
+    return _joined(f"{trouble}: {CORPORATE_PROXY}", hint) if trouble is not None else hint
+
+
+def with_refused(refused: str | None, hint: str | None) -> str | None:
+    """``hint``, then the origin a page asked for and the origin guard refused, if any: beside a
+    failure a missing script or style could cause, not as its cause."""
+    if refused is None:
+        return hint
+    return _joined(hint, (
+        f"Inter-Hub's pages also asked for {refused}, another origin, which the tool refuses (an image, stylesheet, "
+        "script, frame or beacon of their own); if a page needs it, that may be why"
+    ))
 
 
 def again(command: str) -> str:
