@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,11 +43,18 @@ KEEP = {"IHUB_BROWSER", "IHUB_TEST_PG_URL"}  # machine settings for the tests th
 for name in list(os.environ):
     if name.startswith("IHUB_") and name not in KEEP:
         del os.environ[name]
-# Nor the machine's proxy (a CI behind one): tests about proxies set their own. Both spellings:
-# the lower-case one wins (flows.network).
-for name in PROXY_VARIABLES:
-    os.environ.pop(name, None)
-    os.environ.pop(name.lower(), None)
+
+
+def _without_proxies(env: MutableMapping[str, str]) -> None:
+    """Nor the machine's proxy (a CI behind one): a proxy variable would change how the
+    browser is kept on the base (flows.browser.OriginGuard). Both spellings: the lower-case one
+    wins (flows.network). Tests about proxies set their own (``extra_env``, monkeypatch)."""
+    for name in PROXY_VARIABLES:
+        env.pop(name, None)
+        env.pop(name.lower(), None)
+
+
+_without_proxies(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -337,12 +344,7 @@ def _work_dirs_removed() -> Iterator[None]:
 def tool_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """A clean environment for the CLI: no operator settings, locks and keys under tmp_path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IHUB_") or k == "IHUB_BROWSER"}
-    # Nor the machine's proxy: the tool's runs here talk to loopback, and a proxy variable (a CI
-    # behind one) would change how the browser is kept on the base (see flows.browser.OriginGuard).
-    # Tests about proxies pass them in ``extra_env``.
-    for name in PROXY_VARIABLES:
-        env.pop(name, None)
-        env.pop(name.lower(), None)
+    _without_proxies(env)  # again: a test may have set one in this process since
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
     env["XDG_DATA_HOME"] = str(tmp_path / "data")
     # short: Chromium's sockets live below it (see flows/workdir.py)

@@ -38,14 +38,10 @@ class _NotFound(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    with serving(handler, tls) as url:
-        yield url
-
-
 @pytest.fixture
 def not_inter_hub() -> Iterator[str]:
-    yield from _serve(_NotFound)
+    with serving(_NotFound) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +69,8 @@ def corporate_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def tls_server(corporate_ca: dict[str, Path]) -> Iterator[str]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(corporate_ca["cert"], corporate_ca["key"])
-    yield from _serve(_NotFound, context)
+    with serving(_NotFound, context) as url:
+        yield url
 
 
 def test_a_base_that_answers_404_says_check_the_base(tool: Tool, not_inter_hub: str) -> None:
