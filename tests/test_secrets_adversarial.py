@@ -515,14 +515,10 @@ def _until(page: Page, condition: Callable[[], bool], timeout_s: float = 10) -> 
 
 @pytest.mark.parametrize("corporate", [False, True], ids=["direct", "behind a corporate proxy"])
 def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, corporate: bool) -> None:
-    servers = []
-    for name in ("base", "elsewhere"):
-        handler = type(name, (_Origin,), {"hits": []})
-        servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler))
-        threading.Thread(target=servers[-1].serve_forever, daemon=True).start()
-    base, elsewhere = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
-    servers[0].RequestHandlerClass.other = elsewhere  # type: ignore[attr-defined]
+    at_base, at_elsewhere = (type(name, (_Origin,), {"hits": []}) for name in ("base", "elsewhere"))
     with contextlib.ExitStack() as stack:
+        base, elsewhere = stack.enter_context(serving(at_base)), stack.enter_context(serving(at_elsewhere))
+        at_base.other = elsewhere  # read per request
         upstream = None
         if corporate:  # a proxy that would forward anything anywhere: the guard's own proxy chooses
             url, seen = stack.enter_context(forward_proxy())
@@ -544,7 +540,7 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, corp
             page.goto(base + "/go")
         assert guard.violation() == elsewhere and guard.sent == [elsewhere]
         other_scheme = base.replace("http://", "https://")  # the base's host and port, TLS
-        localhost = "http://localhost:%d" % servers[1].server_address[1]
+        localhost = elsewhere.replace("127.0.0.1", "localhost")
         for url in (elsewhere + "/direct", localhost + "/", other_scheme + "/"):
             with pytest.raises(PlaywrightError):
                 page.goto(url)
@@ -554,7 +550,7 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, corp
         page.goto(base + "/")
         ws_base, ws_elsewhere = (u.replace("http://", "ws://") for u in (base, elsewhere))
         page.evaluate("urls => urls.forEach(u => new WebSocket(u))", [ws_base + "/live", ws_elsewhere + "/socket"])
-        assert _until(page, lambda: ws_elsewhere in guard.asked and "/live" in servers[0].RequestHandlerClass.hits)  # type: ignore[attr-defined]
+        assert _until(page, lambda: ws_elsewhere in guard.asked and "/live" in at_base.hits)
         # a script's request to the base that a redirect takes elsewhere (IHP sends its forms
         # by XMLHttpRequest) is the browser sent there too
         page.evaluate("() => fetch('/go').catch(() => null)")
@@ -579,12 +575,10 @@ def test_the_origin_guard_keeps_every_request_on_the_base(browser: Browser, corp
         if corporate:  # the base's requests, the WebSocket's tunnel among them, went through it; nothing else did
             assert f"GET {base[7:]}/app.js" in seen and f"CONNECT {base[7:]}" in seen, seen
             assert not [s for s in seen if base[7:] not in s], seen
-    for server in servers:
-        server.shutdown()
     # nothing reached elsewhere, and the HTTP cache works: the cacheable script was fetched once
-    assert "/live" in servers[0].RequestHandlerClass.hits  # type: ignore[attr-defined]
-    assert servers[1].RequestHandlerClass.hits == []  # type: ignore[attr-defined]
-    assert servers[0].RequestHandlerClass.hits.count("/app.js") == 1  # type: ignore[attr-defined]
+    assert "/live" in at_base.hits
+    assert at_elsewhere.hits == []
+    assert at_base.hits.count("/app.js") == 1
 
 
 _WEBRTC_GATHERS = """port => new Promise(done => {
