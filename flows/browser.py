@@ -325,7 +325,7 @@ class OriginGuard:
         beside a step's own error."""
         for asked in (self.asked[self._since_asked :], self.asked[::-1]):
             requests = [a for a in asked if not a.startswith(("ws:", "wss:"))]
-            if requests or asked:
+            if asked:  # requests are some of asked
                 return (requests or asked)[0]
         return None
 

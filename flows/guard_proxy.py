@@ -185,6 +185,12 @@ def peer_uid(peer: tuple[str, int] | None, local: tuple[str, int] | None, tables
     raise LookupError("the connection is in no socket table")
 
 
+def _status(reply: str) -> str:
+    """An answer head's status code ("" where its first line has none)."""
+    parts = reply.partition("\r\n")[0].split(" ", 2)
+    return parts[1] if len(parts) > 1 else ""
+
+
 def _answer_head(reply: str) -> str:
     """The corporate proxy's answer head as passed to Chromium: the same, without hop-by-hop
     headers, marked as the connection's last."""
@@ -318,7 +324,7 @@ class GuardProxy:
             + b"\r\n"
         )
         reply = (await asyncio.wait_for(upstream_reader.readuntil(b"\r\n\r\n"), _UPSTREAM_TIMEOUT_S)).decode("latin-1")
-        if reply.split(" ", 2)[1:2] != ["200"]:
+        if _status(reply) != "200":
             self._refused_by_upstream(reply)
             writer.write(_BAD_GATEWAY)
             return
@@ -340,7 +346,7 @@ class GuardProxy:
                 + self.upstream.authorization() + _CLOSE + body
             )
             reply = (await upstream_reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            if reply.split(" ", 2)[1:2] == ["407"]:
+            if _status(reply) == "407":
                 self._refused_by_upstream(reply)
                 return  # not Inter-Hub's answer: the request fails (ERR_EMPTY_RESPONSE)
             writer.write(_answer_head(reply).encode("latin-1") + _CLOSE)
